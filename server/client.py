@@ -1,0 +1,207 @@
+"""Client side of the protocol: the CLI and the GIMP plug-in both use this.
+
+Standard library + pyzmq only (the plug-in carries a copy next to ``protocol.py``).
+
+Reliability follows ZeroMQ's *lazy pirate* pattern, adapted to a DEALER socket:
+every wait has a deadline; when the server goes silent for ``silence_timeout``
+seconds (no progress, no result), the socket is closed and reopened and the
+request — every op here is idempotent — is sent again, at most ``retries``
+times. The request keeps its id, so a late answer to an earlier attempt is
+recognised and a stale one from another request is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+try:  # inside the server package
+    from . import protocol
+except ImportError:  # the copy living in the GIMP plug-in folder
+    import protocol  # type: ignore[no-redef]
+
+ProgressFn = Callable[[str, float], None]
+CancelFn = Callable[[], bool]
+
+
+class ServerError(RuntimeError):
+    """The server (or the client, for ``timeout``/``unreachable``) answered with an error."""
+
+    def __init__(self, code: str, message: str, header: dict[str, Any] | None = None):
+        super().__init__(f"{message} [{code}]")
+        self.code = code
+        self.message = message
+        self.header = header or {}
+
+
+class Client:
+    """A connection to a Person Cutout server or broker.
+
+    ``deadline``: total seconds a request may take. ``silence_timeout``: seconds
+    without any message before the request is resent. ``retries``: how many
+    resends. ``curve``: optional ``(client_public, client_secret, server_public)``
+    Z85 keys for an encrypted, authenticated connection.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        deadline: float = 600.0,
+        silence_timeout: float = 60.0,
+        retries: int = 2,
+        curve: tuple[bytes, bytes, bytes] | None = None,
+        context: zmq.Context | None = None,
+    ):
+        self.endpoint = endpoint
+        self.deadline = deadline
+        self.silence_timeout = silence_timeout
+        self.retries = retries
+        self.curve = curve
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket | None = None
+
+    # -- socket lifecycle -----------------------------------------------------------
+
+    def _open(self) -> zmq.Socket:
+        if self._socket is None:
+            sock = self._context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDTIMEO, 10_000)
+            if self.curve:
+                sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = self.curve
+            sock.connect(self.endpoint)
+            self._socket = sock
+        return self._socket
+
+    def _reset(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        self._reset()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests -------------------------------------------------------------------
+
+    def request(
+        self,
+        frames: list[bytes],
+        *,
+        on_progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+        deadline: float | None = None,
+    ) -> protocol.Reply:
+        """Send a request (frames from ``protocol.encode_*``) and wait for its final reply.
+
+        Raises :class:`ServerError` for an ``error`` reply, a deadline or a
+        server that stays silent through every retry. ``cancelled`` is polled
+        a few times a second; when it returns True a ``cancel`` op is sent and
+        ``ServerError('cancelled')`` raised at once.
+        """
+        header = protocol._loads_header(frames[0])
+        request_id = header["id"]
+        end = time.monotonic() + (deadline if deadline is not None else self.deadline)
+        attempts = 0
+        while True:
+            sock = self._open()
+            try:
+                sock.send_multipart(frames, copy=False)
+            except zmq.Again:
+                self._reset()
+                raise ServerError("unreachable", f"could not send to {self.endpoint}") from None
+            outcome = self._wait(sock, request_id, end, on_progress, cancelled)
+            if outcome is not None:
+                return outcome
+            attempts += 1
+            self._reset()  # lazy pirate: a silent socket is thrown away
+            if attempts > self.retries or time.monotonic() >= end:
+                raise ServerError(
+                    "timeout",
+                    f"no answer from the Person Cutout server at {self.endpoint} "
+                    f"after {attempts} attempt(s); is it running?",
+                )
+
+    def _wait(
+        self,
+        sock: zmq.Socket,
+        request_id: str,
+        end: float,
+        on_progress: ProgressFn | None,
+        cancelled: CancelFn | None,
+    ) -> protocol.Reply | None:
+        """The final reply, or None when the server went silent."""
+        silent_until = time.monotonic() + self.silence_timeout
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                self._send_cancel(request_id)
+                raise ServerError("deadline", f"request {request_id} ran past its deadline")
+            if now >= silent_until:
+                return None
+            if cancelled is not None and cancelled():
+                self._send_cancel(request_id)
+                raise ServerError("cancelled", "cancelled by the user")
+            if not sock.poll(int(min(250, (min(end, silent_until) - now) * 1000) + 1)):
+                continue
+            reply = protocol.parse_reply(sock.recv_multipart())
+            if reply.id != request_id:
+                continue  # a late answer to an earlier, abandoned request
+            silent_until = time.monotonic() + self.silence_timeout
+            if reply.type == "progress":
+                if on_progress is not None:
+                    on_progress(str(reply.header.get("stage", "")), float(reply.header.get("fraction", 0.0)))
+                continue
+            if reply.type == "error":
+                raise ServerError(reply.header.get("code", "internal"), reply.header.get("message", ""), reply.header)
+            return reply
+
+    def _send_cancel(self, request_id: str) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.send_multipart(protocol.encode_request("cancel", target=request_id), flags=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        self._reset()
+
+    # -- conveniences ------------------------------------------------------------------
+
+    def hello(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The server's self-description; raises ServerError('timeout') when nobody answers."""
+        saved = self.silence_timeout, self.retries
+        self.silence_timeout, self.retries = timeout, 0
+        try:
+            return self.request(protocol.encode_request("hello"), deadline=timeout + 1).header
+        finally:
+            self.silence_timeout, self.retries = saved
+
+    def image_request(
+        self,
+        op: str,
+        pixels: bytes | memoryview,
+        width: int,
+        height: int,
+        format: str,
+        *,
+        stride: int | None = None,
+        segmenter: str | None = None,
+        options: dict[str, Any] | None = None,
+        on_progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> protocol.Reply:
+        frames = protocol.encode_image_request(
+            op, pixels, width, height, format, stride=stride, segmenter=segmenter, options=options
+        )
+        return self.request(frames, on_progress=on_progress, cancelled=cancelled)
+
+    def cutout(self, pixels: bytes | memoryview, width: int, height: int, format: str, **kwargs: Any) -> protocol.Reply:
+        return self.image_request("cutout", pixels, width, height, format, **kwargs)

@@ -1,0 +1,55 @@
+"""Shared fixtures: where the real photos are, the installed weights, small helpers.
+
+``../shared/data/persons-dev`` (87 real photos with masks) is read in place, never
+copied. Outside CI a test that needs it is skipped with the reason shown; in CI
+(``CI=true``) its absence is a failure, so a broken checkout cannot pass quietly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PERSON_CUTOUT_SHARED", REPO_ROOT.parent / "shared"))
+PERSONS_DEV = SHARED / "data" / "persons-dev"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(path: Path, what: str) -> Path:
+    """Return ``path`` if it exists; otherwise skip (or fail in CI) saying what is missing."""
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if IN_CI:
+        pytest.fail(message + " (required in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def persons_dev() -> Path:
+    return need(PERSONS_DEV, "the persons-dev photos (../shared/data/persons-dev)")
+
+
+@pytest.fixture(scope="session")
+def weights() -> Path:
+    from models.paths import weights_dir
+
+    return weights_dir()
+
+
+def load_pair(persons_dev: Path, stem: str) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 photo, boolean person mask) of one persons-dev photo."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(persons_dev / "images" / f"{stem}.jpg").convert("RGB"))
+    mask = np.asarray(Image.open(persons_dev / "masks" / f"{stem}.png").convert("L")) > 127
+    return rgb, mask
+
+
+def stems(persons_dev: Path, limit: int | None = None) -> list[str]:
+    names = sorted(p.stem for p in (persons_dev / "images").glob("*.jpg"))
+    return names[:limit] if limit else names
