@@ -305,7 +305,7 @@ def parse_reply(frames: list[bytes]) -> Reply:
     described = header.get("frames", [])
     if not isinstance(described, list) or len(described) != len(frames) - 1:
         raise ProtocolError("bad_frames", f"reply lists {len(described) if isinstance(described, list) else '?'} frames, carries {len(frames) - 1}")
-    for desc, data in zip(described, frames[1:]):
+    for desc, data in zip(described, frames[1:], strict=True):
         if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
             raise ProtocolError("bad_field", "reply frame description without a name")
         fmt, width, height = desc.get("format"), desc.get("width"), desc.get("height")

@@ -1,0 +1,194 @@
+"""One cut-out, start to finish, on numpy arrays: segment → refine edges → comic layers.
+
+The server, the CLI and ``eval`` all run this same function, so a photo cut out
+in GIMP, on the command line or in an evaluation gets the same pixels.
+
+Options (a JSON object on the wire) read here; every other key goes to the
+segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
+
+* ``edges`` — ``off`` (default) | ``fast`` | ``best``: alpha matting in the edge band;
+* ``foreground`` — bool, default true: return decontaminated colours when known;
+* ``parts`` — bool, default false: return part masks (``parsing``);
+* ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models import registry
+from models.base import OptionError, Prediction
+
+from .model_cache import ModelCache
+
+ProgressFn = Callable[[str, float], None]
+
+EDGE_MODES = ("off", "fast", "best")
+PIPELINE_KEYS = ("edges", "foreground", "parts", "comic")
+
+
+def _ignore_progress(stage: str, fraction: float) -> None:
+    pass
+
+
+@dataclass
+class CutoutResult:
+    """Everything one cut-out produced, at the photo's size."""
+
+    segmenter: str
+    alpha: np.ndarray  # H×W float32 in [0, 1]
+    foreground: np.ndarray | None = None  # H×W×3 float32 in [0, 1]
+    parts: dict[str, np.ndarray] = field(default_factory=dict)  # H×W float32
+    layers: dict[str, np.ndarray] = field(default_factory=dict)  # H×W×4 uint8 (comic)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineOptions:
+    edges: str = "off"
+    foreground: bool = True
+    parts: bool = False
+    comic: dict[str, Any] | None = None
+    segmenter_options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_options(options: dict[str, Any] | None) -> PipelineOptions:
+    """Split and check the options; a wrong type or value raises :class:`OptionError`."""
+    options = dict(options or {})
+    parsed = PipelineOptions()
+    edges = options.pop("edges", "off")
+    if edges not in EDGE_MODES:
+        raise OptionError(f"option 'edges' must be one of {', '.join(EDGE_MODES)}, got {edges!r}")
+    parsed.edges = edges
+    for key in ("foreground", "parts"):
+        value = options.pop(key, getattr(parsed, key))
+        if not isinstance(value, bool):
+            raise OptionError(f"option '{key}' must be true or false")
+        setattr(parsed, key, value)
+    comic = options.pop("comic", None)
+    if isinstance(comic, str):
+        comic = {"style": comic}
+    if comic is not None and not (isinstance(comic, dict) and isinstance(comic.get("style"), str)):
+        raise OptionError("option 'comic' must be a style name or an object with a 'style'")
+    parsed.comic = comic
+    parsed.segmenter_options = options
+    return parsed
+
+
+def run_cutout(
+    rgb: np.ndarray,
+    segmenter: str | None,
+    options: dict[str, Any] | None,
+    models: ModelCache,
+    progress: ProgressFn = _ignore_progress,
+) -> CutoutResult:
+    """Cut the person out of ``rgb`` (H×W×3 uint8).
+
+    Raises ``UnknownSegmenterError``, ``WeightsMissingError`` or ``OptionError``
+    for requests that cannot run; the caller turns them into protocol errors.
+    """
+    opts = parse_options(options)
+    name = segmenter or registry.default_name(models.weights)
+    progress("load", 0.0)
+    prediction, fallback = _predict(rgb, name, opts, models, progress)
+    result = CutoutResult(segmenter=name, alpha=prediction.alpha, info=dict(prediction.info))
+    if fallback:
+        result.info["fallback"] = fallback
+    if opts.foreground:
+        result.foreground = prediction.foreground
+    if opts.parts:
+        result.parts = prediction.parts
+
+    if opts.edges != "off":
+        from . import edges
+
+        progress("edges", 0.0)
+        hair = prediction.parts.get("Hair")
+        alpha, colours = edges.refine(rgb, prediction.alpha, opts.edges, hair=hair)
+        result.alpha = alpha
+        if opts.foreground and colours is not None:
+            result.foreground = colours
+        progress("edges", 1.0)
+
+    if opts.comic is not None:
+        from . import comic
+
+        progress("comic", 0.0)
+        params = {k: v for k, v in opts.comic.items() if k != "style"}
+        try:
+            result.layers = comic.render(rgb, result.alpha, opts.comic["style"], params)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OptionError(f"comic: {exc}") from exc
+        progress("comic", 1.0)
+    return result
+
+
+def _predict(
+    rgb: np.ndarray, name: str, opts: PipelineOptions, models: ModelCache, progress: ProgressFn
+) -> tuple[Prediction, str | None]:
+    """Run the segmenter; on accelerator out-of-memory, free the cache and retry on the CPU."""
+    segmenter = models.get(name)
+    progress("segment", 0.0)
+    try:
+        return segmenter.predict(rgb, opts.segmenter_options, lambda s, f: progress(s or "segment", f)), None
+    except RuntimeError as exc:
+        if "out of memory" not in str(exc).lower() or models.device == "cpu":
+            raise
+    models.free_memory()
+    segmenter = models.get(name, "cpu")
+    progress("segment (cpu fallback)", 0.0)
+    prediction = segmenter.predict(rgb, opts.segmenter_options, progress)
+    return prediction, f"ran on the CPU after the {models.device} device ran out of memory"
+
+
+_default_cache: ModelCache | None = None
+
+
+def default_cache() -> ModelCache:
+    """A process-wide cache for in-process callers (CLI, eval, tests)."""
+    global _default_cache
+    if _default_cache is None:
+        from .devices import resolve
+
+        _default_cache = ModelCache(resolve("auto"))
+    return _default_cache
+
+
+def predict_mask(rgb: np.ndarray, segmenter: str | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
+    """The soft person mask (H×W float32 in [0, 1]) the full pipeline gives for ``rgb``."""
+    return run_cutout(rgb, segmenter, options, default_cache()).alpha
+
+
+def composite(
+    rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None = None, background: str = "transparent"
+) -> np.ndarray:
+    """The cut-out as an image: RGBA on transparent, or RGB over a solid colour.
+
+    Uses the decontaminated ``foreground`` colours where alpha is soft, so no halo
+    of the old background shows on black (the original platform's output).
+    """
+    colours = rgb.astype(np.float32) / 255.0 if foreground is None else foreground.astype(np.float32)
+    a = alpha.astype(np.float32)[..., None]
+    if background == "transparent":
+        rgba = np.concatenate([colours, a], axis=2)
+        return np.clip(np.rint(rgba * 255.0), 0, 255).astype(np.uint8)
+    fill = np.asarray(parse_colour(background), dtype=np.float32) / 255.0
+    out = colours * a + fill * (1.0 - a)
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+NAMED_COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255)}
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """``black``, ``white`` or ``#rrggbb``."""
+    if text in NAMED_COLOURS:
+        return NAMED_COLOURS[text]
+    value = text.lstrip("#")
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise ValueError(f"background must be transparent, black, white or #rrggbb, not {text!r}")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)

@@ -1,0 +1,72 @@
+"""Test doubles for the server's mechanics (transport, queue, cancel, shutdown).
+
+They are not segmenters anyone would use: each computes something a test can
+check independently (brightness) or behaves badly on purpose (slow, crashing).
+Real networks are tested in their own test files.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import Prediction, ProgressFn, Segmenter, no_progress
+
+
+class Brightness(Segmenter):
+    """alpha = luma / 255 — an exactly predictable 'mask' for transport tests."""
+
+    name = "brightness"
+    title = "test double: brightness"
+    licence = "GPL-3.0-or-later"
+
+    def load(self) -> None:
+        pass
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        progress("segment", 0.5)
+        return Prediction(alpha=expected_brightness(rgb))
+
+
+def expected_brightness(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255.0
+
+
+class Slow(Brightness):
+    """Takes ``seconds`` (option) while reporting progress, so requests can be cancelled or cut off."""
+
+    name = "slow"
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        seconds = float((options or {}).get("seconds", 2.0))
+        steps = 20
+        for step in range(steps):
+            progress("segment", step / steps)
+            time.sleep(seconds / steps)
+        return super().predict(rgb, options, progress)
+
+
+class Crashing(Brightness):
+    name = "crashing"
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        raise ZeroDivisionError("a bug inside the segmenter")
+
+
+class Missing(Brightness):
+    name = "missing"
+    weight_files = ("does-not-exist.pt",)
+
+
+DOUBLES = {cls.name: cls for cls in (Brightness, Slow, Crashing, Missing)}
+
+
+def factory(name: str, device: str, weights: Path | None) -> Segmenter:
+    from models.registry import UnknownSegmenterError
+
+    if name not in DOUBLES:
+        raise UnknownSegmenterError(name)
+    return DOUBLES[name](weights or Path("/nonexistent"), device)
