@@ -1,0 +1,107 @@
+"""``python -m server bench transport``: what the trip through ``serve`` costs.
+
+A 12 MP RGBA layer goes (a) through a ZeroMQ server on loopback and (b) through
+the same pipeline call in-process, first with a no-op segmenter (pure transport
+and encoding cost), then with a real one. Figures are ratios against the
+in-process run in the same process; the goal is < 1.05 with a real model on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import registry
+from models.base import Prediction, ProgressFn, Segmenter, no_progress
+
+from . import pixels
+from .model_cache import ModelCache
+from .pipeline import run_cutout
+
+
+class NoOp(Segmenter):
+    """Benchmark only: keeps every pixel, so only transport and encoding are timed."""
+
+    name = "noop"
+    title = "no-op (benchmark)"
+    licence = "GPL-3.0-or-later"
+
+    def load(self) -> None:
+        pass
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        return Prediction(alpha=np.ones(rgb.shape[:2], np.float32))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--megapixels", type=float, default=12.0, help="layer size (default 12 MP, RGBA)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median is printed)")
+    parser.add_argument("--segmenter", default=None, help="real segmenter to compare (default: the installed default)")
+    parser.add_argument("--device", default="cpu")
+
+
+def _factory(name: str, device: str, weights: Path | None) -> Segmenter:
+    if name == "noop":
+        return NoOp(weights or Path("."), device)
+    return registry.create(name, device, weights)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .client import Client
+    from .service import Server, ServerConfig, result_frames
+
+    width = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
+    height = int(round(args.megapixels * 1e6 / width))
+    layer = np.random.default_rng(0).integers(0, 256, (height, width, 4), dtype=np.uint8)
+    payload = layer.tobytes()
+    real = args.segmenter or registry.default_name()
+    names = ["noop", real]
+
+    server = Server(
+        ServerConfig(endpoint="tcp://127.0.0.1:*", device=args.device, max_pixels=200_000_000),
+        factory=_factory,
+        names=names,
+    )
+    endpoint = server.bind()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.wait_ready()
+    cache = ModelCache(args.device, factory=_factory)
+    print(f"transport benchmark: {width}×{height} RGBA ({width * height / 1e6:.1f} MP, {len(payload) / 1e6:.0f} MB), "
+          f"device {args.device}, median of {args.repeat}")
+    print(f"{'segmenter':<12} {'in-process s':>13} {'via serve s':>12} {'ratio':>7} {'overhead ms':>12}")
+    try:
+        with Client(endpoint, deadline=600, silence_timeout=300) as client:
+            for name in names:
+                def in_process(name=name) -> None:
+                    image = pixels.decode(payload, width, height, "RGBA8")
+                    result = run_cutout(pixels.to_rgb(image), name, {}, cache)
+                    [bytes(data) for _, data in result_frames(result)]
+
+                def via_server(name=name) -> None:
+                    client.cutout(payload, width, height, "RGBA8", segmenter=name)
+
+                in_process()  # warm-up: loads the model in both places
+                via_server()
+                local = _median(in_process, args.repeat)
+                remote = _median(via_server, args.repeat)
+                print(f"{name:<12} {local:>13.3f} {remote:>12.3f} {remote / local:>7.3f} {(remote - local) * 1000:>12.0f}")
+    finally:
+        server.stop()
+        thread.join(10)
+    return 0
+
+
+def _median(function, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -1,0 +1,153 @@
+"""``python -m server worker --connect BACKEND``: serve a broker's requests on this machine.
+
+A worker is an ordinary :class:`server.service.Server` bound to an inproc
+endpoint, plus a small forwarding loop: requests from the broker go to the
+local server, its replies go back through the broker. Request ids are renamed
+on the way in (two clients may use the same id) and restored on the way out.
+If the broker falls silent, the worker reconnects and says READY again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+
+import zmq
+
+from .broker import HEARTBEAT, MAGIC, READY, REPLY, REQUEST
+from .model_cache import SegmenterFactory
+from .service import Server, ServerConfig
+
+log = logging.getLogger("person_cutout.worker")
+
+
+def run_worker(
+    connect: str,
+    *,
+    device: str = "cpu",
+    heartbeat: float = 1.0,
+    liveness: int = 3,
+    factory: SegmenterFactory | None = None,
+    names: list[str] | None = None,
+    stop: threading.Event | None = None,
+    curve: tuple[bytes, bytes, bytes] | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or forever)."""
+    stop = stop or threading.Event()
+    context = zmq.Context.instance()
+    inner = Server(
+        ServerConfig(endpoint=f"inproc://person-cutout-worker-{uuid.uuid4().hex}", device=device, queue_size=4),
+        factory=factory,
+        names=names,
+        context=context,
+    )
+    inner_endpoint = inner.bind()
+    thread = threading.Thread(target=inner.serve_forever, daemon=True)
+    thread.start()
+    inner.wait_ready()
+    local = context.socket(zmq.DEALER)
+    local.setsockopt(zmq.LINGER, 0)
+    local.connect(inner_endpoint)
+
+    names_in_use: dict[str, tuple[bytes, str]] = {}  # local id -> (client, client's id)
+    counter = itertools.count()
+
+    def open_broker() -> zmq.Socket:
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = curve
+        sock.connect(connect)
+        sock.send_multipart([MAGIC, READY])
+        return sock
+
+    broker = open_broker()
+    poller = zmq.Poller()
+    poller.register(broker, zmq.POLLIN)
+    poller.register(local, zmq.POLLIN)
+    broker_expires = time.monotonic() + heartbeat * liveness
+    next_heartbeat = time.monotonic() + heartbeat
+    try:
+        while not stop.is_set():
+            events = dict(poller.poll(int(heartbeat * 250)))
+            if broker in events:
+                message = broker.recv_multipart()
+                broker_expires = time.monotonic() + heartbeat * liveness
+                if len(message) >= 4 and message[0] == MAGIC and message[1] == REQUEST:
+                    _forward_request(message[2], message[3:], local, names_in_use, counter)
+            if local in events:
+                reply = local.recv_multipart()
+                header = json.loads(reply[0])
+                local_id = header.get("id")
+                owner = names_in_use.get(local_id)
+                if owner is not None:
+                    client, original = owner
+                    header["id"] = original
+                    if header.get("type") in ("result", "error"):
+                        names_in_use.pop(local_id, None)
+                    broker.send_multipart([MAGIC, REPLY, client, json.dumps(header).encode(), *reply[1:]])
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                broker.send_multipart([MAGIC, HEARTBEAT])
+                next_heartbeat = now + heartbeat
+            if now >= broker_expires:  # paranoid pirate: reconnect to a silent broker
+                log.warning("broker silent; reconnecting to %s", connect)
+                poller.unregister(broker)
+                broker.close(0)
+                broker = open_broker()
+                poller.register(broker, zmq.POLLIN)
+                broker_expires = now + heartbeat * liveness
+    finally:
+        broker.close(0)
+        local.close(0)
+        inner.stop()
+        thread.join(5)
+
+
+def _key_of(names_in_use: dict[str, tuple[bytes, str]], owner: tuple[bytes, str]) -> str | None:
+    return next((k for k, v in names_in_use.items() if v == owner), None)
+
+
+def _forward_request(client: bytes, frames: list[bytes], local: zmq.Socket, names_in_use: dict, counter) -> None:
+    try:
+        header = json.loads(frames[0])
+        original = header["id"]
+    except (ValueError, KeyError, TypeError):
+        return  # the broker validates requests; nothing sensible to do with a broken one
+    local_id = f"w{next(counter)}"
+    names_in_use[local_id] = (client, original)
+    header["id"] = local_id
+    if header.get("op") == "cancel":
+        target = _key_of(names_in_use, (client, header.get("target")))
+        header["target"] = target or ""
+    local.send_multipart([json.dumps(header).encode(), *frames[1:]])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connect", default="tcp://127.0.0.1:5556", help="the broker's backend endpoint")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--heartbeat", type=float, default=1.0)
+    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR", help="CURVE key folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .devices import resolve
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    curve = None
+    if args.curve_dir:
+        from .security import client_keys
+
+        curve = client_keys(args.curve_dir)
+    print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
+    run_worker(args.connect, device=resolve(args.device), heartbeat=args.heartbeat, stop=stop, curve=curve)
+    return 0
+
