@@ -1,0 +1,101 @@
+"""``python -m server bench load``: throughput and latency through the broker with 1, 2, 4 workers.
+
+Workers are separate processes (``python -m server worker``), each limited to one
+torch thread, so the figure shows how the broker spreads work while cores last.
+Requests per second are printed as ratios against the 1-worker run of the same
+process; on a 2-core machine scaling stops at 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .broker import Broker, BrokerConfig
+from .client import Client
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "tests" / "data" / "astronaut.png"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", default="1,2,4", help="worker counts to compare")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=6, help="requests per client")
+    parser.add_argument("--size", type=int, default=384, help="photo side in pixels")
+    parser.add_argument("--segmenter", default="selfie")
+
+
+def run(args: argparse.Namespace) -> int:
+    rgb = np.asarray(Image.open(DEMO).convert("RGB").resize((args.size, args.size)))
+    counts = [int(n) for n in args.workers.split(",")]
+    print(f"load benchmark: {args.clients} clients × {args.requests} requests of {args.size}² px, "
+          f"segmenter {args.segmenter}, {os.cpu_count()} CPU cores")
+    print(f"{'workers':>7} {'req/s':>8} {'vs 1':>6} {'p50 s':>7} {'p95 s':>7} {'errors':>6}")
+    baseline = None
+    for count in counts:
+        rate, p50, p95, errors = _measure(rgb, count, args)
+        baseline = baseline or rate
+        print(f"{count:>7} {rate:>8.2f} {rate / baseline:>6.2f} {p50:>7.3f} {p95:>7.3f} {errors:>6}", flush=True)
+    return 0
+
+
+def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[float, float, float, int]:
+    broker = Broker(BrokerConfig(frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*", queue_size=1024))
+    frontend, backend = broker.bind()
+    thread = threading.Thread(target=broker.serve_forever, daemon=True)
+    thread.start()
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "server", "worker", "--connect", backend, "--device", "cpu"],
+                         cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    latencies: list[float] = []
+    errors = 0
+    try:
+        end = time.monotonic() + 120
+        while len(broker.workers) < workers and time.monotonic() < end:
+            time.sleep(0.1)
+        height, width = rgb.shape[:2]
+        with Client(frontend, deadline=300) as warm:  # load the model in every worker
+            for _ in range(workers * 2):
+                warm.cutout(rgb.tobytes(), width, height, "RGB8", segmenter=args.segmenter)
+
+        def client_loop() -> None:
+            nonlocal errors
+            with Client(frontend, deadline=300, silence_timeout=120) as client:
+                for _ in range(args.requests):
+                    start = time.perf_counter()
+                    try:
+                        client.cutout(rgb.tobytes(), width, height, "RGB8", segmenter=args.segmenter)
+                        latencies.append(time.perf_counter() - start)
+                    except Exception:
+                        errors += 1
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+        broker.stop()
+        thread.join(10)
+    ordered = sorted(latencies) or [float("nan")]
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return len(latencies) / elapsed, statistics.median(ordered), p95, errors
