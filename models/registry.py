@@ -8,6 +8,7 @@ is one module in ``models/`` plus one line here.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 from .base import Segmenter
