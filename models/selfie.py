@@ -1,8 +1,8 @@
 """``selfie`` — MediaPipe Selfie Segmentation ported to PyTorch: the fast fallback segmenter.
 
 106 k parameters, a 256×256 view of the photo. The original squashes the photo to
-256×256 (no letterbox), feeds RGB in [0, 1] and resizes the probability back
-bilinearly; ``predict`` does the same by default, so the port matches the
+256×256 (no letterbox) with an affine warp, feeds RGB in [0, 1] and resizes the
+probability back bilinearly; ``predict`` does the same by default, so the port matches the
 mediapipe runtime, and keeps the soft values all the way to the photo's size.
 """
 
@@ -35,7 +35,11 @@ class SelfieSegmenter(Segmenter):
     @torch.inference_mode()
     def probability(self, rgb: np.ndarray) -> np.ndarray:
         """The network's 256×256 probability for a photo squashed to 256×256."""
-        view = cv2.resize(rgb, (VIEW, VIEW), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > 2 * VIEW else cv2.INTER_LINEAR)
+        height, width = rgb.shape[:2]
+        # mediapipe's ImageToTensorCalculator samples with this affine map (corner to corner,
+        # no half-pixel shift); cv2.resize would shift the view by half a pixel and drift from the original
+        scale = np.array([[VIEW / width, 0, 0], [0, VIEW / height, 0]], np.float32)
+        view = cv2.warpAffine(rgb, scale, (VIEW, VIEW), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         tensor = torch.from_numpy(view).to(self.device).permute(2, 0, 1)[None].float() / 255.0
         return self.net(tensor)[0, 0].float().cpu().numpy()
 
