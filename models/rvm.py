@@ -1,0 +1,172 @@
+"""``rvm`` — Robust Video Matting (MobileNetV3) in PyTorch: the default segmenter.
+
+A matting network trained on people: it returns a real alpha matte (soft hair and
+outlines) and the person's colours freed from the old background. A still photo is a
+video's first frame (zero recurrent states). As upstream, the network looks at a
+downsampled view of the photo (option ``view``: the long side it sees, default 512,
+measured best on persons-dev) and a fast guided filter, guided by the full-resolution
+photo, brings alpha and foreground back to the photo's size.
+
+That last step is done here, not in the network, in bands of rows: the guided
+filter's coefficients are small (view size), and each band of the photo is
+interpolated, multiplied and clamped on its own, so a 24 MP photo needs a few hundred
+MB for its outputs and a bounded working set, not a dozen full-size float tensors.
+The arithmetic is the TF.js graph's: a 3×3 box filter without padding (valid region
+only), ``eps = 1e-5``, half-pixel bilinear interpolation, foreground = photo + residual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .rvm_net import MattingNetwork, fuse_batch_norms
+
+#: long side of the network's view (persons-dev IoU: 384 → 0.908, 512 → 0.912, 768 → 0.907)
+DEFAULT_VIEW = 512
+VIEW_RANGE = (64, 2048)
+#: guided filter: box radius (3×3) and regulariser, as in the source graph
+RADIUS, EPS = 1, 1e-5
+#: output rows interpolated at a time in the full-resolution step (bounds the working set)
+BAND_PIXELS = 1 << 21
+
+
+class RobustVideoMatting(Segmenter):
+    name = "rvm"
+    title = "Robust Video Matting (MobileNetV3): alpha matte and clean colours"
+    licence = "GPL-3.0"
+    weight_files = ("rvm.pt",)
+
+    def load(self) -> None:
+        self.ensure_weights()
+        net = MattingNetwork()
+        net.load_state_dict(torch.load(self.weights_dir / "rvm.pt", map_location="cpu", weights_only=True))
+        self.net = fuse_batch_norms(net.eval()).to(self.device)
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        view = parse_options(options)
+        height, width = rgb.shape[:2]
+        ratio = downsample_ratio(height, width, view)
+        progress("segment", 0.05)
+        alpha, foreground, size = self.matte(rgb, ratio)
+        progress("segment", 1.0)
+        info = {"view": [size[1], size[0]], "downsample_ratio": round(float(ratio), 6), "options": {"view": view}}
+        return Prediction(alpha=alpha, foreground=foreground, info=info)
+
+    @torch.inference_mode()
+    def matte(self, rgb: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """(alpha H×W, foreground H×W×3, view size) for ``rgb`` seen at ``downsample_ratio`` ``ratio``."""
+        height, width = rgb.shape[:2]
+        photo = torch.from_numpy(np.require(rgb, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))  # no copy when possible
+        if ratio == 1.0:
+            src = photo.to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        else:  # TF's int(size × ratio), float32 arithmetic
+            small = (int(np.float32(height) * np.float32(ratio)), int(np.float32(width) * np.float32(ratio)))
+            src = resize_bilinear(photo, small).to(self.device).permute(2, 0, 1)[None]
+        src = src.contiguous(memory_format=torch.channels_last)
+        fgr_residual, pha, _ = self.net(src)
+        if ratio == 1.0:
+            alpha = pha[0, 0].clamp(0, 1).float().cpu().numpy()
+            foreground = (src + fgr_residual)[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
+            return alpha, np.ascontiguousarray(foreground), (height, width)
+        base = torch.cat([fgr_residual, pha], dim=1)[0].float().cpu()
+        alpha, foreground = guided_upsample(src[0].float().cpu(), base, photo)
+        return alpha, foreground, tuple(src.shape[2:])
+
+
+def parse_options(options: dict[str, Any] | None) -> int:
+    """The ``view`` option (int pixels, long side the network sees); unknown keys raise :class:`OptionError`."""
+    options = options or {}
+    unknown = set(options) - {"view"}
+    if unknown:
+        raise OptionError(f"rvm does not know the option(s) {', '.join(sorted(unknown))}")
+    view = options.get("view", DEFAULT_VIEW)
+    if isinstance(view, bool) or not isinstance(view, int) or not VIEW_RANGE[0] <= view <= VIEW_RANGE[1]:
+        raise OptionError(f"option 'view' must be an integer from {VIEW_RANGE[0]} to {VIEW_RANGE[1]}")
+    return view
+
+
+def downsample_ratio(height: int, width: int, view: int) -> float:
+    """RVM's ``downsample_ratio`` so the long side becomes ``view`` (float32, as the graph computes sizes).
+
+    A photo smaller than the view is not enlarged (ratio 1: the network sees it as is).
+    """
+    long_side = np.float32(max(height, width))
+    if long_side <= view:
+        return 1.0
+    ratio = np.float32(view / float(long_side))
+    while int(long_side * ratio) < view:  # float32 rounding must not lose the last pixel
+        ratio = np.nextafter(ratio, np.float32(1))
+    return float(ratio)
+
+
+def bilinear_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Half-pixel-centre bilinear taps along one axis, as TF's ResizeBilinear: (lower, upper, weight of upper)."""
+    scale = in_size / out_size
+    position = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale - 0.5
+    floor = position.floor()
+    lower = floor.clamp(0, in_size - 1).long()
+    upper = position.ceil().clamp(0, in_size - 1).long()
+    return lower, upper, (position - floor).float()
+
+
+def _lerp_rows(x: torch.Tensor, taps: tuple[torch.Tensor, torch.Tensor, torch.Tensor], dim: int) -> torch.Tensor:
+    lower, upper, weight = taps
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    a, b = x.index_select(dim, lower).float(), x.index_select(dim, upper).float()
+    return a + (b - a) * weight.view(shape)
+
+
+def resize_bilinear(photo: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Downsample an H×W×3 uint8 photo to ``size`` as TF does (bilinear, no antialiasing), in [0, 1].
+
+    Only the two source rows each output row needs are ever widened to float, so a 24 MP
+    photo costs no full-size float copy.
+    """
+    rows = _lerp_rows(photo, bilinear_taps(photo.shape[0], size[0]), 0)
+    return _lerp_rows(rows, bilinear_taps(photo.shape[1], size[1]), 1) / 255.0
+
+
+def box_filter_valid(x: torch.Tensor, radius: int = RADIUS) -> torch.Tensor:
+    """Mean over (2r+1)² windows, valid region only (C×h×w → C×(h−2r)×(w−2r)), as the graph's box filter."""
+    return torch.nn.functional.avg_pool2d(x[None], 2 * radius + 1, stride=1)[0]
+
+
+def guided_coefficients(lr_x: torch.Tensor, lr_y: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fast guided filter at low resolution: per-pixel linear model ``y ≈ A·x + b`` (each C×h'×w')."""
+    mean_x, mean_y = box_filter_valid(lr_x), box_filter_valid(lr_y)
+    cov_xy = box_filter_valid(lr_x * lr_y) - mean_x * mean_y
+    var_x = box_filter_valid(lr_x * lr_x) - mean_x * mean_x
+    a = cov_xy / (var_x + eps)
+    return a, mean_y - a * mean_x
+
+
+def guided_upsample(src: torch.Tensor, base: torch.Tensor, photo: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Bring the network's view outputs to the photo's size with the fast guided filter.
+
+    ``src``: the view (3×h×w in [0, 1]); ``base``: foreground residual and alpha at view
+    size (4×h×w); ``photo``: the full-size H×W×3 uint8 photo. The guide is RGB plus its grey
+    mean, channel by channel. Returns clamped (alpha H×W, foreground H×W×3) float32.
+    """
+    height, width = photo.shape[:2]
+    lr_x = torch.cat([src, src.mean(0, keepdim=True)])
+    a, b = guided_coefficients(lr_x, base)
+    rows, cols = bilinear_taps(a.shape[1], height), bilinear_taps(a.shape[2], width)
+    alpha = np.empty((height, width), np.float32)
+    foreground = np.empty((height, width, 3), np.float32)
+    band = max(1, BAND_PIXELS // max(width, 1))
+    for top in range(0, height, band):
+        span = slice(top, min(top + band, height))
+        band_rows = tuple(t[span] for t in rows)
+        band_a = _lerp_rows(_lerp_rows(a, band_rows, 1), cols, 2)
+        band_b = _lerp_rows(_lerp_rows(b, band_rows, 1), cols, 2)
+        guide = photo[span].permute(2, 0, 1).float() / 255.0
+        guide = torch.cat([guide, guide.mean(0, keepdim=True)])
+        out = band_a * guide + band_b  # 4 × band × W: foreground residual (3) and alpha
+        foreground[span] = (out[:3] + guide[:3]).clamp_(0, 1).permute(1, 2, 0).numpy()
+        alpha[span] = out[3].clamp_(0, 1).numpy()
+    return alpha, foreground

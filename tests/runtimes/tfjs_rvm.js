@@ -1,0 +1,73 @@
+// Run the ORIGINAL TF.js graph of Robust Video Matting (rvm.json + rvm.bin) on the
+// WebAssembly backend: pure JavaScript/WebAssembly, no native TensorFlow.
+//
+// Called by tests/runtimes/tfjs_rvm.py, from a throwaway folder whose node_modules
+// holds @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm:
+//   node tfjs_rvm.js MODEL_DIR OUT_DIR JOB...
+// where each JOB is NAME:HEIGHT:WIDTH:RATIO and OUT_DIR/NAME.rgb holds HEIGHT×WIDTH×3
+// uint8 RGB. Writes OUT_DIR/NAME.pha (float32 H×W) and OUT_DIR/NAME.fgr (float32 H×W×3)
+// and prints one JSON line per photo with the seconds the graph took (after a warm-up).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const tf = require('@tensorflow/tfjs');
+const wasm = require('@tensorflow/tfjs-backend-wasm');
+
+async function main() {
+  const [modelDir, outDir, ...jobs] = process.argv.slice(2);
+  const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  wasm.setWasmPaths(wasmDir + path.sep);
+  await tf.setBackend('wasm');
+  await tf.ready();
+
+  const graph = JSON.parse(fs.readFileSync(path.join(modelDir, 'rvm.json'), 'utf8'));
+  const bin = fs.readFileSync(path.join(modelDir, 'rvm.bin'));
+  const model = await tf.loadGraphModel(tf.io.fromMemory({
+    modelTopology: graph.modelTopology,
+    format: graph.format,
+    generatedBy: graph.generatedBy,
+    convertedBy: graph.convertedBy,
+    signature: graph.signature,
+    weightSpecs: graph.weightsManifest.flatMap((group) => group.weights),
+    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+  }));
+
+  const run = async (src, ratio) => {
+    const zero = () => tf.scalar(0);
+    const inputs = { src, r1i: zero(), r2i: zero(), r3i: zero(), r4i: zero(), downsample_ratio: tf.scalar(ratio) };
+    const [fgr, pha] = await model.executeAsync(inputs, ['Identity:0', 'Identity_1:0']);
+    Object.values(inputs).filter((t) => t !== src).forEach((t) => t.dispose());
+    return [fgr, pha];
+  };
+
+  let warmedUp = false;
+  for (const job of jobs) {
+    const [name, height, width, ratio] = job.split(':');
+    const h = Number(height);
+    const w = Number(width);
+    const rgb = fs.readFileSync(path.join(outDir, `${name}.rgb`));
+    if (rgb.length !== h * w * 3) throw new Error(`${name}.rgb has ${rgb.length} bytes, expected ${h * w * 3}`);
+    const pixels = new Float32Array(rgb.length);
+    for (let i = 0; i < rgb.length; i++) pixels[i] = rgb[i] / 255;
+    const src = tf.tensor4d(pixels, [1, h, w, 3]);
+    if (!warmedUp) { // the first run compiles kernels: keep it out of the timings
+      (await run(src, Number(ratio))).forEach((t) => t.dispose());
+      warmedUp = true;
+    }
+    const start = process.hrtime.bigint();
+    const [fgr, pha] = await run(src, Number(ratio));
+    const phaData = await pha.data();
+    const fgrData = await fgr.data();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    fs.writeFileSync(path.join(outDir, `${name}.pha`), Buffer.from(phaData.buffer, phaData.byteOffset, phaData.byteLength));
+    fs.writeFileSync(path.join(outDir, `${name}.fgr`), Buffer.from(fgrData.buffer, fgrData.byteOffset, fgrData.byteLength));
+    [src, fgr, pha].forEach((t) => t.dispose());
+    console.log(JSON.stringify({ name, seconds, shape: pha.shape }));
+  }
+}
+
+main().catch((error) => {
+  console.error(error && error.stack ? error.stack : error);
+  process.exit(1);
+});

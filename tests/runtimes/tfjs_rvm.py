@@ -1,0 +1,81 @@
+"""The ORIGINAL Robust Video Matting TF.js graph, run by TF.js on its WebAssembly backend.
+
+``install_tfjs(folder)`` puts ``@tensorflow/tfjs`` and ``@tensorflow/tfjs-backend-wasm``
+into a throwaway ``node_modules`` with the ordinary npm client (pure JavaScript and
+WebAssembly: nothing native is downloaded or built). ``run_tfjs`` feeds photos to
+``tfjs_rvm.js`` through raw files and reads back alpha, foreground and timings.
+Used by ``tests/test_rvm.py`` (equivalence) and ``python -m server bench models``.
+Nothing here imports pytest, so the bench can use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ("@tensorflow/tfjs@4.22.0", "@tensorflow/tfjs-backend-wasm@4.22.0")
+
+
+class RuntimeUnavailable(RuntimeError):
+    """node/npm are missing or the packages could not be installed."""
+
+
+@dataclass
+class TfjsResult:
+    alpha: np.ndarray  # H×W float32
+    foreground: np.ndarray  # H×W×3 float32
+    seconds: float  # the graph's own time for this photo (after a warm-up run)
+
+
+def install_tfjs(folder: Path, timeout: float = 600) -> Path:
+    """``npm install`` the two packages into ``folder``; returns it. Raises :class:`RuntimeUnavailable`."""
+    folder = Path(folder)
+    if (folder / "node_modules" / "@tensorflow" / "tfjs-backend-wasm").is_dir():
+        return folder
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise RuntimeUnavailable(f"{tool} is not installed (Debian: apt-get install nodejs npm)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.json").write_text('{"private": true}\n')
+    command = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", *PACKAGES]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeUnavailable(f"npm install {' '.join(PACKAGES)} failed:\n{result.stderr[-2000:]}")
+    return folder
+
+
+def run_tfjs(
+    runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path, timeout: float = 900
+) -> dict[str, TfjsResult]:
+    """Run the graph on ``photos`` (name → (RGB uint8 H×W×3, downsample_ratio)) with zero recurrent states."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for name, (rgb, ratio) in photos.items():
+        np.ascontiguousarray(rgb, np.uint8).tofile(work / f"{name}.rgb")
+        jobs.append(f"{name}:{rgb.shape[0]}:{rgb.shape[1]}:{float(np.float32(ratio))!r}")
+    script = Path(runtime) / "tfjs_rvm.js"  # next to node_modules, so require() finds the packages
+    shutil.copyfile(HERE / "tfjs_rvm.js", script)
+    result = subprocess.run(
+        ["node", str(script), str(model_dir), str(work), *jobs], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"tfjs_rvm.js failed:\n{result.stderr[-3000:]}")
+    seconds = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            seconds[record["name"]] = record["seconds"]
+    results = {}
+    for name, (rgb, _) in photos.items():
+        height, width = rgb.shape[:2]
+        alpha = np.fromfile(work / f"{name}.pha", np.float32).reshape(height, width)
+        foreground = np.fromfile(work / f"{name}.fgr", np.float32).reshape(height, width, 3)
+        results[name] = TfjsResult(alpha, foreground, seconds[name])
+    return results
