@@ -136,7 +136,7 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     (target / f"{PLUGIN_NAME}.py").chmod(0o755)
     config = {
         "endpoint": endpoint,
-        "server_command": [str(venv_python()), "-m", "server", "serve", "--endpoint", endpoint],
+        "server_command": [str(venv_python()), "-m", "server", "serve"],  # the plug-in adds --endpoint
         "server_cwd": str(REPO),
         "start_timeout": 120,
     }

@@ -1,0 +1,112 @@
+"""A real, headless GIMP 3 for the test suite.
+
+On Debian 13 GIMP 3 is a package and runs natively. Debian 12 has only GIMP 2.10,
+so there the harness builds a minimal Debian 13 ("trixie") root with debootstrap
+and runs GIMP inside it with ``unshare`` (a private mount namespace: every bind
+mount vanishes with the process) and ``chroot``. Folders the tests use are bound
+at the same path inside, so paths mean the same on both sides; the chroot shares
+the host's network, so the plug-in reaches a server on 127.0.0.1.
+
+GIMP is started with ``env -i`` (the host's Python variables would leak into the
+plug-in), always with ``--quit`` and under ``timeout``. It exits 0 on success and
+64 when a batch command raised.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGES = ["gimp", "python3-gi", "gir1.2-gimp-3.0", "gir1.2-gegl-0.4", "gir1.2-babl-0.1", "python3-zmq"]
+GIMP = "gimp-console-3.0"
+SUITE = "trixie"
+
+
+class GimpUnavailable(RuntimeError):
+    """GIMP 3 cannot be provided on this machine (the reason is in the message)."""
+
+
+def host_mirror() -> str:
+    """The host's own Debian mirror (deb822 or one-line sources), else deb.debian.org."""
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.is_file():
+        for line in legacy.read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 2 and parts[0] == "deb" and "security" not in parts[1]:
+                return parts[1]
+    return "http://deb.debian.org/debian"
+
+
+def _run(command: list[str], timeout: float, what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise GimpUnavailable(f"{what} failed ({result.returncode}): {(result.stderr or result.stdout)[-1500:]}")
+
+
+@dataclass
+class Gimp:
+    """How to start GIMP 3 here: natively, or inside ``root`` via unshare + chroot."""
+
+    root: Path | None
+    binds: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def provide(cls, workdir: Path) -> Gimp:
+        """Native GIMP 3 if present; else build a trixie root under ``workdir`` (about a minute)."""
+        if shutil.which(GIMP):
+            return cls(root=None)
+        if os.geteuid() != 0:
+            raise GimpUnavailable("GIMP 3 is not installed and building a Debian 13 root needs root")
+        if not shutil.which("debootstrap") or not shutil.which("unshare"):
+            raise GimpUnavailable("GIMP 3 is not installed and debootstrap/unshare are missing (apt-get install debootstrap)")
+        root = workdir / "gimp3root"
+        if not (root / "usr" / "bin" / GIMP).exists():
+            mirror = host_mirror()
+            _run(
+                ["debootstrap", "--variant=minbase", "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg", SUITE, str(root), mirror],
+                900,
+                "debootstrap of Debian 13",
+            )
+            (root / "etc" / "apt" / "sources.list").write_text(f"deb {mirror} {SUITE} main\n")
+            gimp = cls(root=root)
+            gimp.chroot_shell(
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends " + " ".join(PACKAGES) + " && apt-get clean",
+                timeout=1200,
+                what="installing GIMP 3 in the Debian 13 root",
+            )
+        return cls(root=root)
+
+    def chroot_shell(self, script: str, timeout: float, what: str) -> None:
+        assert self.root is not None
+        inner = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive sh -c " + shlex.quote(script)
+        _run(["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", self._mounts() + f"exec chroot {self.root} {inner}"], timeout, what)
+
+    def _mounts(self) -> str:
+        root = self.root
+        lines = [f"mount -t proc proc {root}/proc", f"mount --rbind /dev {root}/dev"]
+        for path in self.binds:
+            lines.append(f"mkdir -p {shlex.quote(str(root) + str(path))}")
+            lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(root) + str(path))}")
+        return " && ".join(lines) + " && "
+
+    def batch(self, script: Path, home: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run ``script`` with GIMP's python-fu-eval batch interpreter; returns the finished process."""
+        variables = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home), **env}
+        gimp = [GIMP, "-i", "-d", "-f", "--batch-interpreter=python-fu-eval", "-b", f'exec(open("{script}").read())', "--quit"]
+        command = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), *gimp]
+        if self.root is None:
+            return subprocess.run(["timeout", str(int(timeout)), *command], capture_output=True, text=True)
+        shell = self._mounts() + f"exec chroot {self.root} " + " ".join(shlex.quote(c) for c in command)
+        return subprocess.run(
+            ["timeout", str(int(timeout)), "unshare", "--mount", "--propagation", "private", "--", "bash", "-c", shell],
+            capture_output=True,
+            text=True,
+        )

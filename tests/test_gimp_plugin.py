@@ -1,0 +1,225 @@
+"""The GIMP 3 plug-in in a real, headless GIMP 3 (see tests/gimp_harness.py), and install.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from server.client import Client
+from server.service import Server, ServerConfig
+from tests.conftest import IN_CI, stems
+from tests.gimp_harness import Gimp, GimpUnavailable
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH = REPO / "tests" / "gimp_batch.py"
+pytestmark = pytest.mark.gimp
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gimp-tests")
+
+
+@pytest.fixture(scope="session")
+def gimp(workdir, persons_dev) -> Gimp:
+    try:
+        provided = Gimp.provide(workdir)
+    except GimpUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"GIMP 3 could not be provided: {exc}")
+        pytest.skip(f"GIMP 3 could not be provided: {exc}")
+    provided.binds = [workdir, persons_dev.resolve(), REPO]
+    return provided
+
+
+def install(profile: Path, record: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "install.py"), "--skip-venv", "--skip-weights", "--gimp-profile", str(profile), "--record", str(record), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def home(workdir) -> Path:
+    """A GIMP home with the plug-in installed by install.py."""
+    home = workdir / "home"
+    profile = home / ".config" / "GIMP" / "3.0"
+    profile.mkdir(parents=True, exist_ok=True)
+    result = install(profile, workdir / "record.json")
+    assert result.returncode == 0, result.stderr
+    return home
+
+
+@pytest.fixture(scope="session")
+def server():
+    from models.paths import weights_dir
+    from models.selfie import SelfieSegmenter
+
+    if SelfieSegmenter(weights_dir()).missing_weights():
+        pytest.fail("selfie weights missing") if IN_CI else pytest.skip("selfie weights missing (python install.py)")
+    running = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
+    endpoint = running.bind()
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield endpoint
+    running.stop()
+    thread.join(10)
+
+
+def scenario(gimp: Gimp, home: Path, workdir: Path, name: str, **fields) -> dict:
+    """Run gimp_batch.py with one scenario; returns its report."""
+    report = workdir / f"{name}.report.json"
+    report.unlink(missing_ok=True)
+    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240)
+    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
+    if not report.exists():
+        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(report.read_text())
+
+
+def photo(persons_dev: Path, index: int = 3) -> Path:
+    return persons_dev / "images" / f"{stems(persons_dev)[index]}.jpg"
+
+
+def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str) -> np.ndarray:
+    with Client(endpoint, deadline=120) as client:
+        reply = client.cutout(pixels, width, height, fmt, segmenter="selfie", options={"edges": "off"})
+    return np.frombuffer(reply.frames["mask"], np.uint8).reshape(height, width)
+
+
+def test_plugin_registers(gimp, home, workdir):
+    report = scenario(gimp, home, workdir, "register", input=str(REPO / "tests" / "data" / "astronaut.png"))
+    assert report["registered"], "python-fu-person-cutout is not registered: GIMP skipped the plug-in"
+
+
+@pytest.mark.parametrize(
+    "prepare, fmt",
+    [([], "RGB8"), (["alpha"], "RGBA8"), (["gray"], "GRAY8"), (["offsets"], "RGB8"), (["u16"], "RGB8")],
+    ids=["rgb", "rgba", "gray", "offsets", "16-bit"],
+)
+def test_layer_mask_equals_the_servers_mask(gimp, home, workdir, persons_dev, server, prepare, fmt):
+    name = "mask-" + ("-".join(prepare) or "rgb")
+    sent, mask_out, visible_out = (workdir / f"{name}.{kind}" for kind in ("sent", "mask", "visible"))
+    source = photo(persons_dev)
+    report = scenario(
+        gimp, home, workdir, name, input=str(source), prepare=prepare, sent_pixels=str(sent), mask_out=str(mask_out),
+        visible_out=str(visible_out) if not prepare else "", args={"segmenter": "selfie", "output": "mask", "endpoint": server},
+    )
+    assert report["success"], report.get("error")
+    width, height = Image.open(source).size
+    after = report["after"]
+    assert [layer["name"] for layer in after] == [layer["name"] for layer in report["before"]]
+    assert after[0]["mask_md5"] is not None and after[0]["md5"] == report["before"][0]["md5"]
+    if "offsets" in prepare:
+        assert after[0]["offsets"] == [13, 7]
+    gimp_mask = np.frombuffer(mask_out.read_bytes(), np.uint8).reshape(height, width)
+    expected = server_mask(server, sent.read_bytes(), width, height, fmt)
+    difference = np.abs(gimp_mask.astype(int) - expected.astype(int))
+    # 8-bit masks keep the server's bytes exactly; a 16-bit image stores the mask in 16 bits
+    # and reading it back as 8-bit rounds once more, so ±1 is allowed there only
+    assert difference.max() <= (1 if "u16" in prepare else 0), f"max difference {difference.max()}"
+    assert ((expected > 10) & (expected < 245)).sum() > 0, "the mask has soft values to check"
+    if not prepare:
+        # the mask means opacity as GIMP renders it: the projection's alpha is the server's mask, soft values included
+        visible = np.frombuffer(visible_out.read_bytes(), np.uint8).reshape(height, width, 4)
+        np.testing.assert_array_equal(visible[..., 3], expected)
+
+
+def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
+    source = photo(persons_dev)
+    width, height = Image.open(source).size
+    for output, layer_name in (("cutout-layer", "Person cut-out"), ("black-layer", "Person on black")):
+        layer_out, sent = workdir / f"{output}.rgba", workdir / f"{output}.sent"
+        report = scenario(
+            gimp, home, workdir, output, input=str(source), layer_out=str(layer_out), sent_pixels=str(sent),
+            args={"segmenter": "selfie", "output": output, "endpoint": server},
+        )
+        assert report["success"], report.get("error")
+        names = [layer["name"] for layer in report["after"]]
+        assert names == [layer_name, report["before"][0]["name"]]
+        added = report["after"][0]
+        assert (added["width"], added["height"]) == (width, height)
+        assert report["after"][1]["md5"] == report["before"][0]["md5"], "the photo layer must not change"
+        rgba = np.frombuffer(layer_out.read_bytes(), np.uint8).reshape(height, width, 4).astype(int)
+        # GIMP's JPEG decoder is the reference: PIL's decodes a few pixels differently
+        original = np.frombuffer(sent.read_bytes(), np.uint8).reshape(height, width, 3).astype(int)
+        expected = server_mask(server, sent.read_bytes(), width, height, "RGB8").astype(int)
+        if output == "cutout-layer":
+            assert added["has_alpha"]
+            assert np.abs(rgba[..., 3] - expected).max() == 0
+            assert np.abs(rgba[..., :3] - original).max() == 0  # selfie sends no foreground: the photo's colours
+        else:
+            assert not added["has_alpha"]
+            composite = np.rint(original * expected[..., None] / 255.0)
+            assert np.abs(rgba[..., :3] - composite).max() <= 1
+
+
+def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
+    source = photo(persons_dev)
+    width, height = Image.open(source).size
+    left_half = np.zeros((height, width), np.uint8)
+    left_half[:, : width // 2] = 255
+    sent = workdir / "policy.sent"
+    for policy in ("replace", "intersect", "new-layer"):
+        mask_out = workdir / f"policy-{policy}.mask"
+        report = scenario(
+            gimp, home, workdir, f"policy-{policy}", input=str(source), prepare=["existing-mask"], mask_out=str(mask_out),
+            sent_pixels=str(sent),
+            args={"segmenter": "selfie", "output": "mask", "existing-mask": policy, "endpoint": server},
+        )
+        assert report["success"], report.get("error")
+        expected = server_mask(server, sent.read_bytes(), width, height, "RGB8")
+        result = np.frombuffer(mask_out.read_bytes(), np.uint8).reshape(height, width)
+        if policy == "replace":
+            np.testing.assert_array_equal(result, expected)
+        elif policy == "intersect":
+            np.testing.assert_array_equal(result, np.minimum(expected, left_half))
+        else:
+            assert len(report["after"]) == 2
+            assert report["after"][1]["mask_md5"] == report["before"][0]["mask_md5"], "the original mask is kept"
+            np.testing.assert_array_equal(result, expected)
+
+
+def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
+    config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
+    saved = config.read_text()
+    settings = json.loads(saved)
+    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
+    config.write_text(json.dumps(settings))
+    try:
+        report = scenario(
+            gimp, home, workdir, "unreachable", input=str(photo(persons_dev)),
+            args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0},
+        )
+    finally:
+        config.write_text(saved)
+    assert report["registered"] and not report["success"]
+    assert "could not start the Person Cutout server" in report.get("error", "")
+    assert report["after"] == report["before"]
+
+
+
+
+def test_uninstall_leaves_a_used_profile_as_it_was(gimp, workdir):
+    """Install, let GIMP register the plug-in, uninstall: GIMP no longer knows it and none of our files remain."""
+    home = workdir / "home-uninstall"
+    profile = home / ".config" / "GIMP" / "3.0"
+    profile.mkdir(parents=True, exist_ok=True)
+    astronaut = str(REPO / "tests" / "data" / "astronaut.png")
+    assert not scenario(gimp, home, workdir, "uninstall-0", input=astronaut)["registered"]
+    before = sorted(str(p.relative_to(profile)) for p in profile.rglob("*"))  # the profile as GIMP wrote it
+    record = workdir / "record-uninstall.json"
+    assert install(profile, record).returncode == 0
+    assert scenario(gimp, home, workdir, "uninstall-1", input=astronaut)["registered"]
+    removed = subprocess.run([sys.executable, str(REPO / "install.py"), "--uninstall", "--record", str(record)],
+                             capture_output=True, text=True, timeout=60)
+    assert removed.returncode == 0, removed.stderr
+    assert sorted(str(p.relative_to(profile)) for p in profile.rglob("*")) == before
+    assert not scenario(gimp, home, workdir, "uninstall-2", input=astronaut)["registered"]
+    mentions = [p.name for p in profile.rglob("*") if p.is_file() and b"person-cutout" in p.read_bytes()]
+    assert mentions == [], f"GIMP's profile still mentions the plug-in in {mentions}"
