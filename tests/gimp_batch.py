@@ -100,6 +100,8 @@ if procedure is not None:
         with open(scenario["visible_out"], "wb") as handle:
             handle.write(pixels(visible, "R'G'B'A u8"))
         visible.delete()
+    if scenario.get("png_out"):  # GIMP's own PNG export merges the visible layers and applies the mask
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(scenario["png_out"]), None)
     for extra in image.get_layers():
         if extra.get_name() in ("Person cut-out", "Person on black") and scenario.get("layer_out"):
             with open(scenario["layer_out"], "wb") as handle:

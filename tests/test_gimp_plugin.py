@@ -108,7 +108,8 @@ def test_layer_mask_equals_the_servers_mask(gimp, home, workdir, persons_dev, se
     source = photo(persons_dev)
     report = scenario(
         gimp, home, workdir, name, input=str(source), prepare=prepare, sent_pixels=str(sent), mask_out=str(mask_out),
-        visible_out=str(visible_out) if not prepare else "", args={"segmenter": "selfie", "output": "mask", "endpoint": server},
+        visible_out=str(visible_out) if not prepare else "", png_out=str(workdir / f"{name}.png") if not prepare else "",
+        args={"segmenter": "selfie", "output": "mask", "endpoint": server},
     )
     assert report["success"], report.get("error")
     width, height = Image.open(source).size
@@ -120,14 +121,16 @@ def test_layer_mask_equals_the_servers_mask(gimp, home, workdir, persons_dev, se
     gimp_mask = np.frombuffer(mask_out.read_bytes(), np.uint8).reshape(height, width)
     expected = server_mask(server, sent.read_bytes(), width, height, fmt)
     difference = np.abs(gimp_mask.astype(int) - expected.astype(int))
-    # 8-bit masks keep the server's bytes exactly; a 16-bit image stores the mask in 16 bits
-    # and reading it back as 8-bit rounds once more, so ±1 is allowed there only
-    assert difference.max() <= (1 if "u16" in prepare else 0), f"max difference {difference.max()}"
+    # "Y u8" is the mask channel's own (linear) format in 8-bit images, so the bytes are stored as sent;
+    # a 16-bit image stores v as v * 257, which reads back as v: no rounding anywhere
+    assert difference.max() == 0, f"max difference {difference.max()}"
     assert ((expected > 10) & (expected < 245)).sum() > 0, "the mask has soft values to check"
     if not prepare:
         # the mask means opacity as GIMP renders it: the projection's alpha is the server's mask, soft values included
         visible = np.frombuffer(visible_out.read_bytes(), np.uint8).reshape(height, width, 4)
         np.testing.assert_array_equal(visible[..., 3], expected)
+        exported = np.asarray(Image.open(workdir / f"{name}.png").convert("RGBA"))  # File › Export As… PNG
+        np.testing.assert_array_equal(exported[..., 3], expected)
 
 
 def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
