@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,7 +32,7 @@ VIEW_RANGE = (64, 2048)
 #: guided filter: box radius (3×3) and regulariser, as in the source graph
 RADIUS, EPS = 1, 1e-5
 #: output rows interpolated at a time in the full-resolution step (bounds the working set)
-BAND_PIXELS = 1 << 21
+BAND_PIXELS = 1 << 20
 
 
 class RobustVideoMatting(Segmenter):
@@ -151,22 +152,27 @@ def guided_upsample(src: torch.Tensor, base: torch.Tensor, photo: torch.Tensor) 
     ``src``: the view (3×h×w in [0, 1]); ``base``: foreground residual and alpha at view
     size (4×h×w); ``photo``: the full-size H×W×3 uint8 photo. The guide is RGB plus its grey
     mean, channel by channel. Returns clamped (alpha H×W, foreground H×W×3) float32.
+
+    Per band of rows: the coefficients' rows are interpolated here (few, small), their
+    columns by OpenCV's bilinear resize (the same half-pixel rule, SIMD), and the linear
+    model is applied in place into the output arrays, channels last like the photo.
     """
     height, width = photo.shape[:2]
     lr_x = torch.cat([src, src.mean(0, keepdim=True)])
     a, b = guided_coefficients(lr_x, base)
-    rows, cols = bilinear_taps(a.shape[1], height), bilinear_taps(a.shape[2], width)
+    coefficients = torch.cat([a, b]).permute(1, 2, 0).contiguous()  # h'×w'×8: A (4) then b (4)
+    rows = bilinear_taps(coefficients.shape[0], height)
     alpha = np.empty((height, width), np.float32)
     foreground = np.empty((height, width, 3), np.float32)
     band = max(1, BAND_PIXELS // max(width, 1))
     for top in range(0, height, band):
         span = slice(top, min(top + band, height))
-        band_rows = tuple(t[span] for t in rows)
-        band_a = _lerp_rows(_lerp_rows(a, band_rows, 1), cols, 2)
-        band_b = _lerp_rows(_lerp_rows(b, band_rows, 1), cols, 2)
-        guide = photo[span].permute(2, 0, 1).float() / 255.0
-        guide = torch.cat([guide, guide.mean(0, keepdim=True)])
-        out = band_a * guide + band_b  # 4 × band × W: foreground residual (3) and alpha
-        foreground[span] = (out[:3] + guide[:3]).clamp_(0, 1).permute(1, 2, 0).numpy()
-        alpha[span] = out[3].clamp_(0, 1).numpy()
+        band_rows = _lerp_rows(coefficients, tuple(t[span] for t in rows), 0).numpy()
+        full = torch.from_numpy(cv2.resize(band_rows, (width, band_rows.shape[0]), interpolation=cv2.INTER_LINEAR))
+        guide = photo[span].float().div_(255.0)
+        fgr = torch.from_numpy(foreground[span])
+        torch.addcmul(full[..., 4:7], full[..., 0:3], guide, out=fgr)  # residual = A·I + b
+        fgr.add_(guide).clamp_(0, 1)  # foreground = photo + residual
+        pha = torch.from_numpy(alpha[span])
+        torch.addcmul(full[..., 7], full[..., 3], guide.mean(2), out=pha).clamp_(0, 1)
     return alpha, foreground

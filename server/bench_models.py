@@ -1,0 +1,186 @@
+"""``python -m server bench models``: speed and memory of each installed segmenter on this device.
+
+A table of rows, one per (model, runtime): seconds per photo and per megapixel on the
+same photos, in the same run, so the figures compare. The reference row is ``rvm`` on
+the original runtime (its TF.js graph on TF.js's WebAssembly backend, installed with
+npm into a temporary folder); every row's time is also printed as a ratio to it.
+Another runtime is one more entry in :func:`rows` (e.g. an onnxruntime reference).
+Then the peak memory of each torch segmenter on a 12 MP and a 24 MP photo, each in a
+fresh process so the figures are its own.
+
+Photos: persons-dev (``../shared/data/persons-dev/images``) when present, otherwise the
+demo photo. Timings exclude loading and one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+PERSONS_DEV = REPO.parent / "shared" / "data" / "persons-dev" / "images"
+DEMO = REPO / "tests" / "data" / "astronaut.png"
+#: synthetic photo sizes for the memory figures (width, height)
+MEMORY_SIZES = {"12 MP": (4000, 3000), "24 MP": (6000, 4000)}
+
+
+@dataclass
+class Row:
+    """One line of the speed table: ``measure(photos)`` returns the seconds each photo took."""
+
+    model: str
+    runtime: str
+    measure: Callable[[list[np.ndarray]], list[float]]
+    reference: bool = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--photos", type=int, default=12, help="how many photos to time (default %(default)s)")
+    parser.add_argument("--folder", type=Path, default=None, help="photos to use (default: persons-dev, else the demo)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, mps or auto")
+    parser.add_argument("--models", default=None, help="comma-separated segmenters (default: every installed one)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the original runtimes (no npm/pip installs)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 12 / 24 MP peak-memory figures")
+
+
+def run(args: argparse.Namespace) -> int:
+    from server.devices import describe, resolve
+
+    device = resolve(args.device)
+    photos = load_photos(args.folder, args.photos)
+    names = args.models.split(",") if args.models else installed_segmenters()
+    megapixels = [p.shape[0] * p.shape[1] / 1e6 for p in photos]
+    print(f"models benchmark on {describe(device)}: {len(photos)} photos, "
+          f"{statistics.median(megapixels):.2f} MP median, torch threads {_torch_threads()}")
+    table = rows(names, device, args)
+    results: list[tuple[Row, list[float] | str]] = []
+    for row in table:
+        try:
+            results.append((row, row.measure(photos)))
+        except Exception as exc:  # a missing runtime is a line in the table, not the end of the benchmark
+            results.append((row, f"unavailable: {str(exc).strip().splitlines()[-1][:100]}"))
+    reference = next((r for row, r in results if row.reference and not isinstance(r, str)), None)
+    print(f"\n{'model':<10} {'runtime':<16} {'s/photo':>8} {'s/MP':>7} {'vs ref':>7}")
+    for row, outcome in results:
+        if isinstance(outcome, str):
+            print(f"{row.model:<10} {row.runtime:<16} {outcome}")
+            continue
+        per_photo = statistics.median(outcome)
+        per_mp = sum(outcome) / sum(megapixels)
+        ratio = f"{per_photo / statistics.median(reference):.2f}" if reference else "-"
+        print(f"{row.model:<10} {row.runtime:<16} {per_photo:>8.3f} {per_mp:>7.3f} {ratio:>7}", flush=True)
+    if not args.no_memory:
+        print(f"\n{'model':<10} {'size':<6} {'peak MiB':>9} {'growth MiB':>11} {'s':>6}")
+        for name in names:
+            for label, size in MEMORY_SIZES.items():
+                try:
+                    peak, growth, seconds = peak_memory(name, size, device)
+                    print(f"{name:<10} {label:<6} {peak:>9.0f} {growth:>11.0f} {seconds:>6.2f}", flush=True)
+                except RuntimeError as exc:
+                    print(f"{name:<10} {label:<6} failed: {str(exc).strip().splitlines()[-1][:100]}")
+    return 0
+
+
+def rows(names: list[str], device: str, args: argparse.Namespace) -> list[Row]:
+    """The speed table: every named torch segmenter, then the original runtimes that exist for them."""
+    table = [Row(name, f"torch {device}", torch_measure(name, device)) for name in names]
+    if not args.no_reference and "rvm" in names:
+        table.append(Row("rvm", "TF.js wasm", tfjs_rvm_measure, reference=True))
+    return table
+
+
+def installed_segmenters() -> list[str]:
+    from models import registry
+
+    return [name for name in registry.names() if not registry.create(name).missing_weights()]
+
+
+def load_photos(folder: Path | None, count: int) -> list[np.ndarray]:
+    folder = folder or (PERSONS_DEV if PERSONS_DEV.is_dir() else None)
+    paths = sorted(folder.glob("*.jpg"), key=lambda p: (len(p.stem), p.stem))[:count] if folder else [DEMO]
+    if not paths:
+        raise SystemExit(f"no .jpg photos in {folder}")
+    return [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+
+
+def torch_measure(name: str, device: str) -> Callable[[list[np.ndarray]], list[float]]:
+    def measure(photos: list[np.ndarray]) -> list[float]:
+        import torch
+
+        from models import registry
+
+        segmenter = registry.create(name, device)
+        segmenter.load()
+        segmenter.predict(photos[0])  # warm-up: first-call allocations and kernel selection
+        seconds = []
+        for rgb in photos:
+            start = time.perf_counter()
+            segmenter.predict(rgb)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - start)
+        return seconds
+
+    return measure
+
+
+def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[float]:
+    """The original RVM graph on TF.js (wasm), on the same photos at the same downsample ratios."""
+    from models.paths import weights_dir
+    from models.rvm import DEFAULT_VIEW, downsample_ratio
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.runtimes.tfjs_rvm import install_tfjs, run_tfjs
+
+    sources = weights_dir() / "sources" / "rvm"
+    with tempfile.TemporaryDirectory(prefix="bench-tfjs-") as scratch:
+        runtime = install_tfjs(Path(scratch) / "runtime")
+        jobs = {f"p{i}": (rgb, downsample_ratio(*rgb.shape[:2], DEFAULT_VIEW)) for i, rgb in enumerate(photos)}
+        results = run_tfjs(runtime, sources, jobs, Path(scratch) / "io")
+        return [results[f"p{i}"].seconds for i in range(len(photos))]
+
+
+def peak_memory(name: str, size: tuple[int, int], device: str) -> tuple[float, float, float]:
+    """(peak RSS MiB, growth over the loaded and warmed-up model MiB, seconds) for one photo of ``size``."""
+    width, height = size
+    script = textwrap.dedent(f"""
+        import json, resource, sys, time
+        import numpy as np
+        from PIL import Image
+        sys.path.insert(0, {str(REPO)!r})
+        from models import registry
+        segmenter = registry.create({name!r}, {device!r}); segmenter.load()
+        demo = Image.open({str(DEMO)!r}).convert("RGB")
+        rgb = np.asarray(demo.resize(({width}, {height}), Image.BILINEAR))
+        segmenter.predict(np.asarray(demo))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        segmenter.predict(rgb)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"peak": peak / 1024, "growth": (peak - before) / 1024, "seconds": seconds}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr or "no output")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["peak"], report["growth"], report["seconds"]
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()

@@ -1,0 +1,197 @@
+"""``rvm``: the torch port against the TF.js runtime, its quality on persons-dev, clean colours, memory, converter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+
+from models.base import OptionError
+from models.convert_rvm import ConversionError, state_dict_from_tfjs
+from models.rvm import DEFAULT_VIEW, RobustVideoMatting, downsample_ratio
+from tests.conftest import IN_CI, REPO_ROOT, load_pair, stems
+
+
+@pytest.fixture(scope="module")
+def rvm(weights):
+    segmenter = RobustVideoMatting(weights, "cpu")
+    if segmenter.missing_weights():
+        message = "rvm weights are not installed (python install.py)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    segmenter.load()
+    return segmenter
+
+
+@pytest.fixture(scope="module")
+def sources(weights):
+    folder = weights / "sources" / "rvm"
+    if not (folder / "rvm.json").is_file() or not (folder / "rvm.bin").is_file():
+        message = f"the original TF.js graph is not installed in {folder}"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    return folder
+
+
+def equivalence_photos(persons_dev) -> list[str]:
+    """A handful of photos that exercise both paths: guided-filter upsampling (large) and ratio 1 (small)."""
+    by_size = sorted(stems(persons_dev), key=lambda s: (max(load_pair(persons_dev, s)[0].shape[:2]), int(s)))
+    return [by_size[0], by_size[len(by_size) // 2], by_size[-8], by_size[-1]]
+
+
+@pytest.mark.network_runtime
+def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tmp_path_factory):
+    """Alpha and foreground within 0.01 mean absolute difference of the TF.js graph run by TF.js itself (wasm)."""
+    from tests.runtimes.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
+
+    try:
+        runtime = install_tfjs(tmp_path_factory.mktemp("tfjs"))
+    except RuntimeUnavailable as exc:
+        pytest.fail(str(exc)) if IN_CI else pytest.skip(str(exc))
+    photos = {}
+    for name in equivalence_photos(persons_dev):
+        rgb, _ = load_pair(persons_dev, name)
+        photos[name] = (rgb, downsample_ratio(*rgb.shape[:2], DEFAULT_VIEW))
+    reference = run_tfjs(runtime, sources, photos, tmp_path_factory.mktemp("tfjs-out"))
+    for name, (rgb, ratio) in photos.items():
+        prediction = rvm.predict(rgb)
+        alpha_diff = float(np.abs(prediction.alpha - reference[name].alpha).mean())
+        fgr_diff = float(np.abs(prediction.foreground - reference[name].foreground).mean())
+        print(f"{name} {rgb.shape[1]}×{rgb.shape[0]} ratio {ratio:.3f}: |Δalpha| {alpha_diff:.2e}, |Δfgr| {fgr_diff:.2e}")
+        assert prediction.alpha.shape == rgb.shape[:2] and prediction.foreground.shape == rgb.shape
+        assert alpha_diff <= 0.01 and fgr_diff <= 0.01
+
+
+def test_quality_on_persons_dev(rvm, persons_dev):
+    """All 87 photos, alpha > 0.5 against the masks: mean IoU ≥ 0.90 and F1 ≥ 0.94."""
+    ious, f1s = [], []
+    for name in stems(persons_dev):
+        rgb, truth = load_pair(persons_dev, name)
+        predicted = rvm.predict(rgb).alpha > 0.5
+        tp, fp, fn = (predicted & truth).sum(), (predicted & ~truth).sum(), (~predicted & truth).sum()
+        ious.append(tp / max(tp + fp + fn, 1))
+        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
+    print(f"rvm on persons-dev: mean IoU {np.mean(ious):.4f}, F1 {np.mean(f1s):.4f} over {len(ious)} photos")
+    assert len(ious) == 87
+    assert np.mean(ious) >= 0.90 and np.mean(f1s) >= 0.94
+
+
+def local_mean(image: np.ndarray, weight: np.ndarray, size: int) -> np.ndarray:
+    """Weighted box mean of ``image`` (normalised convolution): the typical colour of the weighted pixels nearby."""
+    blur = lambda x: cv2.blur(x, (size, size), borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    total = blur(weight.astype(np.float32))
+    return blur(image * weight[..., None]) / np.maximum(total, 1e-6)[..., None]
+
+
+def background_leak(composite: np.ndarray, backdrop: np.ndarray, alpha: np.ndarray, photo: np.ndarray) -> float:
+    """How much of the photo's old background a composite over ``backdrop`` shows in the edge band.
+
+    ``composite − (1 − alpha)·backdrop`` is what the person contributes (``alpha × colours``).
+    For every soft pixel the local foreground F̂ (mean of nearby opaque pixels) and local
+    background B̂ (mean of nearby clear pixels) are estimated from the photo; the leak is the
+    part of ``alpha × (colours − F̂)`` pointing from F̂ towards B̂, in colour units, averaged
+    over the band where F̂ and B̂ differ clearly. Photo × alpha leaks about ``alpha(1 − alpha)|B̂ − F̂|``.
+    """
+    size = max(9, int(0.03 * max(alpha.shape)) | 1)
+    fg_hat = local_mean(photo, (alpha > 0.98).astype(np.float32), size)
+    bg_hat = local_mean(photo, (alpha < 0.02).astype(np.float32), size)
+    direction = bg_hat - fg_hat
+    distance = np.linalg.norm(direction, axis=2)
+    band = (alpha > 0.05) & (alpha < 0.95) & (distance > 0.15)
+    person = composite - (1 - alpha[..., None]) * backdrop - alpha[..., None] * fg_hat
+    along = (person * direction).sum(axis=2) / np.maximum(distance, 1e-6)
+    return float(np.clip(along, 0, None)[band].mean()) if band.any() else 0.0
+
+
+def test_foreground_colours_bleed_less_background_than_the_photo(rvm, persons_dev):
+    """Composited over pure green, rvm's foreground shows less of the old background than photo × alpha."""
+    green = np.array([0.0, 1.0, 0.0], np.float32)
+    port_leaks, raw_leaks = [], []
+    for name in stems(persons_dev)[::10]:
+        rgb, _ = load_pair(persons_dev, name)
+        prediction = rvm.predict(rgb)
+        alpha, photo = prediction.alpha[..., None], rgb.astype(np.float32) / 255.0
+        composite = alpha * prediction.foreground + (1 - alpha) * green
+        naive = alpha * photo + (1 - alpha) * green
+        port_leaks.append(background_leak(composite, green, prediction.alpha, photo))
+        raw_leaks.append(background_leak(naive, green, prediction.alpha, photo))
+    port, raw = float(np.mean(port_leaks)), float(np.mean(raw_leaks))
+    print(f"background leaking into the edge band over green: rvm foreground {port:.4f}, photo × alpha {raw:.4f}")
+    print("per photo (rvm / photo):", " ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(port_leaks, raw_leaks, strict=True)))
+    assert port < 0.7 * raw
+
+
+def test_view_option(rvm, persons_dev):
+    rgb, _ = load_pair(persons_dev, stems(persons_dev)[0])
+    small = rvm.predict(rgb, {"view": 128})
+    assert max(small.info["view"]) == 128 and small.alpha.shape == rgb.shape[:2]
+    assert 0.0 <= small.alpha.min() and small.alpha.max() <= 1.0
+    assert 0.0 <= small.foreground.min() and small.foreground.max() <= 1.0
+    for bad in ({"view": 10}, {"view": "512"}, {"view": True}, {"zoom": True}):
+        with pytest.raises(OptionError):
+            rvm.predict(rgb, bad)
+
+
+def test_downsample_ratio_gives_the_view_size():
+    for height, width, view in [(4000, 6000, 512), (3000, 4000, 512), (480, 640, 512), (997, 1511, 384), (333, 200, 512)]:
+        ratio = downsample_ratio(height, width, view)
+        assert int(np.float32(max(height, width)) * np.float32(ratio)) == min(view, max(height, width))
+
+
+def test_24_megapixels_stay_within_bounded_memory(weights, rvm):
+    """A 6000×4000 photo: peak memory beyond the photo and the two outputs stays under 1 GB."""
+    script = textwrap.dedent(f"""
+        import json, resource, sys, numpy as np
+        sys.path.insert(0, {str(REPO_ROOT)!r})
+        from pathlib import Path
+        from models.rvm import RobustVideoMatting
+        segmenter = RobustVideoMatting(Path({str(weights)!r})); segmenter.load()
+        rgb = (np.indices((4000, 6000)).sum(0) % 256).astype(np.uint8)[..., None].repeat(3, 2)
+        segmenter.predict(rgb[:256, :384])  # warm up at a small size
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        prediction = segmenter.predict(rgb)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"before": before * 1024, "after": after * 1024, "shape": list(prediction.alpha.shape)}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    outputs = 4000 * 6000 * 4 * 4  # alpha and foreground, float32
+    growth = report["after"] - report["before"]
+    print(f"24 MP: peak grew by {growth / 2**20:.0f} MiB (outputs alone {outputs / 2**20:.0f} MiB)")
+    assert report["shape"] == [4000, 6000]
+    assert growth - outputs < 2**30
+
+
+def test_converter_rejects_damaged_files(sources, tmp_path):
+    truncated = tmp_path / "rvm.bin"
+    truncated.write_bytes((sources / "rvm.bin").read_bytes()[:100_000])
+    with pytest.raises(ConversionError, match="truncated"):
+        state_dict_from_tfjs(sources / "rvm.json", truncated)
+    garbage = tmp_path / "rvm.json"
+    garbage.write_text("{not json")
+    with pytest.raises(ConversionError):
+        state_dict_from_tfjs(garbage, sources / "rvm.bin")
+    other = json.loads((sources / "rvm.json").read_text())
+    other["modelTopology"]["node"] = [n for n in other["modelTopology"]["node"] if "conv2d_62" not in n["name"]]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ConversionError, match="convolutions"):
+        state_dict_from_tfjs(tmp_path / "other.json", sources / "rvm.bin")
+
+
+def test_converter_writes_the_installed_weights(sources, weights, tmp_path):
+    """Converting the sources again gives exactly the installed rvm.pt."""
+    import torch
+
+    from models.convert_rvm import convert
+
+    written = convert({"rvm.json": sources / "rvm.json", "rvm.bin": sources / "rvm.bin"}, tmp_path)
+    installed = torch.load(weights / "rvm.pt", weights_only=True)
+    fresh = torch.load(written[0], weights_only=True)
+    assert installed.keys() == fresh.keys()
+    assert all(torch.equal(installed[k], fresh[k]) for k in installed)
+    shutil.rmtree(tmp_path, ignore_errors=True)
