@@ -1,0 +1,34 @@
+"""Screentone: round halftone dots on a rotated grid, as on a manga artist's tone sheet.
+
+A tone sheet is named by its frequency (lines per inch), angle and coverage ("61 lpi,
+20 %"); :func:`dots` draws exactly that, antialiased, so the period is measurable and the
+dots print clean. Coverage sets the dot radius (π r² = coverage · period²); above ~78 %
+neighbouring dots merge, so the coverage is limited to 70 %.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dots(shape: tuple[int, int], period: float, angle_deg: float, coverage: float) -> np.ndarray:
+    """H×W float32 ink amount in [0, 1]: dots of ``coverage`` every ``period`` px, screen turned ``angle_deg``."""
+    if period <= 0 or not 0.0 <= coverage <= 0.7:
+        raise ValueError(f"bad screen: period {period}, coverage {coverage}")
+    h, w = shape
+    theta = np.deg2rad(angle_deg)
+    c, s = np.float32(np.cos(theta) / period), np.float32(np.sin(theta) / period)
+    y = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    x = np.arange(w, dtype=np.float32)[None, :] + 0.5
+    u = x * c - y * s  # position in screen cells; image y points down, so this turns the
+    v = x * s + y * c  # screen counter-clockwise as seen, the way printers give screen angles
+    du = u - np.round(u)
+    dv = v - np.round(v)
+    dist = np.sqrt(du * du + dv * dv) * np.float32(period)  # px to the nearest dot centre
+    radius = period * np.sqrt(coverage / np.pi)
+    return np.clip(np.float32(radius + 0.5) - dist, 0.0, 1.0)
+
+
+def period_px(lpi: float, dpi: float, minimum: float = 3.0) -> float:
+    """Screen period in pixels for ``lpi`` at ``dpi``; never below ``minimum`` (a dot needs pixels)."""
+    return max(float(minimum), dpi / lpi)
