@@ -73,10 +73,10 @@ def _rgba(layer: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """An ink amount (H×W float, drawn black) or a colour image (H×W×3 uint8) -> RGBA masked by ``alpha``."""
     out = np.zeros((*alpha.shape, 4), np.uint8)
     if layer.ndim == 2:
-        out[..., 3] = np.round(255.0 * layer * alpha)
+        out[..., 3] = cv2.convertScaleAbs(cv2.multiply(layer.astype(np.float32), alpha), alpha=255.0)
     else:
         out[..., :3] = layer
-        out[..., 3] = np.round(255.0 * alpha)
+        out[..., 3] = cv2.convertScaleAbs(alpha, alpha=255.0)  # rounds and saturates
     return out
 
 
@@ -125,18 +125,22 @@ def flat_colours(rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px
     # nearest centre: |x - c|² = |x|² - 2 x·c + |c|², and |x|² is the same for every c
     labels = np.argmin((centres ** 2).sum(1) - 2.0 * lab.reshape(-1, 3) @ centres.T, axis=1).reshape(lab.shape[:2])
     box = max(1, round(smoothing_px * scale)) | 1
-    best = np.full((h, w), -1.0, np.float32)
-    index = np.zeros((h, w), np.uint8)
+    # running argmax of the upscaled votes, packed as (votes << 4 | label) in uint16 so that
+    # one maximum per label finds the winner: 12 bits of vote, 4 bits of label (k <= 16)
+    best = np.zeros((h, w), np.uint16)
     for j in range(k):
         votes = cv2.blur((labels == j).astype(np.float32), (box, box))
+        votes = np.round(votes * 4095.0).astype(np.uint16)
         if scale < 1.0:
             votes = cv2.resize(votes, (w, h), interpolation=cv2.INTER_LINEAR)
-        better = votes > best
-        np.copyto(best, votes, where=better)
-        np.copyto(index, np.uint8(j), where=better)
+        np.left_shift(votes, 4, out=votes)
+        np.bitwise_or(votes, np.uint16(j), out=votes)
+        np.maximum(best, votes, out=best)
+    index = (best & 15).astype(np.uint8)
     palette = cv2.cvtColor(centres[None].astype(np.float32), cv2.COLOR_Lab2RGB)[0]
-    palette = np.clip(np.round(palette * 255.0), 0, 255).astype(np.uint8)
-    return palette[index]
+    lut = np.zeros((1, 256, 3), np.uint8)
+    lut[0, :k] = np.clip(np.round(palette * 255.0), 0, 255)
+    return cv2.LUT(cv2.merge([index, index, index]), lut)
 
 
 def posterize(rgb: np.ndarray, levels: int, smoothing_px: float, dpi: float) -> np.ndarray:

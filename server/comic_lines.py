@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 K = 1.6  # σ ratio of the two Gaussians (Marr–Hildreth's DoG ≈ LoG)
-WORK_SIGMA = 2.0  # σ in pixels on the scaled copy
+WORK_SIGMA = 1.5  # σ in pixels on the scaled copy
 
 
 def lines(lum: np.ndarray, person: np.ndarray, weight_px: float, detail: float) -> np.ndarray:
