@@ -235,3 +235,20 @@ def test_demo_sheet_lays_out_every_style(photo):
     tile = round(small[0] * 200 / small[1])
     assert sheet.shape[1] >= (1 + len(comic.STYLES)) * tile
     assert (sheet < 128).any() and (sheet == 255).any()
+
+
+def test_demo_page_fills_panels_and_nothing_else(photo):
+    from server import comic_demo, comic_page
+
+    rgb, alpha = photo
+    small = (rgb.shape[1] // 4, rgb.shape[0] // 4)
+    out = comic_demo.demo_page(cv2.resize(rgb, small), cv2.resize(alpha, small), page="a4", dpi=100, layout="2 tiers")
+    sheet = comic_page.page("a4", 100)
+    assert out.shape == (sheet.height, sheet.width, 3)
+    inside = np.zeros(out.shape[:2], bool)
+    for panel in comic_page.layout(sheet, "2 tiers"):
+        r = panel.rect
+        inside[r.y:r.bottom, r.x:r.right] = True
+        assert (out[r.y, r.x:r.right] == 0).all() and (out[r.y:r.bottom, r.x] == 0).all()  # border
+        assert (out[r.y + 5:r.bottom - 5, r.x + 5:r.right - 5] < 200).any()  # the person is there
+    assert (out[~inside] == 255).all()  # gutters and margins stay paper
