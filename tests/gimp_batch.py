@@ -6,6 +6,8 @@
 import hashlib
 import json
 import os
+import subprocess
+import time
 
 import gi
 
@@ -48,6 +50,8 @@ if not os.path.isfile(source):
     raise FileNotFoundError(source)
 image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(source))
 layer = image.get_layers()[0]
+if scenario.get("undo") and not image.undo_is_enabled():
+    image.undo_enable()  # GIMP 3.0.4's JPEG loader, called from a plug-in, leaves undo off; File › Open does not
 prepare = scenario.get("prepare", [])
 if "gray" in prepare:
     image.convert_grayscale()
@@ -72,6 +76,10 @@ if scenario.get("sent_pixels"):  # what the plug-in will send, for comparison wi
 
 report["before"] = describe(image)
 report["layer_type"] = {"rgb": layer.is_rgb(), "alpha": layer.has_alpha(), "precision": str(image.get_precision())}
+
+if scenario.get("undo"):  # the GUI run: the image in a window, as a user has it
+    Gimp.Display.new(image)
+    Gimp.displays_flush()
 
 procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout")
 report["registered"] = procedure is not None
@@ -107,6 +115,25 @@ if procedure is not None:
             with open(scenario["layer_out"], "wb") as handle:
                 handle.write(pixels(extra, "R'G'B'A u8"))
 
+if scenario.get("undo") and report.get("success"):
+    # the GUI run (tests/gimp_harness.py, gui=True): show the image, press Ctrl+Z once in its window
+    time.sleep(2)  # let the window map
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "GIMP"], capture_output=True, text=True)
+    titles = {w: subprocess.run(["xdotool", "getwindowname", w], capture_output=True, text=True).stdout for w in found.stdout.split()}
+    report["titles"] = titles
+    windows = [w for w, title in titles.items() if "[" in title]  # the image window: "[name] (…) – GIMP"
+    report["windows"] = len(windows)
+    if windows:
+        window = windows[-1]
+        geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True).stdout
+        size = dict(line.split("=") for line in geometry.split())
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "mousemove", "--window", window,
+                        str(int(size["WIDTH"]) // 2), str(int(size["HEIGHT"]) // 2), "key", "--clearmodifiers", "ctrl+z"],
+                       check=True, timeout=30)
+        time.sleep(3)  # GIMP undoes in its own process, asynchronously to this one
+        report["after_undo"] = describe(image)
+
 with open(os.environ["PC_REPORT"], "w") as handle:
     json.dump(report, handle, indent=1)
-image.delete()
+if not scenario.get("undo"):
+    image.delete()  # a displayed image goes with GIMP's exit

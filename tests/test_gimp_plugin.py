@@ -71,11 +71,11 @@ def server():
     thread.join(10)
 
 
-def scenario(gimp: Gimp, home: Path, workdir: Path, name: str, **fields) -> dict:
+def scenario(gimp: Gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:
     """Run gimp_batch.py with one scenario; returns its report."""
     report = workdir / f"{name}.report.json"
     report.unlink(missing_ok=True)
-    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240)
+    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
     (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
     if not report.exists():
         pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
@@ -186,6 +186,26 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
             assert len(report["after"]) == 2
             assert report["after"][1]["mask_md5"] == report["before"][0]["mask_md5"], "the original mask is kept"
             np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize(
+    "output, prepare, policy",
+    [("mask", ["existing-mask"], "new-layer"), ("black-layer", ["alpha"], "replace")],
+    ids=["mask-on-a-copy", "black-layer"],
+)
+def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy):
+    """Edit › Undo (Ctrl+Z) once, in the real GIMP GUI on a virtual display: the image is as before."""
+    if not gimp.gui_available():
+        message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    report = scenario(
+        gimp, home, workdir, f"undo-{output}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
+        args={"segmenter": "selfie", "output": output, "existing-mask": policy, "endpoint": server},
+    )
+    assert report["success"], report.get("error")
+    assert report["after"] != report["before"], "the procedure changed nothing to undo"
+    assert report["windows"] >= 1, "GIMP's image window did not appear"
+    assert report["after_undo"] == report["before"]
 
 
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
