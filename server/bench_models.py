@@ -4,7 +4,7 @@ A table of rows, one per (model, runtime): seconds per photo and per megapixel o
 same photos, in the same run, so the figures compare. The reference row is ``rvm`` on
 the original runtime (its TF.js graph on TF.js's WebAssembly backend, installed with
 npm into a temporary folder); every row's time is also printed as a ratio to it.
-Another runtime is one more entry in :func:`rows` (e.g. an onnxruntime reference).
+``isnet`` (and ``best``, which runs it) has the original ISNet ONNX on onnxruntime next to it.
 Then the peak memory of each torch segmenter on a 12 MP and a 24 MP photo, each in a
 fresh process so the figures are its own.
 
@@ -98,6 +98,8 @@ def rows(names: list[str], device: str, args: argparse.Namespace) -> list[Row]:
     table = [Row(name, f"torch {device}", torch_measure(name, device)) for name in names]
     if not args.no_reference and "rvm" in names:
         table.append(Row("rvm", "TF.js wasm", tfjs_rvm_measure, reference=True))
+    if not args.no_reference and ("isnet" in names or "best" in names):
+        table.append(Row("isnet", "onnxruntime cpu", onnx_isnet_measure))
     return table
 
 
@@ -151,6 +153,26 @@ def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[float]:
         jobs = {f"p{i}": (rgb, downsample_ratio(*rgb.shape[:2], DEFAULT_VIEW)) for i, rgb in enumerate(photos)}
         results = run_tfjs(runtime, sources, jobs, Path(scratch) / "io")
         return [results[f"p{i}"].seconds for i in range(len(photos))]
+
+
+def onnx_isnet_measure(photos: list[np.ndarray]) -> list[float]:
+    """The original ISNet ONNX (IMG.LY's) on onnxruntime (CPU, from PyPI into a temporary venv), same photos."""
+    from models.paths import weights_dir
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.runtimes.onnx_isnet import install_onnxruntime, run_reference, write_model
+
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as scratch:
+        work = Path(scratch)
+        python = install_onnxruntime(work / "venv")
+        model = write_model(weights_dir() / "sources" / "isnet", work / "isnet.onnx")
+        paths = []
+        for i, rgb in enumerate(photos):
+            paths.append(work / f"p{i}.png")
+            Image.fromarray(rgb).save(paths[-1])
+        timings = run_reference(python, model, paths, work / "out")
+        return [timings[f"p{i}"] for i in range(len(photos))]
 
 
 def peak_memory(name: str, size: tuple[int, int], device: str) -> tuple[float, float, float]:

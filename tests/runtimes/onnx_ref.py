@@ -2,7 +2,7 @@
 
 Called as ``VENV/bin/python onnx_ref.py MODEL.onnx OUT_DIR PHOTO...``; writes ``OUT_DIR/STEM.npy``
 (float32 probability at the photo's size) for each photo and ``OUT_DIR/timings.json`` (seconds
-of onnxruntime inference per photo). The pipeline is IMG.LY's: the photo squashed to 1024×1024,
+per photo, resizes included, after one warm-up run). The pipeline is IMG.LY's: the photo squashed to 1024×1024,
 (RGB − 128) / 256, output ``output`` (the first of six side outputs) resized back. The resize
 rule is the port's (INTER_AREA when shrinking, bilinear back) so the comparison isolates the
 network. This file runs under onnxruntime only, never in the server environment.
@@ -25,19 +25,26 @@ def main() -> None:
     model, out = sys.argv[1], Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    photos = {Path(p).stem: np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[3:]}
+    if photos:
+        probability(session, next(iter(photos.values())))  # warm-up: first-run allocations
     timings = {}
-    for photo in sys.argv[3:]:
-        rgb = np.asarray(Image.open(photo).convert("RGB"))
-        height, width = rgb.shape[:2]
-        shrinking = SIZE * SIZE < height * width
-        view = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        tensor = ((view.astype(np.float32) - 128.0) / 256.0).transpose(2, 0, 1)[None]
+    for stem, rgb in photos.items():
         start = time.perf_counter()
-        probability = session.run(["output"], {"input": tensor})[0][0, 0]
-        timings[Path(photo).stem] = time.perf_counter() - start
-        alpha = cv2.resize(probability.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-        np.save(out / (Path(photo).stem + ".npy"), np.clip(alpha, 0.0, 1.0))
+        alpha = probability(session, rgb)
+        timings[stem] = time.perf_counter() - start
+        np.save(out / f"{stem}.npy", alpha)
     (out / "timings.json").write_text(json.dumps(timings))
+
+
+def probability(session: "ort.InferenceSession", rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    shrinking = SIZE * SIZE < height * width
+    view = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    tensor = ((view.astype(np.float32) - 128.0) / 256.0).transpose(2, 0, 1)[None]
+    small = session.run(["output"], {"input": tensor})[0][0, 0]
+    alpha = cv2.resize(small.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(alpha, 0.0, 1.0)
 
 
 if __name__ == "__main__":
