@@ -179,20 +179,23 @@ def peak_memory(name: str, size: tuple[int, int], device: str) -> tuple[float, f
     """(peak RSS MiB, growth over the loaded and warmed-up model MiB, seconds) for one photo of ``size``."""
     width, height = size
     script = textwrap.dedent(f"""
-        import json, resource, sys, time
+        import json, sys, time
         import numpy as np
         from PIL import Image
         sys.path.insert(0, {str(REPO)!r})
         from models import registry
+        def status(key):  # kB from /proc/self/status (Linux)
+            return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key))
         segmenter = registry.create({name!r}, {device!r}); segmenter.load()
         demo = Image.open({str(DEMO)!r}).convert("RGB")
         rgb = np.asarray(demo.resize(({width}, {height}), Image.BILINEAR))
         segmenter.predict(np.asarray(demo))
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+        before = status("VmRSS:")
         start = time.perf_counter()
         segmenter.predict(rgb)
         seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = status("VmHWM:")
         print(json.dumps({{"peak": peak / 1024, "growth": (peak - before) / 1024, "seconds": seconds}}))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
