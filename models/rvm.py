@@ -26,7 +26,7 @@ import torch
 from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
 from .rvm_net import MattingNetwork, fuse_batch_norms
 
-#: long side of the network's view (persons-dev IoU: 384 → 0.908, 512 → 0.912, 768 → 0.907)
+#: long side of the network's view (persons-dev IoU, small photos kept: 384 → 0.908, 512 → 0.912, 768 → 0.907)
 DEFAULT_VIEW = 512
 VIEW_RANGE = (64, 2048)
 #: guided filter: box radius (3×3) and regulariser, as in the source graph
@@ -93,14 +93,16 @@ def parse_options(options: dict[str, Any] | None) -> int:
 def downsample_ratio(height: int, width: int, view: int) -> float:
     """RVM's ``downsample_ratio`` so the long side becomes ``view`` (float32, as the graph computes sizes).
 
-    A photo smaller than the view is not enlarged (ratio 1: the network sees it as is).
+    Small photos are enlarged to the view too (ratio > 1, the guided filter then brings
+    the result back down): the network sees people at the scale it works best at
+    (persons-dev, view 512: IoU 0.915 enlarged vs 0.912 kept at their own size).
     """
     long_side = np.float32(max(height, width))
-    if long_side <= view:
+    if long_side == view:
         return 1.0
     ratio = np.float32(view / float(long_side))
     while int(long_side * ratio) < view:  # float32 rounding must not lose the last pixel
-        ratio = np.nextafter(ratio, np.float32(1))
+        ratio = np.nextafter(ratio, np.float32(np.inf))
     return float(ratio)
 
 
