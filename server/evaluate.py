@@ -86,7 +86,8 @@ class PhotoResult:
     width: int
     height: int
     truth: str  # "binary" or "alpha"
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process's CPU time: steadier than wall time on a busy machine
     scores: dict[str, float]
 
 
@@ -108,10 +109,10 @@ class Report:
             for key in REGION_MEASURES + MATTING_MEASURES:
                 values = [r.scores[key] for r in mine if key in r.scores]
                 row[key] = float(np.mean(values)) if values else None
-            seconds = sum(r.seconds for r in mine)
             megapixels = sum(r.width * r.height for r in mine) / 1e6
-            row["s_per_photo"] = seconds / len(mine) if mine else None
-            row["s_per_mp"] = seconds / megapixels if megapixels else None
+            for prefix, seconds in (("", sum(r.seconds for r in mine)), ("cpu_", sum(r.cpu_seconds for r in mine))):
+                row[f"{prefix}s_per_photo"] = seconds / len(mine) if mine else None
+                row[f"{prefix}s_per_mp"] = seconds / megapixels if megapixels else None
             rows.append(row)
         return rows
 
@@ -351,9 +352,9 @@ def evaluate(
         for spec in specs:
             bar.set_postfix_str(f"{spec.label} {pair.stem}", refresh=False)
             try:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 pred = predictors[spec.label](rgb)
-                seconds = time.perf_counter() - start
+                seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             except Exception as exc:
                 if is_fatal(exc):
                     bar.close()
@@ -364,7 +365,9 @@ def evaluate(
             scores = metrics.photo_metrics(pred, truth, alpha_truth=alpha)
             height, width = truth.shape
             report.results.append(
-                PhotoResult(spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, scores)
+                PhotoResult(
+                    spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, cpu_seconds, scores
+                )
             )
             if worst > 0:
                 _keep_worst(report.worst.setdefault(spec.label, []), worst, scores["iou"], pair.stem, rgb, truth, pred)
@@ -436,10 +439,11 @@ def write_report(report: Report, out: Path) -> list[Path]:
     keys = REGION_MEASURES + MATTING_MEASURES
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "photo", "width", "height", "truth", "seconds", *keys])
+        writer.writerow(["model", "photo", "width", "height", "truth", "seconds", "cpu_seconds", *keys])
         for r in report.results:
             scores = [r.scores.get(k, "") for k in keys]
-            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, f"{r.seconds:.4f}", *scores])
+            times = [f"{r.seconds:.4f}", f"{r.cpu_seconds:.4f}"]
+            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, *times, *scores])
     written.append(path)
 
     path = out / "report.json"
