@@ -1,0 +1,145 @@
+"""``maskrcnn`` — torchvision's Mask R-CNN (ResNet-50 FPN v2, COCO), person instances.
+
+The network is built with ``weights=None`` and filled from ``weights/maskrcnn.pt`` (never
+torchvision's own download). Person = COCO label 1. The soft instance masks torchvision pastes
+into the photo are kept as probabilities. Options:
+
+* ``selection`` — ``"all"`` (soft union of every person, default), ``"largest"``, an instance
+  index ``k`` (as listed by :meth:`MaskRCNNSegmenter.instances`), or a point ``[x, y]`` (photo
+  pixels: the most likely person there; nobody there → empty mask);
+* ``threshold`` — minimum detection score (default 0.5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .torch_run import autocast, fit_within, resize_soft
+
+PERSON = 1
+#: torchvision's own transform works at 800–1333 px; larger photos are shrunk before it
+WORKING_SIZE = 1333
+DEFAULTS: dict[str, Any] = {"selection": "all", "threshold": 0.5}
+
+
+def build_net() -> torch.nn.Module:
+    from torchvision.models.detection import maskrcnn_resnet50_fpn_v2
+
+    return maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=91)
+
+
+class MaskRCNNSegmenter(Segmenter):
+    name = "maskrcnn"
+    title = "Mask R-CNN (COCO): person instances — one person of a group"
+    licence = "BSD-3-Clause"
+    weight_files = ("maskrcnn.pt",)
+
+    def load(self) -> None:
+        self.ensure_weights()
+        net = build_net()
+        net.load_state_dict(torch.load(self.weights_dir / "maskrcnn.pt", map_location="cpu", weights_only=True))
+        self.net = net.eval().to(self.device)
+
+    @torch.inference_mode()
+    def detect(self, rgb: np.ndarray, threshold: float = 0.5) -> dict[str, np.ndarray]:
+        """Person detections at the photo's size: boxes (N×4 x0,y0,x1,y1), scores (N), masks (N×H×W soft)."""
+        height, width = rgb.shape[:2]
+        small, scale = fit_within(rgb, WORKING_SIZE)
+        tensor = torch.from_numpy(np.ascontiguousarray(small)).to(self.device).permute(2, 0, 1).float() / 255.0
+        with autocast(self.device):
+            out = self.net([tensor])[0]
+        keep = (out["labels"] == PERSON) & (out["scores"] >= threshold)
+        boxes = out["boxes"][keep].float().cpu().numpy() / scale
+        scores = out["scores"][keep].float().cpu().numpy()
+        masks = out["masks"][keep, 0].float().cpu().numpy()
+        masks = np.stack([resize_soft(m, (height, width)) for m in masks]) if len(masks) else np.zeros((0, height, width), np.float32)
+        return {"boxes": boxes.reshape(-1, 4), "scores": scores, "masks": masks}
+
+    def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5)."""
+        opts = parse_options(options)
+        return describe(self.detect(rgb, opts["threshold"]))
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        opts = parse_options(options)
+        progress("segment", 0.1)
+        found = self.detect(rgb, opts["threshold"])
+        progress("segment", 0.9)
+        alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2])
+        info = {"instances": describe(found), "selected": chosen, "selection": opts["selection"]}
+        progress("segment", 1.0)
+        return Prediction(alpha=alpha, info=info)
+
+
+def describe(found: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": i,
+            "box": [round(float(v), 1) for v in found["boxes"][i]],
+            "score": round(float(found["scores"][i]), 4),
+            "area": int((found["masks"][i] >= 0.5).sum()),
+        }
+        for i in range(len(found["scores"]))
+    ]
+
+
+def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+    """The alpha for a selection among soft instance masks (N×H×W); returns (alpha, chosen indices).
+
+    ``all``: pixelwise maximum (a soft union that never exceeds 1); ``largest``: the mask with the
+    most pixels ≥ 0.5; ``k``: that instance; ``[x, y]``: the instance with the highest probability
+    at that pixel, if any is ≥ 0.5 there.
+    """
+    empty = np.zeros(shape, np.float32)
+    if len(masks) == 0:
+        return empty, []
+    if selection == "all":
+        return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
+    if selection == "largest":
+        k = int(np.argmax((masks >= 0.5).reshape(len(masks), -1).sum(axis=1)))
+    elif isinstance(selection, int):
+        if not 0 <= selection < len(masks):
+            raise OptionError(f"instance {selection} does not exist; {len(masks)} found")
+        k = selection
+    else:
+        x, y = (int(round(v)) for v in selection)
+        if not (0 <= y < shape[0] and 0 <= x < shape[1]):
+            raise OptionError(f"point ({x}, {y}) lies outside the {shape[1]}×{shape[0]} photo")
+        k = int(np.argmax(masks[:, y, x]))
+        if masks[k, y, x] < 0.5:
+            return empty, []
+    return masks[k].astype(np.float32), [k]
+
+
+def parse_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    options = dict(options or {})
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise OptionError(f"maskrcnn does not know the option(s) {', '.join(sorted(unknown))}")
+    opts = {**DEFAULTS, **options}
+    sel = opts["selection"]
+    point = isinstance(sel, (list, tuple)) and len(sel) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sel)
+    index = isinstance(sel, int) and not isinstance(sel, bool)
+    if not (sel in ("all", "largest") or index or point):
+        raise OptionError("selection must be 'all', 'largest', an instance index or a point [x, y]")
+    if point:
+        opts["selection"] = [float(v) for v in sel]
+    t = opts["threshold"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        raise OptionError("threshold must be a number in [0, 1]")
+    return opts
+
+
+def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
+    """torchvision's checkpoint is already a state dict: check it fits the network, save it as maskrcnn.pt."""
+    (path,) = sources.values()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    build_net().load_state_dict(state)  # strict: names and shapes must match
+    target = Path(weights_dir) / "maskrcnn.pt"
+    torch.save(state, target)
+    return [target]
