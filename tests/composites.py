@@ -69,10 +69,17 @@ def hair_alpha(mask: np.ndarray, seed: int) -> np.ndarray:
             angle += rng.normal(0, 0.15)
             x, y = x + 2 * np.cos(angle), y + 2 * np.sin(angle)
             path.append((x, y))
-        canvas = np.zeros((h, w), np.uint8)
-        pts = np.round(np.array(path) * 16).astype(np.int32)[None]
+        # drawn on a canvas the size of the strand's box, so large photos stay quick
+        path = np.array(path)
+        x0, y0 = np.maximum(np.floor(path.min(axis=0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(path.max(axis=0)).astype(int) + 3, (w, h))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        pts = np.round((path - (x0, y0)) * 16).astype(np.int32)[None]
         cv2.polylines(canvas, pts, False, 255, 1, cv2.LINE_AA, shift=4)
-        strands = np.maximum(strands, canvas.astype(np.float32) / 255.0 * rng.uniform(0.4, 0.9))
+        box = strands[y0:y1, x0:x1]
+        np.maximum(box, canvas.astype(np.float32) / 255.0 * rng.uniform(0.4, 0.9), out=box)
     return np.maximum(alpha, strands)
 
 
