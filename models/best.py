@@ -1,12 +1,18 @@
-"""``best`` — the ``rvm`` matte and the ``isnet`` probability combined, for when time does not matter.
+"""``best`` — the ``rvm`` matte and two views of ``isnet`` combined, for when time does not matter.
 
-The two networks fail differently: ``rvm`` (a matting network trained on people, seeing the
+The networks fail differently: ``rvm`` (a matting network trained on people, seeing the
 photo at 512 px) keeps everyone in a crowd but leaves soft blobs on clutter; ``isnet`` (a
-1024² salient-object network) draws sharp outlines but can drop people or keep objects.
-Averaging the two probabilities keeps what both see and lets a confident network overrule
-an unsure one. Where both agree on the side of 0.5, the pixel's label is the same either
-way, so there the alpha is ``rvm``'s own matte (its soft hair and edge detail), not the
-average; the cut-out (alpha ≥ 0.5) is the average's. Foreground colours are ``rvm``'s.
+1024² salient-object network) draws sharp outlines but can drop people or keep objects,
+and which it does depends on how the photo is fitted into its square (squashed or
+letterboxed). ``best`` averages three probabilities — ``rvm``, ``isnet`` letterboxed,
+``isnet`` squashed — so each pixel goes with the majority, and a confident network can
+overrule two unsure ones. Measured on persons-dev (mean IoU over the 87 photos) it beats
+every single one and the two-way mean of ``rvm`` and ``isnet`` (see ``tests/test_isnet.py``).
+
+Where all three are on the same side of 0.5 the pixel's label is the same either way, so
+there the alpha is ``rvm``'s own matte (its soft hair and edge detail, lower mean absolute
+error against the masks), not the average; thresholded, the result is exactly the
+average's mask. Foreground colours are ``rvm``'s. It costs one ``rvm`` and two ``isnet`` runs.
 """
 
 from __future__ import annotations
@@ -19,15 +25,19 @@ from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
 from .isnet import ISNetSegmenter
 from .rvm import RobustVideoMatting
 
+#: the two ways ``isnet`` sees the photo; both are averaged in
+ISNET_VIEWS = ("letterbox", "squash")
 
-def combine(rvm_alpha: np.ndarray, isnet_alpha: np.ndarray) -> np.ndarray:
-    """Per pixel: ``rvm``'s alpha where both networks are on the same side of 0.5, else the mean of the two.
 
-    Thresholding the result at 0.5 gives exactly the mean's mask (when both agree, the mean is on
-    their side too), so this keeps the mean's accuracy and ``rvm``'s matte detail at agreed edges.
+def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """Per pixel: ``rvm``'s alpha where every probability is on its side of 0.5, else the mean of all.
+
+    Thresholding the result at 0.5 gives exactly the mean's mask (when all agree, the mean is on
+    their side too), so this keeps the mean's accuracy and ``rvm``'s matte detail where all agree.
     """
-    mean = 0.5 * (rvm_alpha + isnet_alpha)
-    agree = (rvm_alpha >= 0.5) == (isnet_alpha >= 0.5)
+    mean = (rvm_alpha + sum(others)) / (1 + len(others))
+    side = rvm_alpha >= 0.5
+    agree = np.logical_and.reduce([(other >= 0.5) == side for other in others])
     return np.where(agree, rvm_alpha, mean).astype(np.float32, copy=False)
 
 
@@ -48,26 +58,33 @@ class BestSegmenter(Segmenter):
         self.isnet.load()
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        return self.merge(*self.parts(rgb, options, progress))
+        return self.merge(self.parts(rgb, options, progress))
 
     def parts(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> tuple[Prediction, Prediction]:
-        """The two networks' own predictions (``rvm``, ``isnet``); options per part as ``{"rvm": {...}}``."""
+    ) -> dict[str, Prediction]:
+        """The parts' own predictions: ``rvm`` and ``isnet/letterbox``, ``isnet/squash``.
+
+        Options: ``{"rvm": {...}}`` is passed to ``rvm``; ``isnet``'s views are fixed here.
+        """
         options = options or {}
-        unknown = set(options) - {"rvm", "isnet"}
+        unknown = set(options) - {"rvm"}
         if unknown:
             raise OptionError(f"best does not know the option(s) {', '.join(sorted(unknown))}; "
-                              "pass options for its parts as {'rvm': {...}, 'isnet': {...}}")
-        for part in ("rvm", "isnet"):
-            if not isinstance(options.get(part, {}), dict):
-                raise OptionError(f"option '{part}' must be an object of {part}'s options")
-        matte = self.rvm.predict(rgb, options.get("rvm"), lambda stage, f: progress(stage, 0.2 * f))
-        salient = self.isnet.predict(rgb, options.get("isnet"), lambda stage, f: progress(stage, 0.2 + 0.8 * f))
-        return matte, salient
+                              "options for its matting part go in {'rvm': {...}}")
+        if not isinstance(options.get("rvm", {}), dict):
+            raise OptionError("option 'rvm' must be an object of rvm's options")
+        found = {"rvm": self.rvm.predict(rgb, options.get("rvm"), lambda stage, f: progress(stage, 0.1 * f))}
+        for i, view in enumerate(ISNET_VIEWS):
+            start = 0.1 + 0.45 * i
+            found[f"isnet/{view}"] = self.isnet.predict(
+                rgb, {"view": view}, lambda stage, f, start=start: progress(stage, start + 0.45 * f)
+            )
+        return found
 
     @staticmethod
-    def merge(matte: Prediction, salient: Prediction) -> Prediction:
-        """``best``'s prediction from ``rvm``'s and ``isnet``'s: combined alpha, ``rvm``'s foreground."""
-        alpha = combine(matte.alpha, salient.alpha)
-        return Prediction(alpha=alpha, foreground=matte.foreground, info={"rvm": matte.info, "isnet": salient.info})
+    def merge(parts: dict[str, Prediction]) -> Prediction:
+        """``best``'s prediction from its parts' (see :meth:`parts`): combined alpha, ``rvm``'s foreground."""
+        matte = parts["rvm"]
+        alpha = combine(matte.alpha, *(parts[f"isnet/{view}"].alpha for view in ISNET_VIEWS))
+        return Prediction(alpha=alpha, foreground=matte.foreground, info={k: p.info for k, p in parts.items()})

@@ -3,8 +3,9 @@
 A 44 M-parameter, 1024×1024 foreground network: the sharpest outlines of the
 segmenters here, strongest on photos of one person (it segments "the salient
 object", so it can miss people in crowds and keep objects that stand out).
-The photo is squashed to 1024×1024 (or letterboxed, ``view``), fed as
-(RGB − 128) / 256, and the probability is resized back to the photo's size on the
+The photo is letterboxed into 1024×1024 (option ``view``: ``letterbox``, the
+default, or ``squash`` as IMG.LY does; on persons-dev letterboxing measured a higher mean
+IoU, chiefly by not losing people whose shape the squash distorts), fed as (RGB − 128) / 256, and the probability is resized back to the photo's size on the
 soft values. Whatever the photo size, the network sees 1024², so peak memory is the
 photo itself plus a few photo-sized float planes. fp16 on CUDA, fp32 elsewhere.
 """
@@ -22,6 +23,8 @@ from .isnet_net import ISNetDIS
 
 VIEW = 1024
 VIEWS = ("squash", "letterbox")
+#: letterbox measured better than squash on persons-dev (mean IoU; see the module docstring)
+DEFAULT_VIEW = "letterbox"
 
 
 def to_view(rgb: np.ndarray, view: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -82,7 +85,7 @@ class ISNetSegmenter(Segmenter):
         unknown = set(options) - {"view"}
         if unknown:
             raise OptionError(f"isnet does not know the option(s) {', '.join(sorted(unknown))}")
-        view_mode = options.get("view", "squash")
+        view_mode = options.get("view", DEFAULT_VIEW)
         if view_mode not in VIEWS:
             raise OptionError(f"option 'view' must be one of {', '.join(VIEWS)}")
         progress("segment", 0.05)
