@@ -7,7 +7,8 @@ into the photo are kept as probabilities. Options:
 * ``selection`` — ``"all"`` (soft union of every person, default), ``"largest"``, an instance
   index ``k`` (as listed by :meth:`MaskRCNNSegmenter.instances`), or a point ``[x, y]`` (photo
   pixels: the most likely person there; nobody there → empty mask);
-* ``threshold`` — minimum detection score (default 0.5).
+* ``threshold`` — minimum detection score (default 0.5);
+* ``view`` — the shorter side the network works at (default 800, torchvision's; 64–1333).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .torch_run import autocast, fit_within, resize_soft
 PERSON = 1
 #: torchvision's own transform works at 800–1333 px; larger photos are shrunk before it
 WORKING_SIZE = 1333
-DEFAULTS: dict[str, Any] = {"selection": "all", "threshold": 0.5}
+DEFAULTS: dict[str, Any] = {"selection": "all", "threshold": 0.5, "view": 800}
 
 
 def build_net() -> torch.nn.Module:
@@ -46,9 +47,11 @@ class MaskRCNNSegmenter(Segmenter):
         self.net = net.eval().to(self.device)
 
     @torch.inference_mode()
-    def detect(self, rgb: np.ndarray, threshold: float = 0.5) -> dict[str, np.ndarray]:
+    def detect(self, rgb: np.ndarray, threshold: float = 0.5, view: int = 800) -> dict[str, np.ndarray]:
         """Person detections at the photo's size: boxes (N×4 x0,y0,x1,y1), scores (N), masks (N×H×W soft)."""
         height, width = rgb.shape[:2]
+        self.net.transform.min_size = (view,)  # torchvision resizes the shorter side to this ...
+        self.net.transform.max_size = round(view * WORKING_SIZE / 800)  # ... and caps the longer side
         small, scale = fit_within(rgb, WORKING_SIZE)
         tensor = torch.from_numpy(np.ascontiguousarray(small)).to(self.device).permute(2, 0, 1).float() / 255.0
         with autocast(self.device):
@@ -63,12 +66,12 @@ class MaskRCNNSegmenter(Segmenter):
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5)."""
         opts = parse_options(options)
-        return describe(self.detect(rgb, opts["threshold"]))
+        return describe(self.detect(rgb, opts["threshold"], opts["view"]))
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
         opts = parse_options(options)
         progress("segment", 0.1)
-        found = self.detect(rgb, opts["threshold"])
+        found = self.detect(rgb, opts["threshold"], opts["view"])
         progress("segment", 0.9)
         alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2])
         info = {"instances": describe(found), "selected": chosen, "selection": opts["selection"]}
@@ -132,6 +135,9 @@ def parse_options(options: dict[str, Any] | None) -> dict[str, Any]:
     t = opts["threshold"]
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
         raise OptionError("threshold must be a number in [0, 1]")
+    v = opts["view"]
+    if isinstance(v, bool) or not isinstance(v, int) or not 64 <= v <= WORKING_SIZE:
+        raise OptionError(f"view must be an integer from 64 to {WORKING_SIZE}")
     return opts
 
 
