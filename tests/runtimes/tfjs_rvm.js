@@ -6,7 +6,7 @@
 //   node tfjs_rvm.js MODEL_DIR OUT_DIR JOB...
 // where each JOB is NAME:HEIGHT:WIDTH:RATIO and OUT_DIR/NAME.rgb holds HEIGHT×WIDTH×3
 // uint8 RGB. Writes OUT_DIR/NAME.pha (float32 H×W) and OUT_DIR/NAME.fgr (float32 H×W×3)
-// and prints one JSON line per photo with the seconds the graph took (after a warm-up).
+// and prints one JSON line per photo with the wall and CPU seconds the graph took (after a warm-up).
 'use strict';
 
 const fs = require('fs');
@@ -56,14 +56,17 @@ async function main() {
       warmedUp = true;
     }
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     const [fgr, pha] = await run(src, Number(ratio));
     const phaData = await pha.data();
     const fgrData = await fgr.data();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     fs.writeFileSync(path.join(outDir, `${name}.pha`), Buffer.from(phaData.buffer, phaData.byteOffset, phaData.byteLength));
     fs.writeFileSync(path.join(outDir, `${name}.fgr`), Buffer.from(fgrData.buffer, fgrData.byteOffset, fgrData.byteLength));
     [src, fgr, pha].forEach((t) => t.dispose());
-    console.log(JSON.stringify({ name, seconds, shape: pha.shape }));
+    console.log(JSON.stringify({ name, seconds, cpuSeconds, shape: pha.shape }));
   }
 }
 
