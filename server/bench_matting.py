@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--composites", type=int, default=4, help="composites for the accuracy table (default %(default)s)")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES_MP)), help="megapixels for time/memory (default %(default)s)")
     parser.add_argument("--reference-mp", type=float, default=4, help="time the reference up to this size (default %(default)s)")
+    parser.add_argument("--methods", default="fast,best", help="methods to time (default %(default)s)")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy table")
     parser.add_argument("--data", type=Path, default=PERSONS_DEV, help="persons-dev folder")
 
 
@@ -50,8 +52,9 @@ def run(args: argparse.Namespace) -> None:
     if not (args.data / "images").is_dir():
         raise SystemExit(f"bench matting needs the persons-dev photos at {args.data}")
     print(f"edge refinement vs pymatting closed-form matting (reference), persons-dev composites from {args.data}\n")
-    accuracy(composites.dataset(args.data, count=args.composites, long_side=1155))
-    print()
+    if not args.no_accuracy:
+        accuracy(composites.dataset(args.data, count=args.composites, long_side=1155))
+        print()
     speed(args, composites)
 
 
@@ -102,7 +105,7 @@ def speed(args: argparse.Namespace, composites) -> None:
             np.save(Path(tmp) / "image.npy", c.image)
             np.save(Path(tmp) / "mask.npy", c.mask)
             megapixels = c.mask.size / 1e6
-            methods = ["fast", "best"] + (["reference"] if mp <= args.reference_mp else [])
+            methods = args.methods.split(",") + (["reference"] if mp <= args.reference_mp else [])
             for method in reversed(methods):  # the reference first, so ratios are known
                 figures = _measure(Path(tmp), method)
                 per_mp = figures["seconds"] / megapixels
