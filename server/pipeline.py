@@ -9,7 +9,9 @@ segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
 * ``edges`` — ``off`` (default) | ``fast`` | ``best``: alpha matting in the edge band;
 * ``foreground`` — bool, default true: return decontaminated colours when known;
 * ``parts`` — bool, default false: return part masks (``parsing``);
-* ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers.
+* ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers;
+* ``background`` — ``black``, ``white`` or ``#rrggbb``: also return the cut-out composited
+  over that colour (frame ``composite``), computed here so GIMP needs no pixel arithmetic.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .model_cache import ModelCache
 ProgressFn = Callable[[str, float], None]
 
 EDGE_MODES = ("off", "fast", "best")
-PIPELINE_KEYS = ("edges", "foreground", "parts", "comic")
+PIPELINE_KEYS = ("edges", "foreground", "parts", "comic", "background")
 
 
 def _ignore_progress(stage: str, fraction: float) -> None:
@@ -44,6 +46,7 @@ class CutoutResult:
     foreground: np.ndarray | None = None  # H×W×3 float32 in [0, 1]
     parts: dict[str, np.ndarray] = field(default_factory=dict)  # H×W float32
     layers: dict[str, np.ndarray] = field(default_factory=dict)  # H×W×4 uint8 (comic)
+    composite: np.ndarray | None = None  # H×W×3 uint8 over the requested background
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,6 +56,7 @@ class PipelineOptions:
     foreground: bool = True
     parts: bool = False
     comic: dict[str, Any] | None = None
+    background: str | None = None
     segmenter_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +79,13 @@ def parse_options(options: dict[str, Any] | None) -> PipelineOptions:
     if comic is not None and not (isinstance(comic, dict) and isinstance(comic.get("style"), str)):
         raise OptionError("option 'comic' must be a style name or an object with a 'style'")
     parsed.comic = comic
+    background = options.pop("background", None)
+    if background is not None:
+        try:
+            parse_colour(background)
+        except (ValueError, TypeError, AttributeError):
+            raise OptionError("option 'background' must be black, white or #rrggbb") from None
+    parsed.background = background
     parsed.segmenter_options = options
     return parsed
 
@@ -124,6 +135,8 @@ def run_cutout(
         except (KeyError, TypeError, ValueError) as exc:
             raise OptionError(f"comic: {exc}") from exc
         progress("comic", 1.0)
+    if opts.background is not None:
+        result.composite = composite(rgb, result.alpha, result.foreground, opts.background)
     return result
 
 

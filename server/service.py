@@ -371,6 +371,8 @@ def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], bytes]]:
     if result.foreground is not None:
         colour = pixels.colour_to_rgb8(result.foreground)
         frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour.tobytes()))
+    if result.composite is not None:
+        frames.append((protocol.frame_description("composite", "RGB8", width, height), result.composite.tobytes()))
     for name, part in result.parts.items():
         frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part).tobytes()))
     for name, layer in result.layers.items():
