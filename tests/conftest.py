@@ -29,6 +29,15 @@ def need(path: Path, what: str) -> Path:
     pytest.skip(message)
 
 
+def installed(segmenter):
+    """``segmenter`` loaded; skipped (failed in CI) with the install command when its weights are missing."""
+    if segmenter.missing_weights():
+        message = f"{segmenter.name} weights are not installed (python install.py --models {segmenter.name})"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    segmenter.load()
+    return segmenter
+
+
 @pytest.fixture(scope="session")
 def persons_dev() -> Path:
     return need(PERSONS_DEV, "the persons-dev photos (../shared/data/persons-dev)")

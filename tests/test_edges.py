@@ -13,7 +13,7 @@ import pytest
 
 from server import edges, metrics
 from tests import composites
-from tests.conftest import IN_CI, load_pair, stems
+from tests.conftest import installed, load_pair, stems
 
 MODES = ("fast", "best")
 
@@ -125,12 +125,7 @@ def test_foreground_estimation_reduces_colour_bleeding(mode, persons_dev):
 def selfie(weights):
     from models import registry
 
-    segmenter = registry.create("selfie", "cpu", weights)
-    if segmenter.missing_weights():
-        message = "selfie weights are not installed (python install.py)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    segmenter.load()
-    return segmenter
+    return installed(registry.create("selfie", "cpu", weights))
 
 
 @pytest.mark.parametrize("mode", MODES)

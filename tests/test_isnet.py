@@ -19,16 +19,8 @@ from models.base import OptionError, Prediction
 from models.best import BestSegmenter, combine
 from models.convert_isnet import MODEL_KEY, ConversionError, join_chunks, state_dict
 from models.isnet import ISNetSegmenter
-from tests.conftest import IN_CI, REPO_ROOT, load_pair, stems
+from tests.conftest import REPO_ROOT, installed, load_pair, stems
 from tests.runtimes import onnx_isnet
-
-
-def installed(segmenter):
-    if segmenter.missing_weights():
-        message = f"{segmenter.name} weights are not installed (python install.py --models {segmenter.name})"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    segmenter.load()
-    return segmenter
 
 
 @pytest.fixture(scope="session")

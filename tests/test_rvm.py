@@ -15,17 +15,12 @@ import pytest
 from models.base import OptionError
 from models.convert_rvm import ConversionError, state_dict_from_tfjs
 from models.rvm import DEFAULT_VIEW, RobustVideoMatting, downsample_ratio
-from tests.conftest import IN_CI, REPO_ROOT, load_pair, stems
+from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
 
 
 @pytest.fixture(scope="module")
 def rvm(weights):
-    segmenter = RobustVideoMatting(weights, "cpu")
-    if segmenter.missing_weights():
-        message = "rvm weights are not installed (python install.py)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    segmenter.load()
-    return segmenter
+    return installed(RobustVideoMatting(weights, "cpu"))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
 from server.client import Client
 from server.service import Server, ServerConfig
-from tests.conftest import IN_CI, load_pair, stems
+from tests.conftest import installed, load_pair, stems
 from tests.runtimes import run_script, throwaway_venv
 
 #: every step around the network off: the view mediapipe itself computes
@@ -24,12 +24,7 @@ BARE = {key: False for key in DEFAULTS}
 
 @pytest.fixture(scope="module")
 def selfie(weights):
-    segmenter = SelfieSegmenter(weights, "cpu")
-    if segmenter.missing_weights():
-        message = "selfie weights are not installed (python install.py)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    segmenter.load()
-    return segmenter
+    return installed(SelfieSegmenter(weights, "cpu"))
 
 
 @pytest.mark.network_runtime
