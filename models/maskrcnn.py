@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .paths import write_weights
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
@@ -146,6 +147,4 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     (path,) = sources.values()
     state = torch.load(path, map_location="cpu", weights_only=True)
     build_net().load_state_dict(state)  # strict: names and shapes must match
-    target = Path(weights_dir) / "maskrcnn.pt"
-    torch.save(state, target)
-    return [target]
+    return [write_weights(state, weights_dir, "maskrcnn.pt")]

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .paths import write_weights
 from .schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from .torch_run import autocast, resize_soft
 
@@ -99,6 +100,4 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     state = checkpoint.get("state_dict", checkpoint)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     load_schp_state(SCHPNet(), state)  # raises naming any missing or mis-shaped tensor
-    target = Path(weights_dir) / "parsing.pt"
-    torch.save(state, target)
-    return [target]
+    return [write_weights(state, weights_dir, "parsing.pt")]

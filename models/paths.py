@@ -16,3 +16,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def weights_dir() -> Path:
     override = os.environ.get("PERSON_CUTOUT_WEIGHTS")
     return Path(override) if override else REPO_ROOT / "weights"
+
+
+def write_weights(state: dict, weights: Path, filename: str) -> Path:
+    """Save a converted state dict as ``weights/filename``, atomically: never a half-written weight file."""
+    import torch
+
+    target = Path(weights) / filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    torch.save(state, partial)
+    partial.replace(target)
+    return target
