@@ -1,6 +1,6 @@
 """``python -m server bench matting``: edge refinement's accuracy, time and memory, against closed-form matting.
 
-Everything on composites with a known alpha (``tests/composites.py``: a persons-dev person with a
+Everything on composites with a known alpha (``server/composites.py``: a persons-dev person with a
 synthetic hair fringe over another persons-dev photo's inpainted background; the segmenter's
 mask simulated as the truth seen at 256 pixels), so the errors are real errors.
 
@@ -14,7 +14,7 @@ mask simulated as the truth seen at 256 pixels), so the errors are real errors.
    process's peak resident size minus its size with the inputs loaded (Linux ``VmHWM``).
    Time ratios are against the reference's seconds per megapixel in this run.
 
-Needs persons-dev (``../shared/data/persons-dev``) and the test suite's ``tests/composites.py``.
+Needs persons-dev (``../shared/data/persons-dev``).
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(REPO))
-    from tests import composites
+    from server import composites
 
     if not (args.data / "images").is_dir():
         raise SystemExit(f"bench matting needs the persons-dev photos at {args.data}")
@@ -89,8 +88,7 @@ def accuracy(items: list) -> None:
 
 def speed(args: argparse.Namespace, composites) -> None:
     """Seconds and peak extra memory per size and method, each in a fresh process."""
-    from tests.conftest import load_pair, stems
-
+    load_pair, stems = composites.load_pair, composites.stems
     sizes = [float(s) for s in args.sizes.split(",") if s]
     rgb, mask = load_pair(args.data, stems(args.data)[0])
     other, other_mask = load_pair(args.data, stems(args.data)[40 % len(stems(args.data))])

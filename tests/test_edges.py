@@ -1,6 +1,6 @@
 """Edge refinement (server/edges.py): range, untouched sure pixels, recovery of a known alpha, clean colours.
 
-Alpha quality is measured on composites with a known alpha (tests/composites.py: persons-dev
+Alpha quality is measured on composites with a known alpha (server/composites.py: persons-dev
 people with a synthetic hair fringe over other persons-dev photos' inpainted backgrounds),
 in the trimap's unknown band, with server/metrics.py's SAD / MSE / gradient error. The
 outline is measured on the real photos with the real ``selfie`` segmenter's masks.
@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server import edges, metrics
-from tests import composites
+from server import composites, edges, metrics
 from tests.conftest import installed, load_pair, stems
 
 MODES = ("fast", "best")

@@ -1,6 +1,7 @@
 """Composite test set for edge refinement: persons with a known alpha over real backgrounds.
 
-Built at test time from persons-dev, nothing stored. For one photo:
+Built on the fly from persons-dev (``../shared/data/persons-dev``), nothing stored; used by
+``python -m server bench matting`` and by the test suite (tests/test_edges.py). For one photo:
 
 * **alpha** (the truth): the person's hand-made mask with its outline softened by a
   one-pixel blur, plus a synthetic hair-like fringe on the upper third of the outline —
@@ -23,8 +24,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from tests.conftest import load_pair, stems
 
 #: segmenter view size (long side) the blobby mask is simulated at
 VIEW = 256
@@ -146,6 +145,20 @@ def make(
 def flat(colour: tuple[float, float, float], size: tuple[int, int] = (8, 8)) -> np.ndarray:
     """A flat background (float32 RGB in [0, 1]) to be resized by :func:`make`."""
     return np.broadcast_to(np.array(colour, np.float32), (*size, 3)).copy()
+
+
+def load_pair(persons_dev: Path, stem: str) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 photo, boolean person mask) of one persons-dev photo."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(persons_dev / "images" / f"{stem}.jpg").convert("RGB"))
+    mask = np.asarray(Image.open(persons_dev / "masks" / f"{stem}.png").convert("L")) > 127
+    return rgb, mask
+
+
+def stems(persons_dev: Path) -> list[str]:
+    """The persons-dev photo names, sorted."""
+    return sorted(p.stem for p in (persons_dev / "images").glob("*.jpg"))
 
 
 def dataset(persons_dev: Path, count: int = 6, long_side: int = 640) -> list[Composite]:
