@@ -30,7 +30,7 @@ def best(weights) -> BestSegmenter:
 
 @pytest.fixture(scope="session")
 def predictions(best, persons_dev) -> dict[str, dict[str, Prediction]]:
-    """stem -> best's parts (``rvm``, ``isnet/letterbox``, ``isnet/squash``) for all 87 photos, computed once."""
+    """stem -> best's parts (``rvm``, ``isnet``) for all 87 photos, computed once."""
     return {name: best.parts(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)}
 
 
@@ -50,16 +50,14 @@ def mean_ious(predictions, persons_dev) -> dict[str, float]:
     scores: dict[str, list[float]] = {}
     for name, parts in predictions.items():
         truth = load_pair(persons_dev, name)[1]
-        rvm, letterbox, squash = (parts[k].alpha for k in ("rvm", "isnet/letterbox", "isnet/squash"))
-        candidates = {"rvm": rvm, "isnet": letterbox, "isnet squash": squash,
-                      "mean rvm+isnet": 0.5 * (rvm + letterbox), "best": BestSegmenter.merge(parts).alpha}
+        candidates = {"rvm": parts["rvm"].alpha, "isnet": parts["isnet"].alpha, "best": BestSegmenter.merge(parts).alpha}
         for key, alpha in candidates.items():
             scores.setdefault(key, []).append(iou(alpha, truth))
     return {key: float(np.mean(values)) for key, values in scores.items()}
 
 
 @pytest.mark.network_runtime
-def test_port_matches_onnxruntime(predictions, persons_dev, weights, tmp_path_factory):
+def test_port_matches_onnxruntime(best, persons_dev, weights, tmp_path_factory):
     """Mean |torch − onnxruntime| of the probability at photo size ≤ 0.01 on photos of three sizes."""
     by_size = sorted(stems(persons_dev), key=lambda n: photo_pixels(persons_dev, n))
     names = [by_size[0], by_size[len(by_size) // 2], by_size[-1]]  # smallest, middle, largest (shrunk to 1024²)
@@ -73,7 +71,8 @@ def test_port_matches_onnxruntime(predictions, persons_dev, weights, tmp_path_fa
     differences = []
     for name in names:
         reference = np.load(out / f"{name}.npy")
-        alpha = predictions[name]["isnet/squash"].alpha  # IMG.LY's own pipeline squashes the photo
+        rgb = load_pair(persons_dev, name)[0]
+        alpha = best.isnet.predict(rgb, {"view": "squash"}).alpha  # IMG.LY's own pipeline squashes the photo
         assert reference.shape == alpha.shape
         differences.append(float(np.abs(alpha - reference).mean()))
     print("mean |torch - onnxruntime| per photo:", " ".join(f"{d:.5f}" for d in differences))
@@ -85,7 +84,7 @@ def test_isnet_reaches_iou_088_and_best_beats_both(predictions, persons_dev):
     scores = mean_ious(predictions, persons_dev)
     print("mean IoU over persons-dev:", json.dumps({k: round(v, 4) for k, v in scores.items()}))
     assert scores["isnet"] >= 0.88
-    assert scores["best"] > max(scores["rvm"], scores["isnet"], scores["isnet squash"])
+    assert scores["best"] > max(scores["rvm"], scores["isnet"])
 
 
 def test_best_predict_is_the_merge_of_its_parts(best, predictions, persons_dev):
@@ -93,11 +92,11 @@ def test_best_predict_is_the_merge_of_its_parts(best, predictions, persons_dev):
     rgb, _ = load_pair(persons_dev, name)
     prediction = best.predict(rgb)
     parts = predictions[name]
-    expected = combine(*(parts[k].alpha for k in ("rvm", "isnet/letterbox", "isnet/squash")))
+    expected = combine(parts["rvm"].alpha, parts["isnet"].alpha)
     np.testing.assert_allclose(prediction.alpha, expected, atol=1e-5)
     assert prediction.foreground is not None and prediction.foreground.shape == rgb.shape
-    assert set(prediction.info) == {"rvm", "isnet/letterbox", "isnet/squash"}
-    assert parts["isnet/letterbox"].info["view_mode"] == "letterbox"
+    assert set(prediction.info) == {"rvm", "isnet"}
+    assert parts["isnet"].info["view_mode"] == "letterbox"
     with pytest.raises(OptionError):
         best.predict(rgb, {"flip": True})
     with pytest.raises(OptionError):
@@ -115,7 +114,7 @@ def test_combine_keeps_rvm_where_all_agree_and_averages_elsewhere():
 
 
 def test_soft_values_survive_to_the_photo_size(predictions):
-    alpha = next(iter(predictions.values()))["isnet/letterbox"].alpha
+    alpha = next(iter(predictions.values()))["isnet"].alpha
     assert alpha.dtype == np.float32 and 0.0 <= alpha.min() and alpha.max() <= 1.0
     assert ((alpha > 0.05) & (alpha < 0.95)).sum() > 50
 
@@ -145,28 +144,47 @@ def test_converter_rejects_damaged_chunks(weights, tmp_path):
 
 
 MEMORY_SCRIPT = """
-import resource, sys, numpy as np
+import sys, numpy as np
+from pathlib import Path
 from models.isnet import ISNetSegmenter
+
+def status_mb(key):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) // 1024
+
 segmenter = ISNetSegmenter(sys.argv[1], "cpu"); segmenter.load()
 rgb = np.random.default_rng(0).integers(0, 256, (4000, 6000, 3), dtype=np.uint8)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+except OSError:
+    pass  # the peak then also counts loading: stricter, never looser
+before = status_mb("VmRSS")
 alpha = segmenter.predict(rgb).alpha
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(alpha.shape[0], alpha.shape[1], before // 1024, after // 1024)
+print(alpha.shape[0], alpha.shape[1], before, status_mb("VmHWM"))
 """
+
+#: what one isnet prediction on a 24 MP photo may add to the process's resident memory, in MB:
+#: the 1024² network (~0.5 GB measured) and a few photo-sized planes (the float32 alpha alone is 96 MB).
+#: Running the network's first stage at 24 MP would need > 6 GB (64 float32 channels).
+PREDICT_BUDGET_MB = 1200
 
 
 def test_peak_memory_at_24_megapixels_is_bounded(weights):
-    """A 24 MP photo costs its own planes plus the 1024² network, far from 24 MP of float feature maps."""
+    """A 24 MP photo costs a few of its own planes plus the 1024² network, far from 24 MP of feature maps.
+
+    Measured as the rise of the peak resident size during ``predict`` alone (Linux resets the
+    peak through ``/proc/self/clear_refs``), so torch's own import and build do not count.
+    """
     if ISNetSegmenter(weights).missing_weights():
         pytest.skip("isnet weights are not installed")
     result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(weights)], capture_output=True, text=True,
                             cwd=REPO_ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    height, width, before, after = (int(v) for v in result.stdout.split())
-    print(f"24 MP isnet: peak RSS {after} MB ({before} MB before predict)")
+    height, width, before, peak = (int(v) for v in result.stdout.split())
+    print(f"24 MP isnet: peak RSS {peak} MB during predict, {before} MB before it (+{peak - before} MB)")
     assert (height, width) == (4000, 6000)
-    assert after <= 2500
+    assert peak - before <= PREDICT_BUDGET_MB
 
 
 def test_weights_manifest_lists_every_medium_chunk():
@@ -183,4 +201,4 @@ def test_fp16_on_cuda_matches_fp32(predictions, weights, persons_dev):
     assert segmenter.dtype == torch.float16
     for name in stems(persons_dev)[:5]:
         alpha = segmenter.predict(load_pair(persons_dev, name)[0]).alpha
-        assert float(np.abs(alpha - predictions[name]["isnet/letterbox"].alpha).mean()) <= 0.01
+        assert float(np.abs(alpha - predictions[name]["isnet"].alpha).mean()) <= 0.01
