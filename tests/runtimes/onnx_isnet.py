@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: pinned so the reference does not move under the tests
-REQUIREMENTS = ["onnxruntime==1.32.0", "numpy", "pillow", "opencv-python-headless==5.0.0"]
+REQUIREMENTS = ["onnxruntime==1.32.0", "numpy", "pillow", "opencv-python-headless==5.0.0.93"]
 
 
 def install_onnxruntime(folder: Path, timeout: float = 900) -> Path:
