@@ -354,7 +354,7 @@ class Server:
             segmenter = self.models.get(request.segmenter or "maskrcnn")
             if not hasattr(segmenter, "instances"):
                 raise OptionError(f"segmenter '{segmenter.name}' does not list instances")
-            return protocol.encode_result(request.id, instances=segmenter.instances(rgb))
+            return protocol.encode_result(request.id, instances=segmenter.instances(rgb, dict(request.options)))
         options = dict(request.options)
         if request.op == "comic":
             options.setdefault("comic", options.pop("style", "cartoon"))

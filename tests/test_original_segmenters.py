@@ -56,7 +56,7 @@ def small_photo(persons_dev: Path, stem: str, longest: int = 240) -> np.ndarray:
 
 
 def test_random_weights_whole_pipeline_through_the_server(random_weights, persons_dev):
-    from server.client import Client
+    from server.client import Client, ServerError
     from server.service import Server, ServerConfig
 
     def factory(name, device, weights):
@@ -82,6 +82,19 @@ def test_random_weights_whole_pipeline_through_the_server(random_weights, person
                         parts = {k.removeprefix("part:") for k in reply.frames if k.startswith("part:")}
                         assert parts == set(LIP_LABELS[1:])
                         assert all(np.frombuffer(reply.frames[f"part:{p}"], np.uint8).size == width * height for p in parts)
+            # the instances op lists maskrcnn's people with the request's own options
+            rgb = small_photo(persons_dev, stems(persons_dev, 1)[0])
+            height, width = rgb.shape[:2]
+            options = {**FAST["maskrcnn"], "threshold": 0.0}
+            reply = client.image_request("instances", rgb.tobytes(), width, height, "RGB8", segmenter="maskrcnn",
+                                         options=options)
+            listed = reply.header["instances"]
+            assert isinstance(listed, list) and [i["index"] for i in listed] == list(range(len(listed)))
+            assert all(len(i["box"]) == 4 and 0 <= i["score"] <= 1 and 0 <= i["area"] <= width * height for i in listed)
+            with pytest.raises(ServerError) as refused:
+                client.image_request("instances", rgb.tobytes(), width, height, "RGB8", segmenter="maskrcnn",
+                                     options={"threshold": 2})
+            assert refused.value.code == "bad_option"
     finally:
         server.stop()
         thread.join(10)
