@@ -11,7 +11,10 @@ segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
 * ``parts`` — bool, default false: return part masks (``parsing``);
 * ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers;
 * ``background`` — ``black``, ``white`` or ``#rrggbb``: also return the cut-out composited
-  over that colour (frame ``composite``), computed here so GIMP needs no pixel arithmetic.
+  over that colour (frame ``composite``), computed here so GIMP needs no pixel arithmetic;
+* ``mask`` — ``segment`` (default) | ``alpha``: take the person's mask from the sent image's
+  alpha channel instead of running a segmenter (GIMP's Comic Layers on a layer that already
+  has a mask the artist refined by hand).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from .model_cache import ModelCache
 ProgressFn = Callable[[str, float], None]
 
 EDGE_MODES = ("off", "fast", "best")
-PIPELINE_KEYS = ("edges", "foreground", "parts", "comic", "background")
+PIPELINE_KEYS = ("edges", "foreground", "parts", "comic", "background", "mask")
+MASK_SOURCES = ("segment", "alpha")
 
 
 def _ignore_progress(stage: str, fraction: float) -> None:
@@ -57,6 +61,7 @@ class PipelineOptions:
     parts: bool = False
     comic: dict[str, Any] | None = None
     background: str | None = None
+    mask: str = "segment"
     segmenter_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +91,10 @@ def parse_options(options: dict[str, Any] | None) -> PipelineOptions:
         except (ValueError, TypeError, AttributeError):
             raise OptionError("option 'background' must be black, white or #rrggbb") from None
     parsed.background = background
+    mask = options.pop("mask", "segment")
+    if mask not in MASK_SOURCES:
+        raise OptionError(f"option 'mask' must be one of {', '.join(MASK_SOURCES)}, got {mask!r}")
+    parsed.mask = mask
     parsed.segmenter_options = options
     return parsed
 
@@ -96,16 +105,25 @@ def run_cutout(
     options: dict[str, Any] | None,
     models: ModelCache,
     progress: ProgressFn = _ignore_progress,
+    given_alpha: np.ndarray | None = None,
 ) -> CutoutResult:
     """Cut the person out of ``rgb`` (H×W×3 uint8).
 
+    ``given_alpha`` (H×W uint8, the sent image's alpha channel) is the person's mask
+    when the option ``mask`` is ``alpha``; no segmenter runs then.
     Raises ``UnknownSegmenterError``, ``WeightsMissingError`` or ``OptionError``
     for requests that cannot run; the caller turns them into protocol errors.
     """
     opts = parse_options(options)
-    name = segmenter or registry.default_name(models.weights)
-    progress("load", 0.0)
-    prediction, fallback = _predict(rgb, name, opts, models, progress)
+    if opts.mask == "alpha":
+        if given_alpha is None:
+            raise OptionError("option 'mask': 'alpha' needs an image with an alpha channel (RGBA8 or GRAYA8)")
+        name = "alpha"
+        prediction, fallback = Prediction(alpha=given_alpha.astype(np.float32) / 255.0), None
+    else:
+        name = segmenter or registry.default_name(models.weights)
+        progress("load", 0.0)
+        prediction, fallback = _predict(rgb, name, opts, models, progress)
     result = CutoutResult(segmenter=name, alpha=prediction.alpha, info=dict(prediction.info))
     if fallback:
         result.info["fallback"] = fallback

@@ -359,7 +359,8 @@ class Server:
         if request.op == "comic":
             options.setdefault("comic", options.pop("style", "cartoon"))
         segmenter = request.segmenter or (self._names[0] if self._names else None)
-        result = run_cutout(rgb, segmenter, options, self.models, progress)
+        alpha = image[:, :, -1] if image.shape[2] in (2, 4) else None  # for the option mask=alpha
+        result = run_cutout(rgb, segmenter, options, self.models, progress, given_alpha=alpha)
         progress("encode", 1.0)
         return protocol.encode_result(request.id, result_frames(result), segmenter=result.segmenter, info=result.info)
 
