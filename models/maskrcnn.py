@@ -54,7 +54,9 @@ class MaskRCNNSegmenter(Segmenter):
         self.net.transform.min_size = (view,)  # torchvision resizes the shorter side to this ...
         self.net.transform.max_size = round(view * WORKING_SIZE / 800)  # ... and caps the longer side
         small, scale = fit_within(rgb, WORKING_SIZE)
-        tensor = torch.from_numpy(np.ascontiguousarray(small)).to(self.device).permute(2, 0, 1).float() / 255.0
+        # np.require: a read-only photo (e.g. from PIL) is copied once rather than shared with torch unsafely
+        tensor = torch.from_numpy(np.require(small, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))
+        tensor = tensor.to(self.device).permute(2, 0, 1).float() / 255.0
         with autocast(self.device):
             out = self.net([tensor])[0]
         keep = (out["labels"] == PERSON) & (out["scores"] >= threshold)

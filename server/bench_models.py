@@ -10,6 +10,12 @@ fresh process so the figures are its own.
 
 Photos: persons-dev (``../shared/data/persons-dev/images``) when present, otherwise the
 demo photo. Timings exclude loading and one warm-up run.
+
+``--random-weights`` adds the segmenters whose real weights are not installed (``maskrcnn``,
+``deeplab``, ``parsing``, whose checkpoints live on their authors' hosts) with random weights:
+their speed and memory are the architecture's, their rows say so. Mask R-CNN's mask head only
+runs on boxes that pass its score threshold, which random weights rarely do, so its random row
+is a lower bound.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the original runtimes (no npm/pip installs)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-memory", action="store_true", help="skip the 12 / 24 MP peak-memory figures")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="also time maskrcnn, deeplab and parsing on random weights when theirs are missing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,10 +74,20 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     photos = load_photos(args.folder, args.photos)
     names = args.models.split(",") if args.models else installed_segmenters()
+    weights = {name: None for name in names}
+    if args.random_weights:
+        from models.random_weights import NAMES as RANDOM_NAMES
+        from models.random_weights import write_random_weights
+
+        missing = [n for n in RANDOM_NAMES if (n in names or not args.models) and registry_missing(n)]
+        scratch = tempfile.TemporaryDirectory(prefix="bench-random-weights-")  # removed when run() returns
+        folder = write_random_weights(missing, Path(scratch.name))
+        weights.update({name: folder for name in missing})
+        names = list(weights)
     megapixels = [p.shape[0] * p.shape[1] / 1e6 for p in photos]
     print(f"models benchmark on {describe(device)}: {len(photos)} photos, "
           f"{statistics.median(megapixels):.2f} MP median, torch threads {_torch_threads()}")
-    table = rows(names, device, args)
+    table = rows(names, device, args, weights)
     results: list[tuple[Row, list[tuple[float, float]] | str]] = []
     for row in table:
         try:
@@ -95,16 +113,20 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             for label, size in MEMORY_SIZES.items():
                 try:
-                    peak, growth, seconds = peak_memory(name, size, device)
+                    peak, growth, seconds = peak_memory(name, size, device, weights.get(name))
                     print(f"{name:<10} {label:<6} {peak:>9.0f} {growth:>11.0f} {seconds:>6.2f}", flush=True)
                 except RuntimeError as exc:
                     print(f"{name:<10} {label:<6} failed: {str(exc).strip().splitlines()[-1][:100]}")
     return 0
 
 
-def rows(names: list[str], device: str, args: argparse.Namespace) -> list[Row]:
+def rows(names: list[str], device: str, args: argparse.Namespace, weights: dict[str, Path | None]) -> list[Row]:
     """The speed table: every named torch segmenter, then the original runtimes that exist for them."""
-    table = [Row(name, f"torch {device}", torch_measure(name, device)) for name in names]
+    table = [
+        Row(name, f"torch {device}" + (" random w." if weights.get(name) else ""),
+            torch_measure(name, device, weights.get(name)))
+        for name in names
+    ]
     if not args.no_reference and "rvm" in names:
         table.append(Row("rvm", "TF.js wasm", tfjs_rvm_measure, reference=True))
     if not args.no_reference and ("isnet" in names or "best" in names):
@@ -118,6 +140,12 @@ def installed_segmenters() -> list[str]:
     return [name for name in registry.names() if not registry.create(name).missing_weights()]
 
 
+def registry_missing(name: str) -> bool:
+    from models import registry
+
+    return bool(registry.create(name).missing_weights())
+
+
 def load_photos(folder: Path | None, count: int) -> list[np.ndarray]:
     folder = folder or (PERSONS_DEV if PERSONS_DEV.is_dir() else None)
     paths = sorted(folder.glob("*.jpg"), key=lambda p: (len(p.stem), p.stem)) if folder else [DEMO]
@@ -127,13 +155,13 @@ def load_photos(folder: Path | None, count: int) -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB")) for p in paths]
 
 
-def torch_measure(name: str, device: str) -> Callable[[list[np.ndarray]], list[tuple[float, float]]]:
+def torch_measure(name: str, device: str, weights: Path | None = None) -> Callable[[list[np.ndarray]], list[tuple[float, float]]]:
     def measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
         import torch
 
         from models import registry
 
-        segmenter = registry.create(name, device)
+        segmenter = registry.create(name, device, weights)
         segmenter.load()
         segmenter.predict(photos[0])  # warm-up: first-call allocations and kernel selection
         seconds = []
@@ -185,7 +213,7 @@ def onnx_isnet_measure(photos: list[np.ndarray]) -> list[float]:
         return [timings[f"p{i}"] for i in range(len(photos))]
 
 
-def peak_memory(name: str, size: tuple[int, int], device: str) -> tuple[float, float, float]:
+def peak_memory(name: str, size: tuple[int, int], device: str, weights: Path | None = None) -> tuple[float, float, float]:
     """(peak RSS MiB, growth over the loaded and warmed-up model MiB, seconds) for one photo of ``size``."""
     width, height = size
     script = textwrap.dedent(f"""
@@ -196,7 +224,7 @@ def peak_memory(name: str, size: tuple[int, int], device: str) -> tuple[float, f
         from models import registry
         def status(key):  # kB from /proc/self/status (Linux)
             return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key))
-        segmenter = registry.create({name!r}, {device!r}); segmenter.load()
+        segmenter = registry.create({name!r}, {device!r}, {str(weights) if weights else None!r}); segmenter.load()
         demo = Image.open({str(DEMO)!r}).convert("RGB")
         rgb = np.asarray(demo.resize(({width}, {height}), Image.BILINEAR))
         segmenter.predict(np.asarray(demo))

@@ -22,6 +22,7 @@ from models import registry
 from models.base import OptionError
 from models.maskrcnn import parse_options as maskrcnn_options
 from models.maskrcnn import select
+from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from tests.conftest import load_pair, stems
 
@@ -30,23 +31,9 @@ NAMES = ("maskrcnn", "deeplab", "parsing")
 FAST = {"maskrcnn": {"view": 160}, "deeplab": {"view": 128}, "parsing": {"view": 128}}
 
 
-def random_net(name: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    if name == "maskrcnn":
-        from models.maskrcnn import build_net
-    elif name == "deeplab":
-        from models.deeplab import build_net
-    else:
-        build_net = SCHPNet
-    return build_net()
-
-
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("random-weights")
-    for name in NAMES:
-        torch.save(random_net(name).state_dict(), folder / f"{name}.pt")
-    return folder
+    return write_random_weights(NAMES, tmp_path_factory.mktemp("random-weights"))
 
 
 def small_photo(persons_dev: Path, stem: str, longest: int = 240) -> np.ndarray:
