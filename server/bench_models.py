@@ -180,10 +180,7 @@ def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
     """The original RVM graph on TF.js (wasm), on the same photos at the same downsample ratios."""
     from models.paths import weights_dir
     from models.rvm import DEFAULT_VIEW, downsample_ratio
-
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tests.runtimes.tfjs_rvm import install_tfjs, run_tfjs
+    from server.references.tfjs_rvm import install_tfjs, run_tfjs
 
     sources = weights_dir() / "sources" / "rvm"
     with tempfile.TemporaryDirectory(prefix="bench-tfjs-") as scratch:
@@ -196,10 +193,7 @@ def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
 def onnx_isnet_measure(photos: list[np.ndarray]) -> list[float]:
     """The original ISNet ONNX (IMG.LY's) on onnxruntime (CPU, from PyPI into a temporary venv), same photos."""
     from models.paths import weights_dir
-
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tests.runtimes.onnx_isnet import install_onnxruntime, run_reference, write_model
+    from server.references.onnx_isnet import install_onnxruntime, run_reference, write_model
 
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as scratch:
         work = Path(scratch)

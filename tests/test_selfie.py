@@ -14,9 +14,9 @@ from models.convert_selfie import ConversionError, convert
 from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
 from server.client import Client
+from server.references import run_script, throwaway_venv
 from server.service import Server, ServerConfig
 from tests.conftest import installed, load_pair, stems
-from tests.runtimes import run_script, throwaway_venv
 
 #: every step around the network off: the view mediapipe itself computes
 BARE = {key: False for key in DEFAULTS}
@@ -30,10 +30,13 @@ def selfie(weights):
 @pytest.mark.network_runtime
 def test_port_matches_the_mediapipe_runtime(selfie, persons_dev, tmp_path_factory):
     """Mean absolute difference of the probability ≤ 0.02 per photo, on 12 real photos of several sizes."""
-    python = throwaway_venv(tmp_path_factory.mktemp("mediapipe-venv"), ["mediapipe==0.10.21"])
     names = stems(persons_dev)[::7][:12]
     out = tmp_path_factory.mktemp("mediapipe-out")
-    run_script(python, "mediapipe_selfie.py", str(out), *(str(persons_dev / "images" / f"{n}.jpg") for n in names))
+    try:
+        python = throwaway_venv(tmp_path_factory.mktemp("mediapipe-venv"), ["mediapipe==0.10.21"])
+        run_script(python, "mediapipe_selfie.py", str(out), *(str(persons_dev / "images" / f"{n}.jpg") for n in names))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     differences = []
     for name in names:
         rgb, _ = load_pair(persons_dev, name)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import venv
 from pathlib import Path
+
+from . import throwaway_venv
 
 HERE = Path(__file__).resolve().parent
 #: pinned so the reference does not move under the tests
@@ -20,14 +21,7 @@ REQUIREMENTS = ["onnxruntime==1.32.0", "numpy", "pillow", "opencv-python-headles
 
 def install_onnxruntime(folder: Path, timeout: float = 900) -> Path:
     """A venv in ``folder`` with onnxruntime and friends from PyPI; returns its python."""
-    python = Path(folder) / "bin" / "python"
-    if not python.exists():
-        venv.EnvBuilder(with_pip=True).create(folder)
-    command = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *REQUIREMENTS]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"could not install {' '.join(REQUIREMENTS)}:\n{result.stderr[-2000:]}")
-    return python
+    return throwaway_venv(Path(folder), REQUIREMENTS, timeout)
 
 
 def write_model(sources: Path, target: Path) -> Path:
