@@ -22,6 +22,19 @@ def composite_set(persons_dev):
     return composites.dataset(persons_dev, count=4, long_side=640)
 
 
+@pytest.fixture(scope="module")
+def refined(composite_set):
+    """(alpha, colours) per mode for every composite, solved once for the module (best takes seconds)."""
+    cache: dict[str, list] = {}
+
+    def get(mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        if mode not in cache:
+            cache[mode] = [edges.refine(c.image, c.mask, mode) for c in composite_set]
+        return cache[mode]
+
+    return get
+
+
 def band_errors(alpha: np.ndarray, c: composites.Composite) -> np.ndarray:
     band = edges.trimap(c.mask) == 0.5
     return np.array([metrics.sad(alpha, c.alpha, band), metrics.mse(alpha, c.alpha, band), metrics.gradient_error(alpha, c.alpha, band)])
@@ -57,9 +70,8 @@ def test_band_scales_with_the_person_and_widens_around_hair():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_alpha_in_range_and_sure_pixels_never_change(mode, composite_set):
-    for c in composite_set[:2]:
-        alpha, colours = edges.refine(c.image, c.mask, mode)
+def test_alpha_in_range_and_sure_pixels_never_change(mode, composite_set, refined):
+    for c, (alpha, colours) in zip(composite_set, refined(mode), strict=True):
         assert alpha.dtype == np.float32 and alpha.shape == c.mask.shape
         assert alpha.min() >= 0.0 and alpha.max() <= 1.0
         assert colours.shape == c.image.shape and colours.min() >= 0.0 and colours.max() <= 1.0
@@ -69,33 +81,34 @@ def test_alpha_in_range_and_sure_pixels_never_change(mode, composite_set):
 
 
 #: stated error, as ratios to the segmenter's mask's band SAD / MSE / gradient error (mean of 4 composites);
-#: measured at 640 px: fast 0.68 / 1.07 / 0.65, best 0.69 / 1.05 / 0.92. Both sharpen the outline and
-#: recover strand detail (SAD, gradient), but neither lowers MSE on this set: strands outside the band
-#: stay unsolved and a wrongly placed sharp edge costs more squared error than a blurry one.
-BOUNDS = {"fast": (0.8, 1.15, 0.8), "best": (0.8, 1.15, 0.97)}
+#: measured at 640 px: fast 0.68 / 1.06 / 0.65, best 0.63 / 0.73 / 0.55. Both sharpen the outline and
+#: recover strand detail (SAD, gradient); fast does not lower MSE on this set (strands outside the band
+#: stay unsolved and a wrongly placed sharp edge costs more squared error than a blurry one), best does.
+BOUNDS = {"fast": (0.75, 1.12, 0.72), "best": (0.7, 0.82, 0.62)}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_known_composite_is_recovered(mode, composite_set):
+def test_known_composite_is_recovered(mode, composite_set, refined):
     given = np.mean([band_errors(c.mask, c) for c in composite_set], axis=0)
-    refined = np.mean([band_errors(edges.refine(c.image, c.mask, mode)[0], c) for c in composite_set], axis=0)
-    print(f"{mode}: band SAD/MSE/grad {refined.round(4)} vs segmenter mask {given.round(4)}")
-    assert np.all(refined <= np.array(BOUNDS[mode]) * given)
+    errors = np.mean([band_errors(alpha, c) for c, (alpha, _) in zip(composite_set, refined(mode), strict=True)], axis=0)
+    print(f"{mode}: band SAD/MSE/grad {errors.round(4)} vs segmenter mask {given.round(4)}")
+    assert np.all(errors <= np.array(BOUNDS[mode]) * given)
 
 
-def test_best_is_as_accurate_as_closed_form(composite_set):
-    """pymatting's closed-form matting on the whole composite with the same trimap is the reference; ``best``
-    is the same method solved in tiles (bounded memory), so it must match it to within 1 %."""
+def test_best_is_more_accurate_than_closed_form(composite_set, refined):
+    """pymatting's closed-form matting on the whole composite with the same trimap is the reference. ``best`` is
+    the mean of that method (solved in tiles, for bounded memory) and the guided-filter matte; measured at 640 px
+    it has 0.91 / 0.70 / 0.59 of the reference's band SAD / MSE / gradient error, so the bound is 0.97 on each."""
     from pymatting import estimate_alpha_cf
 
     best, reference = [], []
-    for c in composite_set:
+    for c, (alpha, _) in zip(composite_set, refined("best"), strict=True):
         tri = edges.trimap(c.mask)
         reference.append(band_errors(estimate_alpha_cf(c.image / 255.0, tri.astype(np.float64)).astype(np.float32), c))
-        best.append(band_errors(edges.refine(c.image, c.mask, "best")[0], c))
+        best.append(band_errors(alpha, c))
     best, reference = np.mean(best, axis=0), np.mean(reference, axis=0)
     print(f"best SAD/MSE/grad {best.round(4)} vs closed-form {reference.round(4)}")
-    assert np.all(best <= 1.01 * reference)
+    assert np.all(best <= 0.97 * reference)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -127,20 +140,24 @@ def selfie(weights):
     return installed(registry.create("selfie", "cpu", weights))
 
 
+@pytest.fixture(scope="module")
+def selfie_masks(selfie, persons_dev):
+    """(photo, truth, selfie mask) of 12 persons-dev photos spread over the set, predicted once for both modes."""
+    out = []
+    for name in stems(persons_dev)[:: 87 // 12][:12]:
+        rgb, truth = load_pair(persons_dev, name)
+        out.append((rgb, truth, selfie.predict(rgb).alpha))
+    return out
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_boundary_f_does_not_get_worse_on_real_photos(mode, selfie, persons_dev):
+def test_boundary_f_does_not_get_worse_on_real_photos(mode, selfie_masks):
     """Mean boundary F of 12 persons-dev photos with the real selfie masks, before and after refinement.
 
-    Measured: fast 0.8139, best 0.8102, segmenter 0.8103. ``best`` (closed-form matting) moves some
-    outlines in and some out and nets zero, so the bound allows 0.001 (one photo in twelve moving
-    its F by 0.012), not a real loss.
+    Measured: fast 0.8137, best 0.8309, segmenter 0.8103. The bound still allows 0.001 (one photo in
+    twelve moving its F by 0.012), since refinement moves some outlines in and some out.
     """
-    names = stems(persons_dev)[:: 87 // 12][:12]
-    before, after = [], []
-    for name in names:
-        rgb, truth = load_pair(persons_dev, name)
-        mask = selfie.predict(rgb).alpha
-        before.append(metrics.boundary_f(mask, truth))
-        after.append(metrics.boundary_f(edges.refine(rgb, mask, mode)[0], truth))
-    print(f"{mode}: boundary F {np.mean(after):.4f} vs segmenter {np.mean(before):.4f} on {len(names)} photos")
+    before = [metrics.boundary_f(mask, truth) for _, truth, mask in selfie_masks]
+    after = [metrics.boundary_f(edges.refine(rgb, mask, mode)[0], truth) for rgb, truth, mask in selfie_masks]
+    print(f"{mode}: boundary F {np.mean(after):.4f} vs segmenter {np.mean(before):.4f} on {len(selfie_masks)} photos")
     assert np.mean(after) >= np.mean(before) - 0.001
