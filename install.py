@@ -27,7 +27,9 @@ VENV = REPO / ".venv"
 RECORD = REPO / ".install-record.json"
 PLUGIN_NAME = "person-cutout"
 PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
-SHARED_MODULES = [REPO / "server" / "protocol.py", REPO / "server" / "client.py"]
+# standard-library modules of the server that the plug-in carries as copies: the wire protocol, the client,
+# comic page geometry and the comic styles' parameter table (so GIMP's dialogs use the server's ranges)
+SHARED_MODULES = [REPO / "server" / name for name in ("protocol.py", "client.py", "comic_page.py", "comic_styles.py")]
 DEFAULT_MODELS = "selfie,rvm"
 LICENCE_NOTICES = {
     "isnet": "ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0.",
@@ -120,7 +122,7 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     plugins = profile / "plug-ins"
     target = plugins / PLUGIN_NAME
     if dry_run:
-        say(f"would install the plug-in into {target} with protocol.py and client.py beside it")
+        say(f"would install the plug-in into {target} with {', '.join(m.name for m in SHARED_MODULES)} beside it")
         say(f"would write {target / 'config.json'} (endpoint {endpoint}, server started with {venv_python()})")
         return
     created = []

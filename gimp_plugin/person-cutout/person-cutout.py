@@ -1,23 +1,22 @@
 #!/usr/bin/env python3
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Filters › Person Cutout › Cut Out Person…
+"""Person Cutout in GIMP 3: Cut Out Person…, Comic Layers…, Comic Page…, Place in Panel….
 
-Sends the selected layer to the Person Cutout server over ZeroMQ (``protocol.py``
-and ``client.py`` beside this file are copies of the server's, put here by
-install.py) and writes the answer back: a soft layer mask on the layer, a new
-cut-out layer on transparent, or the person on black — in one undo step.
+*Filters › Person Cutout › Cut Out Person…* sends the selected layer to the Person Cutout
+server over ZeroMQ (server_link.py) and writes the answer back: a soft layer mask on the
+layer, a new cut-out layer on transparent, or the person on black — and, if asked, comic
+layers above it — in one undo step. *Comic Layers…* adds only the comic layers
+(comic_layers.py); *File › Create › Comic Page…* and *Place in Panel…* build comic pages
+(comic_pages.py).
 
 Only the standard library and pyzmq run here (no numpy in GIMP's Python): pixel
 work is byte slicing. Nothing in the image changes until the whole answer has
 arrived and been checked, so an error or a cancel leaves the image as it was.
 """
 
-import json
 import os
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -28,9 +27,26 @@ import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+import comic_layers  # noqa: E402
+import comic_page  # noqa: E402
+import comic_pages  # noqa: E402
+import licences  # noqa: E402
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
+from server_link import (  # noqa: E402
+    MASK_FORMAT,
+    CutoutError,
+    endpoint_or_configured,
+    layer_pixels,
+    layer_with_mask_as_alpha,
+    read_pixels,
+    request,
+    write_pixels,
+)
 
 PROCEDURE = "python-fu-person-cutout"
+COMIC_PROCEDURE = "python-fu-person-cutout-comic-layers"
+PAGE_PROCEDURE = "python-fu-person-cutout-comic-page"
+PLACE_PROCEDURE = "python-fu-person-cutout-place-in-panel"
 SEGMENTERS = [
     ("default", "Best installed (default)"),
     ("rvm", "Robust Video Matting — hair-level alpha"),
@@ -52,29 +68,16 @@ EXISTING_MASK = [
     ("new-layer", "Keep it: put the result on a copy of the layer"),
 ]
 EDGES = [("off", "Off"), ("fast", "Fast"), ("best", "Best (slow)")]
-
-# babl formats of the pixels sent, by layer type: 8-bit, perceptual (gamma) values,
-# whatever the image's precision — GIMP converts high bit depth on the way.
-SEND_FORMATS = {
-    (True, False): ("R'G'B' u8", "RGB8"),
-    (True, True): ("R'G'B'A u8", "RGBA8"),
-    (False, False): ("Y' u8", "GRAY8"),
-    (False, True): ("Y'A u8", "GRAYA8"),
-}
-# the mask's babl format: linear "Y u8" keeps the server's 0…255 values exactly in 8-bit images
-MASK_FORMAT = "Y u8"
-
-
-class CutoutError(Exception):
-    """A failure the user should read about (server down, bad answer, wrong layer)."""
-
-
-def load_config():
-    path = os.path.join(HERE, "config.json")
-    if os.path.isfile(path):
-        with open(path) as handle:
-            return json.load(handle)
-    return {"endpoint": "tcp://127.0.0.1:5555"}
+COMIC = [("none", "None")] + [(name, name.capitalize()) for name in comic_layers.STYLE_NAMES]
+MASK_SOURCES = [
+    ("auto", "The layer's mask if it has one, else a fresh cut-out"),
+    ("layer-mask", "The layer's mask"),
+    ("fresh", "A fresh cut-out by the segmenter"),
+]
+PAGE_SIZES = [(p.name, p.label) for p in comic_page.PAGE_PRESETS.values()]
+DPIS = [(str(d), f"{d} dpi") for d in comic_page.DPI_CHOICES]
+# choice nicks must be identifiers: "3 tiers" -> "3-tiers"
+LAYOUTS = {name.replace(" ", "-"): name for name in comic_page.LAYOUT_PRESETS}
 
 
 def choice(values):
@@ -84,100 +87,7 @@ def choice(values):
     return result
 
 
-# --------------------------------------------------------------------------- server
-
-
-def connect(endpoint, timeout):
-    """A client for a live server; starts the server from config.json when none answers."""
-    try:
-        import client
-    except ImportError as exc:
-        raise CutoutError(
-            f"the Python module 'zmq' (pyzmq) is missing in GIMP's Python ({exc}); rerun install.py or install python3-zmq"
-        ) from exc
-    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, 120.0), retries=1)
-    if ping(connection, 3.0):
-        return connection
-    config = load_config()
-    command = config.get("server_command")
-    if not command:
-        raise CutoutError(f"no Person Cutout server answers at {endpoint} and none is configured to start")
-    Gimp.progress_set_text("Starting the Person Cutout server…")
-    try:
-        log = open(os.path.join(HERE, "server.log"), "ab")
-        command = list(command) + ["--endpoint", endpoint]
-        subprocess.Popen(command, cwd=config.get("server_cwd") or None, stdout=log, stderr=log,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
-        raise CutoutError(f"could not start the Person Cutout server ({' '.join(command)}): {exc}") from exc
-    deadline = time.monotonic() + float(config.get("start_timeout", 120))
-    while time.monotonic() < deadline:
-        if ping(connection, 2.0):
-            return connection
-        Gimp.progress_pulse()
-    log_path = os.path.join(HERE, "server.log")
-    raise CutoutError(f"started the Person Cutout server but it did not answer at {endpoint}; see {log_path}")
-
-
-def ping(connection, timeout):
-    """Whether a server answers ``ping`` within ``timeout`` s (cheap: ``hello`` imports every model module)."""
-    import client
-    import protocol
-
-    saved = connection.silence_timeout, connection.retries
-    connection.silence_timeout, connection.retries = timeout, 0
-    try:
-        connection.request(protocol.encode_request("ping"), deadline=timeout + 1)
-        return True
-    except client.ServerError as exc:
-        print(f"[person-cutout] no server answers at {connection.endpoint} ({exc})", file=sys.stderr, flush=True)
-        return False
-    finally:
-        connection.silence_timeout, connection.retries = saved
-
-
-def request_cutout(layer, segmenter, options, endpoint, timeout):
-    """Send the layer; returns (reply, width, height). Raises CutoutError."""
-    import client  # noqa: F401 - checked by connect()
-
-    width, height = layer.get_width(), layer.get_height()
-    babl_format, wire_format = SEND_FORMATS[(layer.is_rgb(), layer.has_alpha())]
-    rect = Gegl.Rectangle.new(0, 0, width, height)
-    pixels = bytes(layer.get_buffer().get(rect, 1.0, babl_format, Gegl.AbyssPolicy.CLAMP))
-    connection = connect(endpoint, timeout)
-    Gimp.progress_set_text("Cutting out the person…")
-
-    def on_progress(stage, fraction):
-        Gimp.progress_set_text(f"Person Cutout: {stage}")
-        Gimp.progress_update(fraction)
-
-    try:
-        reply = connection.cutout(pixels, width, height, wire_format,
-                                  segmenter=None if segmenter == "default" else segmenter,
-                                  options=options, on_progress=on_progress)
-    except client.ServerError as exc:
-        raise CutoutError(f"Person Cutout server: {exc.message}") from exc
-    finally:
-        connection.close()
-    mask = reply.frames.get("mask")
-    if mask is None or len(mask) != width * height:
-        raise CutoutError(f"the server's answer has no mask of {width}×{height} pixels")
-    return reply, width, height
-
-
 # --------------------------------------------------------------------------- writing results
-
-
-def write_gray(drawable, data, width, height):
-    buffer = drawable.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, width, height), MASK_FORMAT, data)
-    buffer.flush()
-    drawable.update(0, 0, width, height)
-
-
-def read_gray(drawable, width, height):
-    rect = Gegl.Rectangle.new(0, 0, width, height)
-    return bytes(drawable.get_buffer().get(rect, 1.0, MASK_FORMAT, Gegl.AbyssPolicy.CLAMP))
 
 
 def apply_mask(image, layer, mask, width, height, policy):
@@ -190,15 +100,15 @@ def apply_mask(image, layer, mask, width, height, policy):
         target.set_name(f"{layer.get_name()} (cut out)")
         target.remove_mask(Gimp.MaskApplyMode.DISCARD)
     elif existing is not None and policy == "intersect":
-        old = read_gray(existing, width, height)
+        old = read_pixels(existing, MASK_FORMAT)
         mask = bytes(map(min, old, mask))  # fuzzy intersection, in C-speed builtins
-        write_gray(existing, mask, width, height)
+        write_pixels(existing, MASK_FORMAT, mask)
         return target
     elif existing is not None:
         layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
     new_mask = target.create_mask(Gimp.AddMaskType.WHITE)
     target.add_mask(new_mask)
-    write_gray(new_mask, mask, width, height)
+    write_pixels(new_mask, MASK_FORMAT, mask)
     return target
 
 
@@ -207,8 +117,7 @@ def add_cutout_layer(image, layer, reply, width, height, on_black):
     mask = reply.frames["mask"]
     colours = reply.frames.get("composite" if on_black else "foreground")
     if colours is None or len(colours) != width * height * 3:
-        rect = Gegl.Rectangle.new(0, 0, width, height)
-        colours = bytes(layer.get_buffer().get(rect, 1.0, "R'G'B' u8", Gegl.AbyssPolicy.CLAMP))
+        colours = read_pixels(layer, "R'G'B' u8")
     rgba = bytearray(width * height * 4)
     for channel in range(3):
         rgba[channel::4] = colours[channel::3]
@@ -218,65 +127,221 @@ def add_cutout_layer(image, layer, reply, width, height, on_black):
     image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
     offsets = layer.get_offsets()
     new.set_offsets(offsets.offset_x, offsets.offset_y)
-    buffer = new.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, width, height), "R'G'B'A u8", bytes(rgba))
-    buffer.flush()
-    new.update(0, 0, width, height)
+    write_pixels(new, "R'G'B'A u8", bytes(rgba))
     if on_black:
         new.flatten()  # the server composited over black (the original platform's output): drop alpha
     return new
 
 
-# --------------------------------------------------------------------------- the procedure
+# --------------------------------------------------------------------------- dialogs
+
+
+def show_dialog(procedure, config, title, on_open=None) -> bool:
+    """GIMP's dialog for the procedure's arguments; False when the user cancelled."""
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi
+
+    GimpUi.init(procedure.get_name())
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
+    dialog.fill(None)
+    if on_open is not None:
+        on_open(dialog)
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
+
+
+def licence_notice(parent, segmenter: str, endpoint: str) -> None:
+    """Show the weights' licence the first time a segmenter that needs it is chosen (issue 11)."""
+    if not licences.needs_notice(segmenter):
+        return
+    from server_link import hello
+
+    licence = licences.licence_of(segmenter, hello(endpoint_or_configured(endpoint), timeout=2.0))
+    if licences.seen(segmenter, licence):
+        return
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    box = Gtk.MessageDialog(transient_for=parent, modal=True, message_type=Gtk.MessageType.INFO,
+                            buttons=Gtk.ButtonsType.OK, text=f"Licence of the '{segmenter}' weights",
+                            title="Person Cutout: licence")
+    box.format_secondary_text(licences.message(segmenter, licence))
+    box.get_widget_for_response(Gtk.ResponseType.OK).grab_focus()  # Enter closes it, not the selectable text
+    box.run()
+    box.destroy()
+    licences.remember(segmenter, licence)
+
+
+def watch_segmenter(config):
+    """The dialog shows the licence as soon as such a segmenter is picked, not after OK."""
+
+    def on_open(dialog):
+        def changed(cfg, _pspec):
+            licence_notice(dialog, cfg.get_property("segmenter"), cfg.get_property("endpoint"))
+
+        config.connect("notify::segmenter", changed)
+
+    return on_open
+
+
+def single_layer(drawables):
+    """The one plain layer selected, or an error message."""
+    layers = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
+    if len(layers) != 1:
+        return None, "select exactly one layer"
+    if layers[0].is_group():
+        return None, "select a layer, not a layer group"
+    return layers[0], None
+
+
+# --------------------------------------------------------------------------- Cut Out Person…
 
 
 def run_cutout(procedure, run_mode, image, drawables, config, data):
-    layers = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
-    if len(layers) != 1:
-        return fail(procedure, "select exactly one layer to cut the person out of")
-    layer = layers[0]
-    if layer.is_group():
-        return fail(procedure, "select a layer, not a layer group")
-
+    layer, problem = single_layer(drawables)
+    if layer is None:
+        return fail(procedure, f"{problem} to cut the person out of")
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        gi.require_version("GimpUi", "3.0")
-        from gi.repository import GimpUi
-
-        GimpUi.init(PROCEDURE)
-        dialog = GimpUi.ProcedureDialog.new(procedure, config, "Cut Out Person")
-        dialog.fill(None)
-        if not dialog.run():
-            dialog.destroy()
-            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-        dialog.destroy()
+        if not show_dialog(procedure, config, "Cut Out Person", watch_segmenter(config)):
+            return cancelled(procedure)
+        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
 
     segmenter = config.get_property("segmenter")
     output = config.get_property("output")
     policy = config.get_property("existing-mask")
-    edges = config.get_property("edges")
-    endpoint = config.get_property("endpoint") or load_config().get("endpoint", "tcp://127.0.0.1:5555")
+    comic = config.get_property("comic")
+    endpoint = endpoint_or_configured(config.get_property("endpoint"))
     timeout = float(config.get_property("timeout"))
+    width, height = layer.get_width(), layer.get_height()
 
     Gimp.progress_init("Person Cutout")
     try:
-        options = {"edges": edges}
+        options = {"edges": config.get_property("edges")}
         if output == "black-layer":
             options["background"] = "black"
-        reply, width, height = request_cutout(layer, segmenter, options, endpoint, timeout)
-    except CutoutError as exc:
+        if comic != "none":
+            options["comic"] = comic
+        pixels, wire_format = layer_pixels(layer)
+        reply = request("cutout", layer, pixels, wire_format, segmenter, options, endpoint, timeout)
+        if comic != "none":
+            comic_layers.checked_frames(reply, width, height)
+    except (CutoutError, ValueError) as exc:
         return fail(procedure, str(exc))
 
     image.undo_group_start()  # one undo step removes everything below
     try:
         if output == "mask":
-            apply_mask(image, layer, reply.frames["mask"], width, height, policy)
+            target = apply_mask(image, layer, reply.frames["mask"], width, height, policy)
         else:
-            add_cutout_layer(image, layer, reply, width, height, on_black=(output == "black-layer"))
+            target = add_cutout_layer(image, layer, reply, width, height, on_black=(output == "black-layer"))
+        if comic != "none":
+            comic_layers.add_comic_group(image, target, reply, comic)
     finally:
         image.undo_group_end()
+    return done(procedure)
+
+
+# --------------------------------------------------------------------------- Comic Layers…
+
+
+def run_comic_layers(procedure, run_mode, image, drawables, config, data):
+    layer, problem = single_layer(drawables)
+    if layer is None:
+        return fail(procedure, f"{problem} to draw comic layers of")
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, "Comic Layers", watch_segmenter(config)):
+            return cancelled(procedure)
+        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
+
+    style = config.get_property("style")
+    source = config.get_property("mask-source")
+    if source == "layer-mask" and layer.get_mask() is None:
+        return fail(procedure, "the layer has no layer mask (choose a fresh cut-out, or add a mask)")
+    use_mask = layer.get_mask() is not None and source != "fresh"
+    options = {"comic": comic_layers.style_options(style, config), "foreground": False}
+    Gimp.progress_init("Person Cutout: comic layers")
+    try:
+        if use_mask:  # the artist's own mask: the server renders within it and runs no segmenter
+            pixels, wire_format = layer_with_mask_as_alpha(layer), "RGBA8"
+            options["mask"] = "alpha"
+        else:
+            pixels, wire_format = layer_pixels(layer)
+        reply = request("comic", layer, pixels, wire_format, config.get_property("segmenter"), options,
+                        endpoint_or_configured(config.get_property("endpoint")),
+                        float(config.get_property("timeout")), "Drawing comic layers…")
+        comic_layers.checked_frames(reply, layer.get_width(), layer.get_height())
+    except (CutoutError, ValueError) as exc:
+        return fail(procedure, str(exc))
+
+    image.undo_group_start()
+    try:
+        comic_layers.add_comic_group(image, layer, reply, style)
+    finally:
+        image.undo_group_end()
+    return done(procedure)
+
+
+# --------------------------------------------------------------------------- Comic Page…
+
+
+def run_comic_page(procedure, config, data):
+    if config.get_property("run-mode") == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, "Comic Page"):
+            return cancelled(procedure)
+    try:
+        image = comic_pages.new_page(
+            config.get_property("page-size"),
+            int(config.get_property("dpi")),
+            LAYOUTS.get(config.get_property("layout"), comic_pages.GRID),
+            config.get_property("rows"),
+            config.get_property("columns"),
+            (config.get_property("gutter"), config.get_property("tier-gutter")),
+            config.get_property("border"),
+        )
+    except ValueError as exc:  # panels that do not fit
+        return fail(procedure, str(exc))
+    if config.get_property("run-mode") == Gimp.RunMode.INTERACTIVE:
+        Gimp.Display.new(image)
+        Gimp.displays_flush()
+    return Gimp.ValueArray.new_from_values([
+        GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS), GObject.Value(Gimp.Image, image),
+    ])
+
+
+# --------------------------------------------------------------------------- Place in Panel…
+
+
+def run_place(procedure, run_mode, image, drawables, config, data):
+    items = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
+    if len(items) != 1:
+        return fail(procedure, "select the cut-out layer (or its comic group) to place")
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, "Place in Panel"):
+            return cancelled(procedure)
+    page = config.get_property("page") or comic_pages.latest_page(image)
+    if page is None or not comic_pages.is_page(page):
+        return fail(procedure, "no comic page is open (File › Create › Comic Page…)")
+    if page.get_id() == image.get_id():
+        return fail(procedure, "select the cut-out in its own image, not on the page")
+    try:
+        comic_pages.place(image, items[0], page, config.get_property("panel"), config.get_property("fit"))
+    except ValueError as exc:
+        return fail(procedure, str(exc))
+    return done(procedure)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def done(procedure):
     Gimp.progress_end()
     Gimp.displays_flush()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+def cancelled(procedure):
+    return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
 
 def fail(procedure, message):
@@ -284,38 +349,140 @@ def fail(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error.new_literal(GLib.quark_from_string("person-cutout"), message, 0))
 
 
+# --------------------------------------------------------------------------- registration
+
+FLAGS = GObject.ParamFlags.READWRITE
+
+
+def add_server_arguments(procedure):
+    procedure.add_string_argument("endpoint", "Server endpoint", "Empty: the one install.py configured", "", FLAGS)
+    procedure.add_double_argument("timeout", "Timeout (s)", "How long to wait for the server", 5.0, 3600.0, 600.0, FLAGS)
+
+
+def add_style_arguments(procedure):
+    """One argument per comic style parameter, with the server's own defaults, ranges and units."""
+    for param in comic_layers.all_params():
+        label = f"{param.label} ({param.unit})" if param.unit else param.label
+        name = comic_layers.argument_name(param)
+        if param.kind == "int":
+            procedure.add_int_argument(name, label, param.help, param.minimum, param.maximum, param.default, FLAGS)
+        else:
+            procedure.add_double_argument(name, label, param.help, float(param.minimum), float(param.maximum),
+                                          float(param.default), FLAGS)
+
+
+def create_cutout(plugin, name):
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_cutout, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label("Cut Out _Person…")
+    procedure.add_menu_path("<Image>/Filters/Person Cutout")
+    procedure.set_documentation(
+        "Cut the person out of the layer with a deep segmenter",
+        "Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
+        "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
+        "One undo step removes it.",
+        name,
+    )
+    procedure.add_choice_argument("segmenter", "_Segmenter", "Which network finds the person",
+                                  choice(SEGMENTERS), "default", FLAGS)
+    procedure.add_choice_argument("output", "_Output", "What to create", choice(OUTPUTS), "mask", FLAGS)
+    procedure.add_choice_argument("existing-mask", "_Existing mask", "When the layer already has a mask",
+                                  choice(EXISTING_MASK), "replace", FLAGS)
+    procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
+                                  choice(EDGES), "off", FLAGS)
+    procedure.add_choice_argument("comic", "Co_mic layers", "Also add comic layers of the person (style defaults)",
+                                  choice(COMIC), "none", FLAGS)
+    add_server_arguments(procedure)
+    return procedure
+
+
+def create_comic_layers(plugin, name):
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_comic_layers, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label("_Comic Layers…")
+    procedure.add_menu_path("<Image>/Filters/Person Cutout")
+    procedure.set_documentation(
+        "Editable comic layers (Ink, Tone, Flat colour) of the person in the layer",
+        "Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
+        "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
+        "else a fresh cut-out. One undo step removes it.",
+        name,
+    )
+    procedure.add_choice_argument("style", "St_yle", "Comic style", choice(comic_layers.style_choices()),
+                                  "manga", FLAGS)
+    procedure.add_choice_argument("mask-source", "_Mask", "Where the person's mask comes from",
+                                  choice(MASK_SOURCES), "auto", FLAGS)
+    procedure.add_choice_argument("segmenter", "Se_gmenter", "For a fresh cut-out", choice(SEGMENTERS), "default", FLAGS)
+    add_style_arguments(procedure)
+    add_server_arguments(procedure)
+    return procedure
+
+
+def create_comic_page(plugin, name):
+    procedure = Gimp.Procedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_comic_page, None)
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
+    procedure.set_menu_label("_Comic Page…")
+    procedure.add_menu_path("<Image>/File/Create")
+    procedure.set_documentation(
+        "A new comic page: print size, bleed/trim/safe guides, panel groups with borders",
+        "Creates an image at a print size and resolution with guides at the bleed, trim and safe area, "
+        "and one layer group per panel, masked to the panel and holding its border.",
+        name,
+    )
+    procedure.add_enum_argument("run-mode", "Run mode", "The run mode", Gimp.RunMode,
+                                Gimp.RunMode.NONINTERACTIVE, FLAGS)
+    procedure.add_choice_argument("page-size", "_Page size", "Print format", choice(PAGE_SIZES), "b4-manga", FLAGS)
+    procedure.add_choice_argument("dpi", "Resolutio_n", "Pixels per inch", choice(DPIS), "600", FLAGS)
+    layouts = [(nick, name) for nick, name in LAYOUTS.items()] + [(comic_pages.GRID, "Rows × columns")]
+    procedure.add_choice_argument("layout", "La_yout", "Panel layout", choice(layouts), "3-tiers", FLAGS)
+    procedure.add_int_argument("rows", "Rows", "For the rows × columns layout", 1, 20, 3, FLAGS)
+    procedure.add_int_argument("columns", "Columns", "For the rows × columns layout", 1, 20, 2, FLAGS)
+    gutter, tier_gutter = comic_page.DEFAULT_GUTTER_MM
+    procedure.add_double_argument("gutter", "Gutter (mm)", "Gap between panels side by side", 0.0, 50.0, gutter, FLAGS)
+    procedure.add_double_argument("tier-gutter", "Tier gutter (mm)", "Gap between tiers", 0.0, 50.0, tier_gutter, FLAGS)
+    procedure.add_double_argument("border", "Border (pt)", "Panel border line weight", 0.1, 20.0, 1.0, FLAGS)
+    procedure.add_image_return_value("image", "Image", "The new page", False, FLAGS)
+    return procedure
+
+
+def create_place(plugin, name):
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_place, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label("Place in _Panel…")
+    procedure.add_menu_path("<Image>/Filters/Person Cutout")
+    procedure.set_documentation(
+        "Put the cut-out (with its comic layers) into a panel of a comic page",
+        "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
+        "made by Comic Page…, scaled to fit and clipped by the panel's mask. One undo step on the page.",
+        name,
+    )
+    procedure.add_image_argument("page", "Comic pa_ge", "Empty: the most recent comic page", True, FLAGS)
+    procedure.add_int_argument("panel", "_Panel", "Panel number in reading order", 1, 99, 1, FLAGS)
+    procedure.add_choice_argument("fit", "_Fit", "How the person is scaled", choice(comic_pages.FITS), "whole", FLAGS)
+    return procedure
+
+
+CREATORS = {
+    PROCEDURE: create_cutout,
+    COMIC_PROCEDURE: create_comic_layers,
+    PAGE_PROCEDURE: create_comic_page,
+    PLACE_PROCEDURE: create_place,
+}
+
+
 class PersonCutout(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [PROCEDURE]
+        return list(CREATORS)
 
     def do_set_i18n(self, name):
         return False
 
     def do_create_procedure(self, name):
-        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_cutout, None)
-        procedure.set_image_types("RGB*, GRAY*")
-        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-        procedure.set_menu_label("Cut Out _Person…")
-        procedure.add_menu_path("<Image>/Filters/Person Cutout")
-        procedure.set_documentation(
-            "Cut the person out of the layer with a deep segmenter",
-            "Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
-            "or a new cut-out layer (transparent or on black). One undo step removes it.",
-            name,
-        )
+        procedure = CREATORS[name](self, name)
         procedure.set_attribution("Person Cutout authors", "GPL-3.0-or-later", "2026")
-        flags = GObject.ParamFlags.READWRITE
-        procedure.add_choice_argument("segmenter", "_Segmenter", "Which network finds the person",
-                                      choice(SEGMENTERS), "default", flags)
-        procedure.add_choice_argument("output", "_Output", "What to create", choice(OUTPUTS), "mask", flags)
-        procedure.add_choice_argument("existing-mask", "_Existing mask", "When the layer already has a mask",
-                                      choice(EXISTING_MASK), "replace", flags)
-        procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
-                                      choice(EDGES), "off", flags)
-        procedure.add_string_argument("endpoint", "Server endpoint", "Empty: the one install.py configured",
-                                      "", flags)
-        procedure.add_double_argument("timeout", "Timeout (s)", "How long to wait for the server",
-                                      5.0, 3600.0, 600.0, flags)
         return procedure
 
 

@@ -1,0 +1,102 @@
+# Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
+# Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
+"""Comic layers in GIMP: the server's ``layer:<Name>`` frames as editable layers in a masked group.
+
+The group sits above the photo layer, holds ``Ink``, ``Tone`` and ``Flat colour`` (whichever
+the style has, top first) and is masked by the person's mask, so an artist can repaint any
+layer, hide it, or refine the mask, as with layers drawn by hand. The group carries a parasite
+naming the photo layer (by tattoo), which is how *Place in Panel…* finds the comic layers of a
+cut-out.
+"""
+
+from __future__ import annotations
+
+import json
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+import comic_styles  # noqa: E402  (a copy of server/comic_styles.py, put here by install.py)
+from gi.repository import Gimp  # noqa: E402
+from server_link import MASK_FORMAT, write_pixels  # noqa: E402
+
+COMIC_PARASITE = "person-cutout-comic"
+STYLE_NAMES = list(comic_styles.STYLES)
+
+
+def style_choices() -> list[tuple[str, str]]:
+    return [(s.name, f"{s.label} — {s.help}") for s in comic_styles.STYLES.values()]
+
+
+def all_params() -> list:
+    """Every parameter of every style once, in table order (the procedure's arguments)."""
+    seen = {}
+    for style in comic_styles.STYLES.values():
+        for param in style.params:
+            seen.setdefault(param.name, param)
+    return list(seen.values())
+
+
+def argument_name(param) -> str:
+    """PDB argument names use dashes: ``line_weight`` -> ``line-weight``."""
+    return param.name.replace("_", "-")
+
+
+def style_options(style: str, config) -> dict:
+    """The ``comic`` option of a request: the style and the values of its own parameters."""
+    options = {"style": style}
+    for param in comic_styles.STYLES[style].params:
+        value = config.get_property(argument_name(param))
+        options[param.name] = int(value) if param.kind == "int" else float(value)
+    return options
+
+
+def layer_frames(reply) -> list[tuple[str, bytes]]:
+    """(name, RGBA8 bytes) of the reply's comic layers, in frame order (top first)."""
+    named = [f["name"] for f in reply.header.get("frames", [])]
+    return [(n.split(":", 1)[1], reply.frames[n]) for n in named if n.startswith("layer:")]
+
+
+def checked_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
+    """The comic layers of a reply, each checked to be ``width``×``height`` RGBA; raises ValueError.
+
+    Called before anything is added, so a bad answer leaves the image untouched.
+    """
+    frames = layer_frames(reply)
+    if not frames:
+        raise ValueError("the server's answer has no comic layers")
+    for name, rgba in frames:
+        if len(rgba) != width * height * 4:
+            raise ValueError(f"comic layer {name!r} is not {width}×{height} RGBA")
+    return frames
+
+
+def add_comic_group(image, photo, reply, style: str):
+    """The comic layers in a new group above ``photo``, masked by the reply's mask; returns the group."""
+    width, height = photo.get_width(), photo.get_height()
+    frames = checked_frames(reply, width, height)
+    offsets = photo.get_offsets()
+    group = Gimp.GroupLayer.new(image, f"Comic ({style})")
+    image.insert_layer(group, photo.get_parent(), image.get_item_position(photo))
+    for position, (name, rgba) in enumerate(frames):
+        layer = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+        image.insert_layer(layer, group, position)
+        layer.set_offsets(offsets.offset_x, offsets.offset_y)
+        write_pixels(layer, "R'G'B'A u8", rgba)
+    mask = group.create_mask(Gimp.AddMaskType.WHITE)
+    group.add_mask(mask)
+    write_pixels(mask, MASK_FORMAT, reply.frames["mask"])
+    tag = json.dumps({"photo": photo.get_tattoo(), "style": style}).encode()
+    group.attach_parasite(Gimp.Parasite.new(COMIC_PARASITE, Gimp.PARASITE_PERSISTENT, tag))
+    return group
+
+
+def comic_info(item) -> dict | None:
+    """The parasite of a comic group made by :func:`add_comic_group`, or None."""
+    parasite = item.get_parasite(COMIC_PARASITE)
+    if parasite is None:
+        return None
+    try:
+        return json.loads(bytes(parasite.get_data()).decode())
+    except ValueError:
+        return None
