@@ -7,6 +7,8 @@ mount vanishes with the process) and ``chroot``. Folders the tests use are bound
 at the same path inside, so paths mean the same on both sides; the chroot shares
 the host's network, so the plug-in reaches a server on 127.0.0.1.
 
+``PERSON_CUTOUT_GIMP_ROOT=DIR`` keeps the root in DIR between local test runs.
+
 GIMP is started with ``env -i`` (the host's Python variables would leak into the
 plug-in), always with ``--quit`` and under ``timeout``. It exits 0 on success and
 64 when a batch command raised.
@@ -70,7 +72,7 @@ class Gimp:
             raise GimpUnavailable("GIMP 3 is not installed and building a Debian 13 root needs root")
         if not shutil.which("debootstrap") or not shutil.which("unshare"):
             raise GimpUnavailable("GIMP 3 is not installed and debootstrap/unshare are missing (apt-get install debootstrap)")
-        root = workdir / "gimp3root"
+        root = Path(os.environ.get("PERSON_CUTOUT_GIMP_ROOT") or workdir / "gimp3root")  # a kept root, for local runs
         mirror = host_mirror()
         if not (root / "usr" / "bin" / "apt-get").exists():  # idempotent: each step is skipped once done
             _run(

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.gimp
 
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("gimp-tests")
+    """One folder for every GIMP test module (they import these fixtures), so the root is built once."""
+    path = tmp_path_factory.getbasetemp() / "gimp-tests"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,219 @@
+"""Comic layers, comic pages and Place in Panel in a real, headless GIMP 3 (see tests/gimp_harness.py).
+
+Each scenario is one GIMP run of tests/gimp_comic_batch.py that calls the plug-in's procedures
+through the PDB, as a script would; what GIMP made is measured here with numpy from the raw
+pixels it wrote: layer trees, masks, the page's guides and borders, and what the page shows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from server import comic_page
+from tests.conftest import IN_CI
+from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP and server)
+
+BATCH = REPO / "tests" / "gimp_comic_batch.py"
+ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
+PAGE = {"page-size": "b5", "dpi": "300", "layout": "3-tiers", "border": 1.0}
+pytestmark = pytest.mark.gimp
+
+
+def run(gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:  # noqa: F811
+    """Run gimp_comic_batch.py with one scenario; returns its report (raw pixels in workdir/name/)."""
+    report = workdir / f"{name}.report.json"
+    report.unlink(missing_ok=True)
+    fields.setdefault("dump_dir", str(workdir / name))
+    (workdir / name).mkdir(exist_ok=True)
+    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
+    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
+    if not report.exists():
+        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(report.read_text())
+
+
+def rgba(entry: dict) -> np.ndarray:
+    return np.fromfile(entry["file"], np.uint8).reshape(entry["height"], entry["width"], 4)
+
+
+def mask(entry: dict) -> np.ndarray:
+    return np.fromfile(entry["mask"]["file"], np.uint8).reshape(entry["height"], entry["width"])
+
+
+def visible(state: dict) -> np.ndarray:
+    return np.fromfile(state["visible"], np.uint8).reshape(state["height"], state["width"], 4)[..., :3]
+
+
+def by_name(layers: list[dict]) -> dict[str, dict]:
+    return {layer["name"]: layer for layer in layers}
+
+
+def selfie_mask(endpoint: str, rgb: np.ndarray) -> np.ndarray:
+    from server.client import Client
+
+    height, width = rgb.shape[:2]
+    with Client(endpoint, deadline=120) as client:
+        reply = client.cutout(rgb.tobytes(), width, height, "RGB8", segmenter="selfie", options={"edges": "off"})
+    return np.frombuffer(reply.frames["mask"], np.uint8).reshape(height, width)
+
+
+def place_steps(server: str, fit: str = "fill", before: bool = False) -> list[dict]:  # noqa: F811
+    """Comic Layers (manga, a fresh selfie cut-out) on the astronaut, a 3-tier page, the cut-out in panel 2."""
+    place = {"run": "python-fu-person-cutout-place-in-panel", "on": "photo", "args": {"page": "$page", "panel": 2, "fit": fit}}
+    if before:
+        place["before"] = "page"
+    return [
+        {"run": "python-fu-person-cutout-comic-layers", "on": "photo",
+         "args": {"style": "manga", "segmenter": "selfie", "endpoint": server}},
+        {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
+        place,
+    ]
+
+
+@pytest.fixture(scope="module")
+def placed(gimp, home, workdir, server) -> dict:  # noqa: F811
+    report = run(gimp, home, workdir, "comic-place", input=str(ASTRONAUT), steps=place_steps(server))
+    for step in report["steps"]:
+        assert step["registered"], f"{step['run']} is not registered"
+        assert step.get("success"), step.get("error")
+    return report
+
+
+def test_comic_layers_are_named_layers_in_a_group_masked_by_the_person(placed, server):  # noqa: F811
+    photo = placed["images"]["photo"]
+    group, original = photo["layers"]
+    assert group["name"] == "Comic (manga)" and group["group"]
+    assert [c["name"] for c in group["children"]] == ["Ink", "Tone", "Flat colour"]
+    assert original["name"] == "Background" and original["mask"] is None, "the photo itself is left as it was"
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    expected = selfie_mask(server, rgb)
+    np.testing.assert_array_equal(mask(group), expected)
+    layers = {c["name"]: rgba(c) for c in group["children"]}
+    for name, pixels in layers.items():
+        assert pixels.shape == (*rgb.shape[:2], 4), name
+        assert not pixels[..., 3][expected == 0].any(), f"{name} paints outside the person"
+    ink = layers["Ink"]
+    strokes = ink[..., 3] > 200
+    assert 0.01 < strokes.mean() < 0.5 and ink[..., :3][strokes].max() < 60, "Ink: opaque dark strokes, mostly transparent"
+    assert (layers["Tone"][..., 3] > 200).any() and (layers["Flat colour"][..., 3][expected == 255] == 255).all()
+
+
+def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
+    page = placed["images"]["page"]
+    geometry = comic_page.page("b5", 300)
+    panels = comic_page.layout(geometry, "3 tiers")
+    assert (page["width"], page["height"]) == (geometry.width, geometry.height)
+    assert page["resolution"] == pytest.approx([300, 300])
+    guides = {"vertical": sorted(p for o, p in page["guides"] if o == "vertical"),
+              "horizontal": sorted(p for o, p in page["guides"] if o == "horizontal")}
+    assert guides == geometry.guides()
+    layers = by_name(page["layers"])
+    assert [layer["name"] for layer in page["layers"]] == ["Panel 1", "Panel 2", "Panel 3", "Paper"]
+    shown = visible(page)
+    border = comic_page.border_px(PAGE["border"], 300)
+    for panel in panels:
+        r = panel.rect
+        group = layers[f"Panel {panel.order + 1}"]
+        assert group["group"] and group["mask"] is not None
+        assert json.loads(group["parasites"]["person-cutout-panel"])["order"] == panel.order
+        line = by_name(group["children"])[f"Panel {panel.order + 1} border"]
+        assert (line["offsets"], line["width"], line["height"]) == ([r.x, r.y], r.width, r.height)
+        stroke = rgba(line)[..., 3] > 127
+        assert stroke[:border].all() and stroke[-border:].all() and stroke[:, :border].all() and stroke[:, -border:].all()
+        assert not stroke[border + 1:-border - 1, border + 1:-border - 1].any(), "the border is a frame, not a fill"
+        # on the page: black frame lines along each edge, white gutter just outside
+        assert shown[r.y:r.y + border, r.x + 10:r.right - 10].max() < 30
+        assert shown[r.bottom - border:r.bottom, r.x + 10:r.right - 10].max() < 30
+        assert (shown[r.y - 3, r.x:r.right] == 255).all() and (shown[r.y + 10:r.bottom - 10, r.x - 3] == 255).all()
+        if panel.order != 1:
+            assert (shown[r.y + border + 1:r.bottom - border - 1, r.x + border + 1:r.right - border - 1] == 255).all()
+
+
+def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
+    page = placed["images"]["page"]
+    r = comic_page.layout(comic_page.page("b5", 300), "3 tiers")[1].rect
+    panel = by_name(page["layers"])["Panel 2"]
+    assert [c["name"] for c in panel["children"]] == ["Panel 2 border", "Background (placed)"]
+    holder = panel["children"][1]
+    assert [c["name"] for c in holder["children"]] == ["Comic (manga) copy", "Background copy"]
+    comic, photo = holder["children"]
+    assert [c["name"] for c in comic["children"]] == ["Ink", "Tone", "Flat colour"]
+    assert photo["mask"] is not None, "the photo is placed as a cut-out (the person's mask), not with its background"
+    # fit "fill" covers the panel's width: the person overhangs it above and below, where the panel's mask clips
+    x, y = holder["offsets"]
+    assert holder["width"] >= r.width - 2 and (y < r.y or y + holder["height"] > r.bottom)
+    group_mask = mask(panel)
+    gx, gy = panel["offsets"]
+    inside = np.zeros_like(group_mask, bool)
+    inside[r.y - gy:r.bottom - gy, r.x - gx:r.right - gx] = True
+    assert (group_mask[inside] == 255).all() and (group_mask[~inside] == 0).all()
+    shown = visible(page)
+    empty = np.full_like(shown, 255)  # the page before: white paper and the black borders
+    for group in page["layers"][:-1]:
+        line = group["children"][0]
+        lx, ly = line["offsets"]
+        empty[ly:ly + line["height"], lx:lx + line["width"]][rgba(line)[..., 3] > 127] = 0
+    art = np.zeros(shown.shape[:2], bool)
+    art[max(0, y):y + holder["height"], max(0, x):x + holder["width"]] = True
+    outside = art.copy()
+    outside[r.y:r.bottom, r.x:r.right] = False
+    assert outside.any(), "the placed layers reach beyond the panel"
+    assert (shown[outside] == empty[outside]).all(), "nothing of the cut-out shows outside its panel"
+    inner = shown[r.y + 10:r.bottom - 10, r.x + 10:r.right - 10]
+    assert (inner.max(axis=2) < 60).mean() > 0.01, "the person's ink shows inside the panel"
+
+
+def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(gimp, home, workdir, server):  # noqa: F811
+    """With a mask painted by hand (the left half) no segmenter runs; Cut Out Person… can add comic layers."""
+    config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
+    saved = config.read_text()
+    settings = json.loads(saved)
+    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
+    config.write_text(json.dumps(settings))
+    try:
+        report = run(gimp, home, workdir, "comic-mask", input=str(ASTRONAUT), prepare=["existing-mask"], steps=[
+            {"run": "python-fu-person-cutout-comic-layers", "on": "photo",
+             "args": {"style": "lineart", "endpoint": server}},
+            {"run": "python-fu-person-cutout", "on": "photo",
+             "args": {"segmenter": "selfie", "output": "cutout-layer", "comic": "posterize", "endpoint": server}},
+            {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "before": "photo",  # no server: untouched
+             "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0}},
+        ], report=["photo"])
+    finally:
+        config.write_text(saved)
+    first, second, third = report["steps"]
+    assert first.get("success"), first.get("error")
+    assert second.get("success"), second.get("error")
+    photo = report["images"]["photo"]
+    # each addition goes directly above the layer it was made from
+    assert [layer["name"] for layer in photo["layers"]] == ["Comic (lineart)", "Comic (posterize)", "Person cut-out", "Background"]
+    lineart = photo["layers"][0]
+    width = lineart["width"]
+    np.testing.assert_array_equal(mask(lineart), np.broadcast_to(np.where(np.arange(width) < width // 2, 255, 0), mask(lineart).shape))
+    ink = rgba(lineart["children"][0])
+    assert not ink[:, width // 2:, 3].any() and (ink[:, : width // 2, 3] > 200).any(), "ink only where the painted mask is"
+    posterize, cutout = photo["layers"][1], photo["layers"][2]
+    assert [c["name"] for c in posterize["children"]] == ["Flat colour"]
+    np.testing.assert_array_equal(mask(posterize), rgba(cutout)[..., 3])  # the same cut-out's mask
+    # the server is down and cannot be started: a clear message, and the image as it was
+    assert not third.get("success") and "could not start the Person Cutout server" in third.get("error", "")
+    assert [layer["md5"] for layer in report["before"]["layers"]] == [layer["md5"] for layer in photo["layers"]]
+
+
+def test_undo_removes_the_placement(gimp, home, workdir, server):  # noqa: F811
+    """Edit › Undo (Ctrl+Z) once in the page's window, in the real GIMP GUI: the page is as before the placement."""
+    if not gimp.gui_available():
+        message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    report = run(gimp, home, workdir, "comic-undo", gui=True, input=str(ASTRONAUT), undo="page", report=["page"],
+                 dump_dir="", steps=place_steps(server, fit="whole", before=True))
+    assert all(step.get("success") for step in report["steps"]), report["steps"]
+    assert report["windows"] >= 1, "GIMP's image window did not appear"
+    after = report["images"]["page"]
+    assert after["layers"] != report["before"]["layers"], "the placement changed nothing to undo"
+    assert report["after_undo"] == report["before"]
