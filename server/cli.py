@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     _delegate_arguments(evaluate, "server.evaluate")
     evaluate.set_defaults(func=lambda a: _run_module("server.evaluate", a))
 
+    demo = commands.add_parser("comic-demo", help="README pictures of the comic styles and of a comic page")
+    _delegate_arguments(demo, "server.comic_demo")
+    demo.set_defaults(func=lambda a: _run_module("server.comic_demo", a))
+
     bench = commands.add_parser("bench", help="benchmarks that print figures as ratios against a reference run")
     bench_commands = bench.add_subparsers(dest="benchmark", required=True)
     for name, module in BENCHMARKS.items():

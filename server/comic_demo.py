@@ -6,11 +6,16 @@ weight. The photo is scaled to the panel first and then rendered at the page's d
 what an artist gets by placing a cut-out and rendering it there: lines in points and tone in
 lines per inch come out at their true printed size. (``comic.demo_sheet`` gives the styles
 side by side instead.)
+
+``python -m server comic-demo --out docs/`` writes both pictures for the README: the photo is
+cut out by the pipeline (the best installed segmenter) and rendered with each style's defaults.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -49,3 +54,33 @@ def _fit(rgb: np.ndarray, alpha: np.ndarray, rect: comic_page.Rect) -> tuple[np.
     size = (max(1, round(w * rect.height / h)), rect.height)
     mode = cv2.INTER_AREA if rect.height < h else cv2.INTER_LINEAR
     return cv2.resize(rgb, size, interpolation=mode), cv2.resize(alpha.astype(np.float32), size, interpolation=mode)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--photo", type=Path, default=REPO / "tests" / "data" / "astronaut.png", help="the photo")
+    parser.add_argument("--out", type=Path, required=True, help="folder for comic-styles.jpg and comic-page.jpg")
+    parser.add_argument("--segmenter", default=None, help="segmenter for the cut-out (default: the best installed)")
+    parser.add_argument("--sheet-height", type=int, default=300, help="height of the styles picture, px")
+    parser.add_argument("--page-width", type=int, default=700, help="width of the page picture, px")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Cut the photo out, render the styles sheet and a B5 page, save them as small JPEGs."""
+    from PIL import Image
+
+    from .pipeline import predict_mask
+
+    rgb = np.asarray(Image.open(args.photo).convert("RGB"))
+    alpha = predict_mask(rgb, args.segmenter)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sheet = comic.demo_sheet(rgb, alpha, height=args.sheet_height)
+    page = demo_page(rgb, alpha)
+    height = round(page.shape[0] * args.page_width / page.shape[1])
+    page = cv2.resize(page, (args.page_width, height), interpolation=cv2.INTER_AREA)
+    for name, picture in (("comic-styles.jpg", sheet), ("comic-page.jpg", page)):
+        Image.fromarray(picture).save(args.out / name, quality=88, optimize=True)
+        print(args.out / name)
+    return 0
