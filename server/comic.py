@@ -6,9 +6,12 @@ Layers (RGBA uint8, photo size, top first as they stack in GIMP's layer group):
 * ``Tone`` — black screentone dots on transparent (manga);
 * ``Flat colour`` — the person in flat colours (cartoon, posterize) or white paper (manga).
 
-Each layer's alpha is already multiplied by the person's alpha, so nothing is painted where
-the mask is 0 and the layers stack correctly on their own; under a GIMP group masked by
-the same mask they stay the same where the mask is 0 or 1.
+Each layer's alpha is multiplied by the person's alpha (``soft_edges=True``, the default),
+so nothing is painted where the mask is 0 and the layers stack correctly on their own. A
+client that masks the layers itself — the GIMP plug-in puts them in a group masked by the
+person's mask, which the artist can repaint — asks for ``soft_edges=False``: the layers are
+only clipped where the mask is 0, so the soft edge is applied once, by the group mask, not
+squared.
 
 Sizes are print sizes: lines in points, smoothing in mm, tone in lines per inch, turned
 into pixels with the photo's print resolution ``dpi``. With ``dpi`` = 0 (the default) the
@@ -38,8 +41,14 @@ def print_dpi(shape: tuple[int, ...], dpi: float = 0) -> float:
     return float(dpi) if dpi > 0 else max(shape[:2]) / (AUTO_PRINT_MM / 25.4)
 
 
-def render(rgb: np.ndarray, alpha: np.ndarray, style: str, params: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
-    """Named RGBA uint8 layers (H×W×4) of the person in ``style``; see :func:`styles` for parameters."""
+def render(
+    rgb: np.ndarray, alpha: np.ndarray, style: str, params: dict[str, Any] | None = None, soft_edges: bool = True
+) -> dict[str, np.ndarray]:
+    """Named RGBA uint8 layers (H×W×4) of the person in ``style``; see :func:`styles` for parameters.
+
+    ``soft_edges``: multiply each layer's alpha by the person's (True), or only clip it to
+    where the person's 8-bit mask is above 0 (False, for a client that applies the mask itself).
+    """
     spec, p = resolve(style, params)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be H×W×3 uint8, not {rgb.shape} {rgb.dtype}")
@@ -66,7 +75,9 @@ def render(rgb: np.ndarray, alpha: np.ndarray, style: str, params: dict[str, Any
         period = screentone.period_px(p["tone_lpi"], dpi)
         layers["Tone"] = tone * screentone.dots(alpha.shape, period, p["tone_angle"], p["tone_dot"] / 100.0)
         layers["Flat colour"] = np.full(rgb.shape, 255, np.uint8)
-    return {name: _rgba(layers[name], alpha) for name in spec.layers}
+    # clipped where the mask is 0 as a byte (alpha < 0.5/255): the same pixels the client's 8-bit mask hides
+    coverage = alpha if soft_edges else (alpha >= 0.5 / 255).astype(np.float32)
+    return {name: _rgba(layers[name], coverage) for name in spec.layers}
 
 
 def _rgba(layer: np.ndarray, alpha: np.ndarray) -> np.ndarray:

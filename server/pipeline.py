@@ -9,7 +9,8 @@ segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
 * ``edges`` — ``off`` (default) | ``fast`` | ``best``: alpha matting in the edge band;
 * ``foreground`` — bool, default true: return decontaminated colours when known;
 * ``parts`` — bool, default false: return part masks (``parsing``);
-* ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers;
+* ``comic`` — a style name or ``{"style": name, ...parameters}``: comic layers; ``"soft_edges":
+  false`` clips the layers to the mask instead of multiplying by it (for a client that masks them);
 * ``background`` — ``black``, ``white`` or ``#rrggbb``: also return the cut-out composited
   over that colour (frame ``composite``), computed here so GIMP needs no pixel arithmetic;
 * ``mask`` — ``segment`` (default) | ``alpha``: take the person's mask from the sent image's
@@ -83,6 +84,8 @@ def parse_options(options: dict[str, Any] | None) -> PipelineOptions:
         comic = {"style": comic}
     if comic is not None and not (isinstance(comic, dict) and isinstance(comic.get("style"), str)):
         raise OptionError("option 'comic' must be a style name or an object with a 'style'")
+    if comic is not None and not isinstance(comic.get("soft_edges", True), bool):
+        raise OptionError("comic: 'soft_edges' must be true or false")
     parsed.comic = comic
     background = options.pop("background", None)
     if background is not None:
@@ -147,9 +150,9 @@ def run_cutout(
         from . import comic
 
         progress("comic", 0.0)
-        params = {k: v for k, v in opts.comic.items() if k != "style"}
+        params = {k: v for k, v in opts.comic.items() if k not in ("style", "soft_edges")}
         try:
-            result.layers = comic.render(rgb, result.alpha, opts.comic["style"], params)
+            result.layers = comic.render(rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True))
         except (KeyError, TypeError, ValueError) as exc:
             raise OptionError(f"comic: {exc}") from exc
         progress("comic", 1.0)

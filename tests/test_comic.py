@@ -78,6 +78,23 @@ def test_nothing_painted_outside_the_mask(photo, rendered):
             assert (layer[..., 3].astype(np.float32) <= alpha * 255 + 0.5).all(), (style, name)
 
 
+def test_hard_clipped_layers_leave_the_soft_edge_to_the_clients_mask(photo, rendered):
+    """``soft_edges=False``: alpha clipped where the mask is 0, never multiplied (GIMP masks the group)."""
+    rgb, alpha = photo
+    clipped = comic.render(rgb, alpha, "cartoon", soft_edges=False)
+    edge = (alpha > 0) & (alpha < 0.9)
+    assert edge.sum() > 1000
+    flat = clipped["Flat colour"][..., 3]
+    byte = np.round(alpha * 255)  # the mask as the client receives it
+    assert (flat[byte == 0] == 0).all() and (flat[byte > 0] == 255).all()
+    # under a group mask equal to alpha, the clipped layer shows exactly as the soft one alone
+    soft = rendered["cartoon"]["Flat colour"][..., 3].astype(np.float32)
+    shown = flat.astype(np.float32) * byte / 255
+    assert np.abs(shown - soft).max() <= 1.0
+    for name in ("Ink", "Flat colour"):
+        np.testing.assert_array_equal(clipped[name][..., :3], rendered["cartoon"][name][..., :3])
+
+
 @pytest.mark.parametrize("style", ["lineart", "cartoon"])
 def test_ink_is_sparse_opaque_dark_strokes_along_strong_edges(photo, rendered, style):
     rgb, alpha = photo

@@ -24,7 +24,8 @@ def test_options_are_split_between_pipeline_and_segmenter():
     assert parsed.edges == "fast" and parsed.comic == {"style": "manga"} and parsed.segmenter_options == {"view": 512}
 
 
-@pytest.mark.parametrize("options", [{"edges": "sharp"}, {"foreground": "yes"}, {"parts": 1}, {"comic": 3}, {"comic": {"lines": 2}}])
+@pytest.mark.parametrize("options", [{"edges": "sharp"}, {"foreground": "yes"}, {"parts": 1}, {"comic": 3}, {"comic": {"lines": 2}},
+                                     {"comic": {"style": "cartoon", "soft_edges": "no"}}])
 def test_bad_options_are_refused(options):
     with pytest.raises(OptionError):
         parse_options(options)

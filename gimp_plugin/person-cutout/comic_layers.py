@@ -44,7 +44,8 @@ def argument_name(param) -> str:
 
 def style_options(style: str, config) -> dict:
     """The ``comic`` option of a request: the style and the values of its own parameters."""
-    options = {"style": style}
+    # the group's mask applies the soft edge; layers multiplied by it too would get mask² edges
+    options = {"style": style, "soft_edges": False}
     for param in comic_styles.STYLES[style].params:
         value = config.get_property(argument_name(param))
         options[param.name] = int(value) if param.kind == "int" else float(value)
