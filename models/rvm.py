@@ -5,7 +5,11 @@ outlines) and the person's colours freed from the old background. A still photo 
 video's first frame (zero recurrent states). As upstream, the network looks at a
 downsampled view of the photo (option ``view``: the long side it sees, default 512,
 measured best on persons-dev) and a fast guided filter, guided by the full-resolution
-photo, brings alpha and foreground back to the photo's size.
+photo, brings alpha and foreground back to the photo's size. A photo smaller than the
+view is seen at its own size (option ``enlarge``, default false: enlarging it to the view
+measured IoU 0.915 against 0.912 on persons-dev, whose median photo is 0.3 MP, but costs
+a 512-px network run for every thumbnail — 25 % more network pixels over that set — and
+keeps the whole pipeline from staying under 1 s per megapixel on 2 CPU cores).
 
 That last step is done here, not in the network, in bands of rows: the guided
 filter's coefficients are small (view size), and each band of the photo is
@@ -48,13 +52,14 @@ class RobustVideoMatting(Segmenter):
         self.net = fuse_batch_norms(net.eval()).to(self.device)
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        view = parse_options(options)
+        view, enlarge = parse_options(options)
         height, width = rgb.shape[:2]
-        ratio = downsample_ratio(height, width, view)
+        ratio = downsample_ratio(height, width, view) if enlarge or max(height, width) > view else 1.0
         progress("segment", 0.05)
         alpha, foreground, size = self.matte(rgb, ratio)
         progress("segment", 1.0)
-        info = {"view": [size[1], size[0]], "downsample_ratio": round(float(ratio), 6), "options": {"view": view}}
+        info = {"view": [size[1], size[0]], "downsample_ratio": round(float(ratio), 6),
+                "options": {"view": view, "enlarge": enlarge}}
         return Prediction(alpha=alpha, foreground=foreground, info=info)
 
     @torch.inference_mode()
@@ -78,24 +83,26 @@ class RobustVideoMatting(Segmenter):
         return alpha, foreground, tuple(src.shape[2:])
 
 
-def parse_options(options: dict[str, Any] | None) -> int:
-    """The ``view`` option (int pixels, long side the network sees); unknown keys raise :class:`OptionError`."""
+def parse_options(options: dict[str, Any] | None) -> tuple[int, bool]:
+    """``view`` (int pixels, long side the network sees) and ``enlarge`` (bool); unknown keys raise :class:`OptionError`."""
     options = options or {}
-    unknown = set(options) - {"view"}
+    unknown = set(options) - {"view", "enlarge"}
     if unknown:
         raise OptionError(f"rvm does not know the option(s) {', '.join(sorted(unknown))}")
     view = options.get("view", DEFAULT_VIEW)
     if isinstance(view, bool) or not isinstance(view, int) or not VIEW_RANGE[0] <= view <= VIEW_RANGE[1]:
         raise OptionError(f"option 'view' must be an integer from {VIEW_RANGE[0]} to {VIEW_RANGE[1]}")
-    return view
+    enlarge = options.get("enlarge", False)
+    if not isinstance(enlarge, bool):
+        raise OptionError("option 'enlarge' must be true or false")
+    return view, enlarge
 
 
 def downsample_ratio(height: int, width: int, view: int) -> float:
     """RVM's ``downsample_ratio`` so the long side becomes ``view`` (float32, as the graph computes sizes).
 
-    Small photos are enlarged to the view too (ratio > 1, the guided filter then brings
-    the result back down): the network sees people at the scale it works best at
-    (persons-dev, view 512: IoU 0.915 enlarged vs 0.912 kept at their own size).
+    For a photo smaller than the view this enlarges (ratio > 1; the guided filter then
+    brings the result back down) — used with the ``enlarge`` option.
     """
     long_side = np.float32(max(height, width))
     if long_side == view:

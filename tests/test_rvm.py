@@ -129,7 +129,12 @@ def test_view_option(rvm, persons_dev):
     assert max(small.info["view"]) == 128 and small.alpha.shape == rgb.shape[:2]
     assert 0.0 <= small.alpha.min() and small.alpha.max() <= 1.0
     assert 0.0 <= small.foreground.min() and small.foreground.max() <= 1.0
-    for bad in ({"view": 10}, {"view": "512"}, {"view": True}, {"zoom": True}):
+    tiny = cv2.resize(rgb, (rgb.shape[1] // 4, rgb.shape[0] // 4), interpolation=cv2.INTER_AREA)
+    kept = rvm.predict(tiny)  # smaller than the view: seen at its own size, no guided filter
+    assert kept.info["view"] == [tiny.shape[1], tiny.shape[0]] and kept.info["downsample_ratio"] == 1.0
+    enlarged = rvm.predict(tiny, {"enlarge": True})
+    assert max(enlarged.info["view"]) == DEFAULT_VIEW and enlarged.alpha.shape == tiny.shape[:2]
+    for bad in ({"view": 10}, {"view": "512"}, {"view": True}, {"zoom": True}, {"enlarge": "yes"}):
         with pytest.raises(OptionError):
             rvm.predict(rgb, bad)
 
