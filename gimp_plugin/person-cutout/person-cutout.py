@@ -31,6 +31,7 @@ import comic_layers  # noqa: E402
 import comic_page  # noqa: E402
 import comic_pages  # noqa: E402
 import licences  # noqa: E402
+import segmenter_options  # noqa: E402
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
 from server_link import (  # noqa: E402
     MASK_FORMAT,
@@ -173,16 +174,36 @@ def licence_notice(parent, segmenter: str, endpoint: str) -> None:
     licences.remember(segmenter, licence)
 
 
-def watch_segmenter(config):
-    """The dialog shows the licence as soon as such a segmenter is picked, not after OK."""
+def watch_segmenter(config, segmenter_only=False):
+    """The dialog shows the licence as soon as such a segmenter is picked, not after OK.
+
+    ``segmenter_only``: Cut Out Person's *Person* and *Body parts* options, greyed out unless
+    the segmenter they belong to is chosen.
+    """
 
     def on_open(dialog):
         def changed(cfg, _pspec):
             licence_notice(dialog, cfg.get_property("segmenter"), cfg.get_property("endpoint"))
 
         config.connect("notify::segmenter", changed)
+        if segmenter_only:
+            only_for(dialog, config, "person", segmenter_options.PERSON_SEGMENTERS)
+            only_for(dialog, config, "body-parts", segmenter_options.PARTS_SEGMENTERS)
 
     return on_open
+
+
+def only_for(dialog, config, argument, segmenters):
+    """Grey out ``argument`` in the dialog unless the segmenter is one of ``segmenters``."""
+    values = Gimp.ValueArray.new(len(segmenters))
+    for name in segmenters:
+        value = GObject.Value(GObject.TYPE_STRING)
+        value.set_string(name)
+        values.append(value)
+    try:
+        dialog.set_sensitive_if_in(argument, config, "segmenter", values, True)
+    except (TypeError, AttributeError) as exc:  # a cosmetic: the option is ignored for other segmenters anyway
+        print(f"[person-cutout] cannot grey out {argument}: {exc}", file=sys.stderr, flush=True)
 
 
 def single_layer(drawables):
@@ -203,7 +224,7 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
     if layer is None:
         return fail(procedure, f"{problem} to cut the person out of")
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, "Cut Out Person", watch_segmenter(config)):
+        if not show_dialog(procedure, config, "Cut Out Person", watch_segmenter(config, segmenter_only=True)):
             return cancelled(procedure)
         licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
 
@@ -214,10 +235,16 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
     endpoint = endpoint_or_configured(config.get_property("endpoint"))
     timeout = float(config.get_property("timeout"))
     width, height = layer.get_width(), layer.get_height()
+    parts = config.get_property("body-parts") and segmenter in segmenter_options.PARTS_SEGMENTERS
 
+    try:  # the person's point comes from the selection or a path: a clear error before anything is sent
+        options = segmenter_options.segmenter_options(
+            segmenter, config.get_property("person"), config.get_property("body-parts"), image, layer)
+    except CutoutError as exc:
+        return fail(procedure, str(exc))
     Gimp.progress_init("Person Cutout")
     try:
-        options = {"edges": config.get_property("edges")}
+        options["edges"] = config.get_property("edges")
         if output == "black-layer":
             options["background"] = "black"
         if comic != "none":
@@ -226,6 +253,7 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
         reply = request("cutout", layer, pixels, wire_format, segmenter, options, endpoint, timeout)
         if comic != "none":
             comic_layers.checked_frames(reply, width, height)
+        part_masks = segmenter_options.part_frames(reply, width, height) if parts else []
     except (CutoutError, ValueError) as exc:
         return fail(procedure, str(exc))
 
@@ -237,6 +265,8 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
             target = add_cutout_layer(image, layer, reply, width, height, on_black=(output == "black-layer"))
         if comic != "none":
             comic_layers.add_comic_group(image, target, reply, comic)
+        if part_masks:
+            segmenter_options.add_part_channels(image, layer, part_masks)
     finally:
         image.undo_group_end()
     return done(procedure)
@@ -393,6 +423,11 @@ def create_cutout(plugin, name):
                                   choice(EDGES), "off", FLAGS)
     procedure.add_choice_argument("comic", "Co_mic layers", "Also add comic layers of the person (style defaults)",
                                   choice(COMIC), "none", FLAGS)
+    procedure.add_choice_argument("person", "_Person", "Mask R-CNN only: which person of a group (the selection's "
+                                  "centre, else the first path's first anchor, picks one)",
+                                  choice(segmenter_options.PERSONS), "all", FLAGS)
+    procedure.add_boolean_argument("body-parts", "_Body parts as channels", "Human parsing only: add hair, face, "
+                                   "clothes, arms, legs… as channels named by their labels", False, FLAGS)
     add_server_arguments(procedure)
     return procedure
 
