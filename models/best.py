@@ -25,8 +25,9 @@ from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
 from .isnet import ISNetSegmenter
 from .rvm import RobustVideoMatting
 
-#: time does not matter here, so ``rvm`` also enlarges small photos to its view (IoU 0.915 against 0.912)
-RVM_DEFAULTS = {"enlarge": True}
+#: time does not matter here: ``rvm`` at its most accurate, small photos enlarged to a 512 view
+#: (IoU 0.915, against 0.910 for the fast default)
+RVM_DEFAULTS = {"enlarge": True, "view": 512}
 
 
 def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import pytest
 
 from models.base import OptionError
 from models.convert_rvm import ConversionError, state_dict_from_tfjs
-from models.rvm import DEFAULT_VIEW, RobustVideoMatting, downsample_ratio
+from models.rvm import DEFAULT_VIEW, RobustVideoMatting, box_filter_valid, downsample_ratio
 from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
 
 
@@ -137,6 +137,17 @@ def test_view_option(rvm, persons_dev):
     for bad in ({"view": 10}, {"view": "512"}, {"view": True}, {"zoom": True}, {"enlarge": "yes"}):
         with pytest.raises(OptionError):
             rvm.predict(rgb, bad)
+
+
+@pytest.mark.parametrize("channels", [1, 4, 8])
+def test_box_filter_is_the_valid_3x3_mean(channels):
+    import torch
+
+    x = torch.rand(channels, 37, 53, generator=torch.Generator().manual_seed(channels))
+    expected = torch.nn.functional.avg_pool2d(x[None], 3, stride=1)[0]  # the graph's own definition
+    result = box_filter_valid(x)
+    assert result.shape == (channels, 35, 51)
+    assert float((result - expected).abs().max()) < 1e-6
 
 
 def test_downsample_ratio_gives_the_view_size():
