@@ -6,7 +6,7 @@
 import hashlib
 import json
 import os
-import subprocess
+import sys
 import time
 
 import gi
@@ -14,6 +14,9 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+sys.path.insert(0, os.environ["PC_TESTS"])  # this folder (tests/gimp_harness.py sets it)
+from gimp_undo import press_ctrl_z  # noqa: E402
 
 scenario = json.loads(os.environ["PC_SCENARIO"])
 report = {"steps": []}
@@ -118,19 +121,9 @@ if procedure is not None:
 if scenario.get("undo") and report.get("success"):
     # the GUI run (tests/gimp_harness.py, gui=True): show the image, press Ctrl+Z once in its window
     time.sleep(2)  # let the window map
-    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "GIMP"], capture_output=True, text=True)
-    titles = {w: subprocess.run(["xdotool", "getwindowname", w], capture_output=True, text=True).stdout for w in found.stdout.split()}
-    report["titles"] = titles
-    windows = [w for w, title in titles.items() if "[" in title]  # the image window: "[name] (…) – GIMP"
-    report["windows"] = len(windows)
-    if windows:
-        window = windows[-1]
-        geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True).stdout
-        size = dict(line.split("=") for line in geometry.split())
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "mousemove", "--window", window,
-                        str(int(size["WIDTH"]) // 2), str(int(size["HEIGHT"]) // 2), "key", "--clearmodifiers", "ctrl+z"],
-                       check=True, timeout=30)
-        time.sleep(3)  # GIMP undoes in its own process, asynchronously to this one
+    seen = press_ctrl_z()
+    report["titles"], report["windows"] = seen["titles"], seen["windows"]
+    if seen["windows"]:
         report["after_undo"] = describe(image)
 
 with open(os.environ["PC_REPORT"], "w") as handle:

@@ -114,7 +114,7 @@ class Gimp:
 
         ``gui``: the full GIMP on an Xvfb display instead of gimp-console (for what only the GUI can do).
         """
-        variables = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home), **env}
+        variables = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home), "PC_TESTS": str(Path(script).parent), **env}
         start = GIMP_GUI if gui else [GIMP, "-i"]
         gimp = [*start, "-d", "-f", "--batch-interpreter=python-fu-eval", "-b", f'exec(open("{script}").read())', "--quit"]
         command = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), *gimp]
