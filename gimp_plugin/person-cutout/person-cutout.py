@@ -247,8 +247,8 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
         options["edges"] = config.get_property("edges")
         if output == "black-layer":
             options["background"] = "black"
-        if comic != "none":
-            options["comic"] = comic
+        if comic != "none":  # the comic group gets the person's mask: layers clipped, not multiplied by it
+            options["comic"] = {"style": comic, "soft_edges": False}
         pixels, wire_format = layer_pixels(layer)
         reply = request("cutout", layer, pixels, wire_format, segmenter, options, endpoint, timeout)
         if comic != "none":
@@ -385,8 +385,8 @@ FLAGS = GObject.ParamFlags.READWRITE
 
 
 def add_server_arguments(procedure):
-    procedure.add_string_argument("endpoint", "Server endpoint", "Empty: the one install.py configured", "", FLAGS)
-    procedure.add_double_argument("timeout", "Timeout (s)", "How long to wait for the server", 5.0, 3600.0, 600.0, FLAGS)
+    procedure.add_string_argument("endpoint", "Server e_ndpoint", "Empty: the one install.py configured", "", FLAGS)
+    procedure.add_double_argument("timeout", "_Timeout (s)", "How long to wait for the server", 5.0, 3600.0, 600.0, FLAGS)
 
 
 def add_style_arguments(procedure):
@@ -414,10 +414,10 @@ def create_cutout(plugin, name):
         "One undo step removes it.",
         name,
     )
-    procedure.add_choice_argument("segmenter", "_Segmenter", "Which network finds the person",
+    procedure.add_choice_argument("segmenter", "Se_gmenter", "Which network finds the person",
                                   choice(SEGMENTERS), "default", FLAGS)
-    procedure.add_choice_argument("output", "_Output", "What to create", choice(OUTPUTS), "mask", FLAGS)
-    procedure.add_choice_argument("existing-mask", "_Existing mask", "When the layer already has a mask",
+    procedure.add_choice_argument("output", "O_utput", "What to create", choice(OUTPUTS), "mask", FLAGS)
+    procedure.add_choice_argument("existing-mask", "E_xisting mask", "When the layer already has a mask",
                                   choice(EXISTING_MASK), "replace", FLAGS)
     procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
                                   choice(EDGES), "off", FLAGS)
