@@ -16,11 +16,15 @@ from PIL import Image
 
 from server import comic_page
 from tests.conftest import IN_CI
+from tests.test_comic import _spectrum_peak
 from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP and server)
 
 BATCH = REPO / "tests" / "gimp_comic_batch.py"
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
 PAGE = {"page-size": "b5", "dpi": "300", "layout": "3-tiers", "border": 1.0}
+# the photo's comic layers at 150 dpi, tone at 30 lpi (not the default 60): a 5 px dot period in the
+# photo; placed on the 300 dpi page they must be drawn again with a 300 / 30 = 10 px period
+COMIC = {"style": "manga", "dpi": 150, "tone-lpi": 30.0}
 pytestmark = pytest.mark.gimp
 
 
@@ -64,12 +68,13 @@ def selfie_mask(endpoint: str, rgb: np.ndarray) -> np.ndarray:
 
 def place_steps(server: str, fit: str = "fill", before: bool = False) -> list[dict]:  # noqa: F811
     """Comic Layers (manga, a fresh selfie cut-out) on the astronaut, a 3-tier page, the cut-out in panel 2."""
-    place = {"run": "python-fu-person-cutout-place-in-panel", "on": "photo", "args": {"page": "$page", "panel": 2, "fit": fit}}
+    place = {"run": "python-fu-person-cutout-place-in-panel", "on": "photo",
+             "args": {"page": "$page", "panel": 2, "fit": fit, "endpoint": server}}
     if before:
         place["before"] = "page"
     return [
         {"run": "python-fu-person-cutout-comic-layers", "on": "photo",
-         "args": {"style": "manga", "segmenter": "selfie", "endpoint": server}},
+         "args": {**COMIC, "segmenter": "selfie", "endpoint": server}},
         {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
         place,
     ]
@@ -168,6 +173,25 @@ def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
     assert (inner.max(axis=2) < 60).mean() > 0.01, "the person's ink shows inside the panel"
 
 
+def test_placed_comic_layers_are_drawn_again_at_the_page_resolution(placed):
+    """The placed Tone's dots are 300 dpi / 30 lpi = 10 px apart, as printed; a scaled copy's would be 5 px × scale."""
+    original = placed["images"]["photo"]["layers"][0]
+    recorded = json.loads(original["parasites"]["person-cutout-comic"])["comic"]
+    assert recorded["style"] == "manga" and recorded["dpi"] == 150 and recorded["tone_lpi"] == 30.0
+    holder = by_name(placed["images"]["page"]["layers"])["Panel 2"]["children"][1]
+    comic, photo = holder["children"]
+    scale = photo["width"] / original["width"]
+    expected, scaled = 300 / 30, 150 / 30 * scale
+    assert abs(scaled - expected) / expected > 0.3, "the test must tell a redrawn tone from a scaled one"
+    for layer in comic["children"]:  # each layer the photo's size and place, as Comic Layers… makes them
+        assert (layer["offsets"], layer["width"], layer["height"]) == (photo["offsets"], photo["width"], photo["height"])
+    assert np.abs(mask(comic).astype(int) - mask(photo)).max() <= 1  # the scaled person's mask
+    tone = rgba(by_name(comic["children"])["Tone"])[..., 3].astype(np.float32) / 255.0
+    assert (tone > 0.5).mean() > 0.01
+    period, _ = _spectrum_peak(tone, expected / 3, scaled * 2)
+    assert abs(period - expected) / expected < 0.05, (period, expected, scaled)
+
+
 def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(gimp, home, workdir, server):  # noqa: F811
     """With a mask painted by hand (the left half) no segmenter runs; Cut Out Person… can add comic layers."""
     config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
@@ -181,14 +205,17 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
              "args": {"style": "lineart", "endpoint": server}},
             {"run": "python-fu-person-cutout", "on": "photo",
              "args": {"segmenter": "selfie", "output": "cutout-layer", "comic": "posterize", "endpoint": server}},
+            {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
+            {"run": "python-fu-person-cutout-place-in-panel", "on": "photo", "select": "Person cut-out",  # no server
+             "args": {"page": "$page", "panel": 1, "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0}},
             {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "before": "photo",  # no server: untouched
              "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0}},
-        ], report=["photo"])
+        ], report=["photo", "page"])
     finally:
         config.write_text(saved)
-    first, second, third = report["steps"]
-    assert first.get("success"), first.get("error")
-    assert second.get("success"), second.get("error")
+    first, second, page, place, third = report["steps"]
+    for step in (first, second, page, place):
+        assert step.get("success"), step.get("error")
     photo = report["images"]["photo"]
     # each addition goes directly above the layer it was made from
     assert [layer["name"] for layer in photo["layers"]] == ["Comic (lineart)", "Comic (posterize)", "Person cut-out", "Background"]
@@ -203,6 +230,11 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
     # the server is down and cannot be started: a clear message, and the image as it was
     assert not third.get("success") and "could not start the Person Cutout server" in third.get("error", "")
     assert [layer["md5"] for layer in report["before"]["layers"]] == [layer["md5"] for layer in photo["layers"]]
+    # Place in Panel without a server: placed all the same, the comic layers only scaled, and the user told so
+    holder = by_name(report["images"]["page"]["layers"])["Panel 1"]["children"][1]
+    comic, placed_photo = holder["children"]
+    assert comic["name"] == "Comic (posterize) copy" and placed_photo["name"] == "Person cut-out copy"
+    assert "only scaled, not drawn again" in (workdir / "comic-mask.log").read_text()
 
 
 def test_undo_removes_the_placement(gimp, home, workdir, server):  # noqa: F811

@@ -6,7 +6,8 @@ The group sits above the photo layer, holds ``Ink``, ``Tone`` and ``Flat colour`
 the style has, top first) and is masked by the person's mask, so an artist can repaint any
 layer, hide it, or refine the mask, as with layers drawn by hand. The group carries a parasite
 naming the photo layer (by tattoo), which is how *Place in Panel…* finds the comic layers of a
-cut-out.
+cut-out, and the full comic option it was made with, which is how Place in Panel… draws the
+layers again at the page's resolution.
 """
 
 from __future__ import annotations
@@ -72,8 +73,18 @@ def checked_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
     return frames
 
 
-def add_comic_group(image, photo, reply, style: str):
-    """The comic layers in a new group above ``photo``, masked by the reply's mask; returns the group."""
+def full_option(option: dict) -> dict:
+    """``option`` with every parameter of its style filled in (its defaults), as recorded on a group."""
+    params = comic_styles.STYLES[option["style"]].params
+    return {"soft_edges": False, **{p.name: p.default for p in params}, **option}
+
+
+def add_comic_group(image, photo, reply, option: dict):
+    """The comic layers in a new group above ``photo``, masked by the reply's mask; returns the group.
+
+    ``option`` is the request's ``comic`` option, recorded so the group can be drawn again.
+    """
+    style = option["style"]
     width, height = photo.get_width(), photo.get_height()
     frames = checked_frames(reply, width, height)
     offsets = photo.get_offsets()
@@ -87,7 +98,7 @@ def add_comic_group(image, photo, reply, style: str):
     mask = group.create_mask(Gimp.AddMaskType.WHITE)
     group.add_mask(mask)
     write_pixels(mask, MASK_FORMAT, reply.frames["mask"])
-    tag = json.dumps({"photo": photo.get_tattoo(), "style": style}).encode()
+    tag = json.dumps({"photo": photo.get_tattoo(), "style": style, "comic": full_option(option)}).encode()
     group.attach_parasite(Gimp.Parasite.new(COMIC_PARASITE, Gimp.PARASITE_PERSISTENT, tag))
     return group
 
@@ -101,3 +112,30 @@ def comic_info(item) -> dict | None:
         return json.loads(bytes(parasite.get_data()).decode())
     except ValueError:
         return None
+
+
+def recorded_option(info: dict) -> dict:
+    """The comic option a group was made with; a group made before it was recorded gets its style's defaults."""
+    return dict(info.get("comic") or full_option({"style": info["style"]}))
+
+
+def replace_layers(group, reply, photo) -> None:
+    """The group's layers redrawn: the reply's pixels at ``photo``'s size and place, names and order kept.
+
+    The group's mask becomes the reply's mask (the person's, at that size).
+    """
+    width, height = photo.get_width(), photo.get_height()
+    frames = dict(checked_frames(reply, width, height))
+    layers = group.get_children()
+    extra = [x.get_name() for x in layers if x.get_name() not in frames]
+    if extra:  # checked first: a group half redrawn would be worse than one only scaled
+        raise ValueError(f"{group.get_name()} holds layers the style does not draw ({', '.join(extra)})")
+    offsets = photo.get_offsets()
+    for layer in layers:
+        layer.resize(width, height, 0, 0)
+        layer.set_offsets(offsets.offset_x, offsets.offset_y)
+        write_pixels(layer, "R'G'B'A u8", frames[layer.get_name()])
+    if group.get_mask() is not None:
+        group.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    group.add_mask(group.create_mask(Gimp.AddMaskType.WHITE))
+    write_pixels(group.get_mask(), MASK_FORMAT, reply.frames["mask"])

@@ -7,6 +7,8 @@ install.py), so the page GIMP builds is the page the tests and the README pictur
 A page is ordinary GIMP layers: a white "Paper" layer and one group per panel, holding a
 "Panel N border" layer and masked to the panel, so whatever is put in the group is clipped to the
 panel and stays editable. Parasites (saved in XCF) record the page and each panel's rectangle.
+Placed comic groups are drawn again by the server at the page's resolution, so their line weights
+(pt) and screentone (lpi) print as asked, not as the scaling made them.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 import comic_page  # noqa: E402
-from comic_layers import comic_info  # noqa: E402
+from comic_layers import comic_info, recorded_option, replace_layers  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
-from server_link import MASK_FORMAT, read_pixels, write_pixels  # noqa: E402
+from server_link import (  # noqa: E402
+    MASK_FORMAT,
+    CutoutError,
+    layer_with_mask_as_alpha,
+    read_pixels,
+    request,
+    write_pixels,
+)
 
 PAGE_PARASITE = "person-cutout-page"
 PANEL_PARASITE = "person-cutout-panel"
@@ -203,10 +212,11 @@ def placement(bounds, layer_size, panel: dict, fit: str) -> tuple[float, int, in
     return scale, int(round(x)), int(round(y))
 
 
-def place(source, selected, page, number: int, fit: str):
+def place(source, selected, page, number: int, fit: str, endpoint: str, timeout: float) -> tuple[object, str | None]:
     """Copy the cut-out into panel ``number`` of ``page``, scaled and clipped; one undo step on the page.
 
-    Returns the new group (inside the panel's group, below its border).
+    Returns the new group (inside the panel's group, below its border) and, when the server
+    could not draw the comic groups again, why (those groups stay scaled copies).
     """
     group, panel = find_panel(page, number)
     if group is None:
@@ -234,6 +244,40 @@ def place(source, selected, page, number: int, fit: str):
         height = max(1, int(round(holder.get_height() * scale)))
         holder.scale(width, height, True)
         holder.set_offsets(x + int(round(corner.offset_x * scale)), y + int(round(corner.offset_y * scale)))
+        options = [recorded_option(comic_info(item)) for item in items[:-1]]
+        problem = redraw_comics(holder, options, page_dpi(page), endpoint, timeout)
     finally:
         page.undo_group_end()
-    return holder
+    return holder, problem
+
+
+def page_dpi(page) -> int:
+    info = _read_parasite(page, PAGE_PARASITE) or {}
+    return int(round(info.get("dpi") or page.get_resolution()[-1]))
+
+
+def person_rgba(photo) -> bytes:
+    """The placed photo with the person's mask as alpha: sent with ``mask: alpha``, no segmenter runs."""
+    return layer_with_mask_as_alpha(photo) if photo.get_mask() is not None else read_pixels(photo, "R'G'B'A u8")
+
+
+def redraw_comics(holder, options: list[dict], dpi: int, endpoint: str, timeout: float) -> str | None:
+    """Each placed comic group drawn again on the scaled photo at ``dpi``, with the options it was made with.
+
+    Scaled pixels would change the line weights and the tone's frequency and dots on the printed
+    page. Returns why a group could not be redrawn (it is left scaled), or None.
+    """
+    *comics, photo = holder.get_children()
+    if not comics:
+        return None
+    pixels = person_rgba(photo)
+    for group, option in zip(comics, options, strict=True):
+        comic = {**option, "dpi": dpi}
+        try:
+            reply = request("comic", photo, pixels, "RGBA8", "default",
+                            {"comic": comic, "mask": "alpha", "foreground": False}, endpoint, timeout,
+                            "Drawing the comic layers for the page…")
+            replace_layers(group, reply, photo)
+        except (CutoutError, ValueError) as exc:  # no server, or it refused: keep the scaled copies
+            return str(exc)
+    return None

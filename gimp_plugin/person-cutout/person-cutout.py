@@ -264,7 +264,7 @@ def run_cutout(procedure, run_mode, image, drawables, config, data):
         else:
             target = add_cutout_layer(image, layer, reply, width, height, on_black=(output == "black-layer"))
         if comic != "none":
-            comic_layers.add_comic_group(image, target, reply, comic)
+            comic_layers.add_comic_group(image, target, reply, options["comic"])
         if part_masks:
             segmenter_options.add_part_channels(image, layer, part_masks)
     finally:
@@ -306,7 +306,7 @@ def run_comic_layers(procedure, run_mode, image, drawables, config, data):
 
     image.undo_group_start()
     try:
-        comic_layers.add_comic_group(image, layer, reply, style)
+        comic_layers.add_comic_group(image, layer, reply, options["comic"])
     finally:
         image.undo_group_end()
     return done(procedure)
@@ -354,10 +354,16 @@ def run_place(procedure, run_mode, image, drawables, config, data):
         return fail(procedure, "no comic page is open (File › Create › Comic Page…)")
     if page.get_id() == image.get_id():
         return fail(procedure, "select the cut-out in its own image, not on the page")
+    Gimp.progress_init("Person Cutout: place in panel")
     try:
-        comic_pages.place(image, items[0], page, config.get_property("panel"), config.get_property("fit"))
+        _, problem = comic_pages.place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
+                                       endpoint_or_configured(config.get_property("endpoint")),
+                                       float(config.get_property("timeout")))
     except ValueError as exc:
         return fail(procedure, str(exc))
+    if problem:  # placed all the same: the page is usable, only the comic layers are scaled
+        Gimp.message(f"Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
+                     f"(their line weights and screentone differ from those asked): {problem}")
     return done(procedure)
 
 
@@ -491,12 +497,14 @@ def create_place(plugin, name):
     procedure.set_documentation(
         "Put the cut-out (with its comic layers) into a panel of a comic page",
         "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
-        "made by Comic Page…, scaled to fit and clipped by the panel's mask. One undo step on the page.",
+        "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
+        "at the page's resolution. One undo step on the page.",
         name,
     )
     procedure.add_image_argument("page", "Comic pa_ge", "Empty: the most recent comic page", True, FLAGS)
     procedure.add_int_argument("panel", "_Panel", "Panel number in reading order", 1, 99, 1, FLAGS)
     procedure.add_choice_argument("fit", "_Fit", "How the person is scaled", choice(comic_pages.FITS), "whole", FLAGS)
+    add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
     return procedure
 
 
