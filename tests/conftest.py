@@ -40,7 +40,8 @@ def installed(segmenter):
 
 @pytest.fixture(scope="session")
 def persons_dev() -> Path:
-    return need(PERSONS_DEV, "the persons-dev photos (../shared/data/persons-dev)")
+    # resolved: a symlinked ../shared must name the same files inside the GIMP test root's bind mounts
+    return need(PERSONS_DEV, "the persons-dev photos (../shared/data/persons-dev)").resolve()
 
 
 @pytest.fixture(scope="session")
