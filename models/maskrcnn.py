@@ -6,7 +6,8 @@ into the photo are kept as probabilities. Options:
 
 * ``selection`` — ``"all"`` (soft union of every person, default), ``"largest"``, an instance
   index ``k`` (as listed by :meth:`MaskRCNNSegmenter.instances`), or a point ``[x, y]`` (photo
-  pixels: the most likely person there; nobody there → empty mask);
+  pixels: the most likely person there; nobody there is refused with a clear error rather than
+  answered with an empty mask, so a GIMP user's layer is never hidden by a miss);
 * ``threshold`` — minimum detection score (default 0.5);
 * ``view`` — the shorter side the network works at (default 800, torchvision's; 64–1333).
 """
@@ -99,10 +100,10 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
 
     ``all``: pixelwise maximum (a soft union that never exceeds 1); ``largest``: the mask with the
     most pixels ≥ 0.5; ``k``: that instance; ``[x, y]``: the instance with the highest probability
-    at that pixel, if any is ≥ 0.5 there.
+    at that pixel; :class:`OptionError` when none is ≥ 0.5 there.
     """
     empty = np.zeros(shape, np.float32)
-    if len(masks) == 0:
+    if len(masks) == 0 and not isinstance(selection, (list, tuple)):
         return empty, []
     if selection == "all":
         return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
@@ -116,9 +117,11 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
         x, y = (int(round(v)) for v in selection)
         if not (0 <= y < shape[0] and 0 <= x < shape[1]):
             raise OptionError(f"point ({x}, {y}) lies outside the {shape[1]}×{shape[0]} photo")
-        k = int(np.argmax(masks[:, y, x]))
-        if masks[k, y, x] < 0.5:
-            return empty, []
+        k = int(np.argmax(masks[:, y, x])) if len(masks) else -1
+        if k < 0 or masks[k, y, x] < 0.5:
+            found = f"{len(masks)} found elsewhere" if len(masks) else "none found in the photo"
+            raise OptionError(f"nobody stands at ({x}, {y}) ({found}); put the point on a person, "
+                              "or choose 'largest' or 'all'")
     return masks[k].astype(np.float32), [k]
 
 

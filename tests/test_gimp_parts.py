@@ -3,12 +3,14 @@
 ``parsing`` with *Body parts as channels*: 19 channels named by the LIP labels, image-sized, holding
 the server's part masks at the layer's offsets; one Ctrl+Z removes them with the mask. ``maskrcnn``
 with *Person: under the selection*: the plug-in sends the selection's centre (else the first anchor
-of the first path) in the layer's pixels, and with neither it fails clearly without touching the image.
+of the first path) in the layer's pixels, the mask holds the person under it, and with neither, or with
+a point on nobody, it fails clearly without touching the image.
 
 The server runs in this process on random weights (no real weights can be downloaded here), with
 segmenters that record the options each request brought and work at a small view, so ResNet-101 is
 quick on two CPU cores. What the plug-in sent is checked on the server's side, not by what random
-weights happen to find.
+weights happen to find; the maskrcnn double runs its network, then hands the real selection code two
+people at known places.
 """
 
 from __future__ import annotations
@@ -40,11 +42,28 @@ pytestmark = pytest.mark.gimp
 received: list[tuple[str, dict]] = []  # (segmenter, the options its predict() got), in order
 
 
+#: the people the maskrcnn double "finds", as soft discs (cx, cy, radius) in the layer's pixels: random
+#: weights find nobody, so which person the plug-in's point picks is checked against these two
+PEOPLE = ((130, 150, 120), (400, 380, 70))
+
+
+def known_people(shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    masks = np.stack([np.clip(r + 0.5 - np.hypot(xx - cx, yy - cy), 0, 1) for cx, cy, r in PEOPLE]).astype(np.float32)
+    boxes = np.array([[cx - r, cy - r, cx + r, cy + r] for cx, cy, r in PEOPLE], np.float32)
+    return {"boxes": boxes, "scores": np.array([0.9, 0.8], np.float32), "masks": masks}
+
+
 class RecordingMaskRCNN(MaskRCNNSegmenter):
     def load(self):
         super().load()
         # random weights propose 1000 boxes to the box head: seconds on 2 cores, whatever the view; 20 will do
         self.net.rpn._pre_nms_top_n["testing"], self.net.rpn._post_nms_top_n["testing"] = 100, 20
+
+    def detect(self, rgb, threshold=0.5, view=800):
+        found = super().detect(rgb, threshold, view)  # the real network runs (random weights) ...
+        assert found["masks"].shape[1:] == rgb.shape[:2]
+        return known_people(rgb.shape[:2])  # ... and the selection works on people whose places are known
 
     def predict(self, rgb, options=None, progress=no_progress):
         received.append((self.name, dict(options or {})))
@@ -147,21 +166,33 @@ def test_maskrcnn_person_under_the_selection_or_path_and_none(gimp, home, workdi
         {"path": [[60, 90], [200, 250]], "args": args},  # no selection: the first anchor of the path
         {"args": args},  # neither: a clear error, the image untouched
         {"select": [530, 200, 20, 40], "args": args},  # its centre x 540 is right of the layer (image x 13 … 524)
+        {"select": [430, 120, 40, 40], "args": args},  # on nobody: refused, the mask of run 1 stays
+        {"select": [400, 370, 20, 20], "args": args},  # on the second, smaller person
         {"args": {**args, "person": "largest"}},
     ])
     assert report["registered"]
-    first, second, neither, outside, largest = report["runs"]
-    assert first["success"], first.get("error")
-    assert second["success"], second.get("error")
+    first, second, neither, outside, nobody, smaller, largest = report["runs"]
+    for entry in (first, second, smaller, largest):
+        assert entry["success"], entry.get("error")
     assert first["after"]["layers"][0]["mask_md5"] is not None
-    assert largest["success"], largest.get("error")
     selections = [options.get("selection") for name, options in received]
-    assert [name for name, _ in received] == ["maskrcnn"] * 3
+    assert [name for name, _ in received] == ["maskrcnn"] * 5
     # the selection's bounds (100, 60)–(150, 100): centre (125, 80) in the image, (112, 73) in the layer
-    assert selections == [[125 - 13, 80 - 7], [60 - 13, 90 - 7], "largest"]
+    assert selections == [[125 - 13, 80 - 7], [60 - 13, 90 - 7], [450 - 13, 140 - 7], [410 - 13, 380 - 7], "largest"]
+
+    def person_in_mask(index: int) -> int:
+        """Which of PEOPLE the layer mask after run ``index`` holds: its centre opaque, the other's clear."""
+        mask = gray(workdir / "persons" / str(index) / "mask.gray", 512, 512)
+        inside = [mask[cy, cx] for cx, cy, _ in PEOPLE]
+        assert sorted(inside) == [0, 255], f"run {index}: mask at the two people's centres {inside}"
+        return int(np.argmax(inside))
+
+    assert [person_in_mask(i) for i in (0, 1, 5, 6)] == [0, 0, 1, 0]
 
     assert not neither["success"]
     assert "needs a selection (or a path)" in neither["error"], neither["error"]
     assert neither["after"] == neither["before"], "a refused run changed the image"
     assert not outside["success"] and "outside the layer" in outside["error"], outside.get("error")
     assert outside["after"] == outside["before"]
+    assert not nobody["success"] and "nobody stands at (437, 133) (2 found elsewhere)" in nobody["error"], nobody.get("error")
+    assert nobody["after"] == nobody["before"], "a point on nobody changed the image"

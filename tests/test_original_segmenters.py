@@ -136,8 +136,6 @@ def test_selection_picks_the_right_instance():
     assert chosen == [0] and np.array_equal(alpha, masks[0])
     alpha, chosen = select(masks, [72, 33], shape)
     assert chosen == [2]
-    alpha, chosen = select(masks, [25, 5], shape)  # nobody there
-    assert chosen == [] and alpha.max() == 0
     alpha, chosen = select(masks, "all", shape)
     assert chosen == [0, 1, 2] and np.array_equal(alpha, np.maximum(np.maximum(masks[0], masks[1]), masks[2]))
     assert ((alpha > 0) & (alpha < 1)).any()  # the soft rims survive the union
@@ -151,6 +149,10 @@ def test_selection_refuses_bad_values():
         select(masks, 3, masks.shape[1:])
     with pytest.raises(OptionError, match="outside"):
         select(masks, [500, 5], masks.shape[1:])
+    with pytest.raises(OptionError, match=r"nobody stands at \(25, 5\) \(3 found elsewhere\)"):
+        select(masks, [25.0, 5.0], masks.shape[1:])  # between the discs: refused, not an empty mask
+    with pytest.raises(OptionError, match="none found in the photo"):
+        select(np.zeros((0, *masks.shape[1:]), np.float32), [25.0, 5.0], masks.shape[1:])
     for bad in ({"selection": "biggest"}, {"selection": True}, {"selection": [1, 2, 3]}, {"threshold": 2}, {"colour": 1}):
         with pytest.raises(OptionError):
             maskrcnn_options(bad)
