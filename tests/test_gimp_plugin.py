@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -89,9 +90,9 @@ def photo(persons_dev: Path, index: int = 3) -> Path:
     return persons_dev / "images" / f"{stems(persons_dev)[index]}.jpg"
 
 
-def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str) -> np.ndarray:
+def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str, segmenter: str | None = "selfie") -> np.ndarray:
     with Client(endpoint, deadline=120) as client:
-        reply = client.cutout(pixels, width, height, fmt, segmenter="selfie", options={"edges": "off"})
+        reply = client.cutout(pixels, width, height, fmt, segmenter=segmenter, options={"edges": "off"})
     return np.frombuffer(reply.frames["mask"], np.uint8).reshape(height, width)
 
 
@@ -134,6 +135,41 @@ def test_layer_mask_equals_the_servers_mask(gimp, home, workdir, persons_dev, se
         np.testing.assert_array_equal(visible[..., 3], expected)
         exported = np.asarray(Image.open(workdir / f"{name}.png").convert("RGBA"))  # File › Export As… PNG
         np.testing.assert_array_equal(exported[..., 3], expected)
+
+
+def test_default_segmenter_on_the_astronaut_and_the_readme_picture(gimp, home, workdir, server):
+    """The dialog's defaults (segmenter "default" = the server's, rvm) in GIMP, exported as PNG by GIMP.
+
+    With PERSON_CUTOUT_PICTURES=DIR the test also writes DIR/before-after.jpg, the README's picture:
+    the photo beside GIMP's export over a checkerboard, so the picture is what the plug-in made.
+    """
+    from models.paths import weights_dir
+    from models.rvm import RVMSegmenter
+
+    if RVMSegmenter(weights_dir()).missing_weights():
+        pytest.fail("rvm weights missing") if IN_CI else pytest.skip("rvm weights missing (python install.py)")
+    source = REPO / "tests" / "data" / "astronaut.png"
+    sent, png = workdir / "default.sent", workdir / "default.png"
+    report = scenario(gimp, home, workdir, "default", input=str(source), sent_pixels=str(sent), png_out=str(png),
+                      args={"endpoint": server})
+    assert report["success"], report.get("error")
+    exported = np.asarray(Image.open(png).convert("RGBA"))
+    expected = server_mask(server, sent.read_bytes(), 512, 512, "RGB8", segmenter=None)
+    np.testing.assert_array_equal(exported[..., 3], expected)
+    opaque = expected == 255  # where GIMP composites nothing, its export holds the photo's own colours
+    np.testing.assert_array_equal(exported[..., :3][opaque], np.asarray(Image.open(source).convert("RGB"))[opaque])
+    # the astronaut is found: her suit and face kept, the sky-blue corners above her shoulders not
+    assert (expected[250:480, 60:250] > 127).mean() > 0.95 and (expected[60:250, 160:260] > 127).mean() > 0.9
+    assert (expected[:40, :60] < 20).all() and (expected[:40, 400:] < 20).all()
+
+    pictures = os.environ.get("PERSON_CUTOUT_PICTURES")
+    if pictures:
+        yy, xx = np.mgrid[:512, :512]
+        checker = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 255, 204).astype(np.float64)
+        alpha = exported[..., 3:] / 255.0
+        over = np.rint(exported[..., :3] * alpha + checker * (1 - alpha)).astype(np.uint8)
+        side_by_side = np.concatenate([np.asarray(Image.open(source).convert("RGB")), over], axis=1)
+        Image.fromarray(side_by_side).save(Path(pictures) / "before-after.jpg", quality=85)
 
 
 def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
