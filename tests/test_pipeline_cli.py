@@ -96,8 +96,9 @@ def test_cli_cutout_in_process_and_through_a_server_agree(tmp_path):
     cut = np.asarray(Image.open(local))
     assert cut.shape == (512, 512, 4)
     alpha = cut[..., 3]
-    # the astronaut fills the lower middle; the top corners are background
-    assert alpha[300:500, 150:350].mean() > 200 and alpha[:60, :60].mean() < 30 and alpha[:60, -60:].mean() < 30
+    # her orange suit fills the lower left and middle; the top corners are background (the helmet she
+    # holds, lower right, is left out of the check: whether it belongs to the person is a matter of taste)
+    assert alpha[300:500, 40:270].mean() > 200 and alpha[:60, :60].mean() < 30 and alpha[:60, -60:].mean() < 30
 
     black = tmp_path / "black.png"
     _cli("cutout", str(ASTRONAUT), "-o", str(black), "--segmenter", name, "--background", "black")
