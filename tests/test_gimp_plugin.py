@@ -144,9 +144,9 @@ def test_default_segmenter_on_the_astronaut_and_the_readme_picture(gimp, home, w
     the photo beside GIMP's export over a checkerboard, so the picture is what the plug-in made.
     """
     from models.paths import weights_dir
-    from models.rvm import RVMSegmenter
+    from models.rvm import RobustVideoMatting
 
-    if RVMSegmenter(weights_dir()).missing_weights():
+    if RobustVideoMatting(weights_dir()).missing_weights():
         pytest.fail("rvm weights missing") if IN_CI else pytest.skip("rvm weights missing (python install.py)")
     source = REPO / "tests" / "data" / "astronaut.png"
     sent, png = workdir / "default.sent", workdir / "default.png"
