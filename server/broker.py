@@ -198,19 +198,19 @@ class Broker:
         worker.expires = expires
         if kind == REPLY and len(message) >= 5:
             client, reply = message[3], message[4:]
-            self._reply(client, reply)
             try:
-                kind_of_reply = json.loads(reply[0]).get("type")
-            except (ValueError, AttributeError):
-                kind_of_reply = None
+                header = json.loads(reply[0])
+            except (ValueError, UnicodeDecodeError):
+                header = None
             job = worker.job
-            if kind_of_reply in ("result", "error") and job is not None and job.client == client:
-                header_id = json.loads(reply[0]).get("id")
-                if header_id == job.request_id:
-                    self.in_flight.pop((job.client, job.request_id), None)
-                    worker.job = None
-                    worker.served += 1
-                    self.workers.move_to_end(identity)  # least recently used first
+            final = isinstance(header, dict) and header.get("type") in ("result", "error")
+            if final and job is not None and job.client == client and header.get("id") == job.request_id:
+                # the books first, then the reply: whoever hears the answer finds the worker free and counted
+                self.in_flight.pop((job.client, job.request_id), None)
+                worker.job = None
+                worker.served += 1
+                self.workers.move_to_end(identity)  # least recently used first
+            self._reply(client, reply)
 
     def _requeue(self, worker: WorkerState) -> None:
         job = worker.job

@@ -192,10 +192,20 @@ def test_full_queue_answers_busy_with_a_retry_hint():
     try:
         socket = zmq.Context.instance().socket(zmq.DEALER)
         socket.connect(tiny.endpoint)
-        for index in range(3):
+
+        def send(index: int) -> None:
             socket.send_multipart(
                 protocol.encode_image_request("cutout", bytes(12), 2, 2, "RGB8", segmenter="slow", options={"seconds": 1}, request_id=f"r{index}")
             )
+
+        # r0 first, until its progress shows the worker has taken it off the queue; then r1 waits in the
+        # queue's one place and r2 finds it full (sent together, r1 could find r0 still queued: a race)
+        send(0)
+        assert socket.poll(10_000), "no progress for the first request"
+        first = protocol.parse_reply(socket.recv_multipart())
+        assert (first.id, first.type) == ("r0", "progress")
+        send(1)
+        send(2)
         finals = {}
         deadline = time.monotonic() + 15
         while len(finals) < 3 and time.monotonic() < deadline:
