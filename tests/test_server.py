@@ -225,17 +225,19 @@ def test_full_queue_answers_busy_with_a_retry_hint():
 def test_shutdown_mid_request_answers_with_an_error():
     started = Running()
     errors = {}
+    running_now = threading.Event()
 
     def ask():
         with client(started.endpoint) as c:
             try:
-                c.cutout(photo().tobytes(), 64, 48, "RGB8", segmenter="slow", options={"seconds": 5})
+                c.cutout(photo().tobytes(), 64, 48, "RGB8", segmenter="slow", options={"seconds": 5},
+                         on_progress=lambda stage, fraction: running_now.set())
             except ServerError as exc:
                 errors["code"] = exc.code
 
     thread = threading.Thread(target=ask)
     thread.start()
-    time.sleep(0.5)
+    assert running_now.wait(10), "the request never started"  # stop mid-request, not before it arrived
     started.stop()
     thread.join(10)
     assert errors.get("code") == "shutdown"
