@@ -102,26 +102,26 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
     most pixels ≥ 0.5; ``k``: that instance; ``[x, y]``: the instance with the highest probability
     at that pixel; :class:`OptionError` when none is ≥ 0.5 there.
     """
-    empty = np.zeros(shape, np.float32)
-    if len(masks) == 0 and not isinstance(selection, (list, tuple)):
-        return empty, []
-    if selection == "all":
-        return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
-    if selection == "largest":
-        k = int(np.argmax((masks >= 0.5).reshape(len(masks), -1).sum(axis=1)))
-    elif isinstance(selection, int):
-        if not 0 <= selection < len(masks):
-            raise OptionError(f"instance {selection} does not exist; {len(masks)} found")
-        k = selection
-    else:
+    if isinstance(selection, (list, tuple)):  # a point: somebody must stand there, even among no detections
         x, y = (int(round(v)) for v in selection)
         if not (0 <= y < shape[0] and 0 <= x < shape[1]):
             raise OptionError(f"point ({x}, {y}) lies outside the {shape[1]}×{shape[0]} photo")
-        k = int(np.argmax(masks[:, y, x])) if len(masks) else -1
-        if k < 0 or masks[k, y, x] < 0.5:
+        there = masks[:, y, x]
+        if not len(there) or there.max() < 0.5:
             found = f"{len(masks)} found elsewhere" if len(masks) else "none found in the photo"
             raise OptionError(f"nobody stands at ({x}, {y}) ({found}); put the point on a person, "
                               "or choose 'largest' or 'all'")
+        k = int(np.argmax(there))
+    elif len(masks) == 0:
+        return np.zeros(shape, np.float32), []
+    elif selection == "all":
+        return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
+    elif selection == "largest":
+        k = int(np.argmax((masks >= 0.5).reshape(len(masks), -1).sum(axis=1)))
+    else:
+        if not 0 <= selection < len(masks):
+            raise OptionError(f"instance {selection} does not exist; {len(masks)} found")
+        k = selection
     return masks[k].astype(np.float32), [k]
 
 

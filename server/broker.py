@@ -200,7 +200,7 @@ class Broker:
             client, reply = message[3], message[4:]
             try:
                 header = json.loads(reply[0])
-            except (ValueError, UnicodeDecodeError):
+            except ValueError:  # bad JSON or UTF-8: forwarded as it is, not booked
                 header = None
             job = worker.job
             final = isinstance(header, dict) and header.get("type") in ("result", "error")
