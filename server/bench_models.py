@@ -4,7 +4,8 @@ A table of rows, one per (model, runtime): seconds per photo and per megapixel o
 same photos, in the same run, so the figures compare. The reference row is ``rvm`` on
 the original runtime (its TF.js graph on TF.js's WebAssembly backend, installed with
 npm into a temporary folder); every row's time is also printed as a ratio to it.
-``isnet`` (and ``best``, which runs it) has the original ISNet ONNX on onnxruntime next to it.
+``isnet`` (and ``best``, which runs it) has the original ISNet ONNX on onnxruntime next to it,
+the reference when ``rvm`` is not in the run (the table says which row the ratios are to).
 Then the peak memory of each torch segmenter on a 12 MP and a 24 MP photo, each in a
 fresh process so the figures are its own.
 
@@ -94,8 +95,14 @@ def run(args: argparse.Namespace) -> int:
             results.append((row, [m if isinstance(m, tuple) else (m, float("nan")) for m in row.measure(photos)]))
         except Exception as exc:  # a missing runtime is a line in the table, not the end of the benchmark
             results.append((row, f"unavailable: {str(exc).strip().splitlines()[-1][:100]}"))
-    reference = next((r for row, r in results if row.reference and not isinstance(r, str)), None)
+    # the first original runtime that ran (rvm's TF.js, else ISNet's onnxruntime) is what the ratios are to
+    reference_row, reference = next(((row, r) for row, r in results if row.reference and not isinstance(r, str)),
+                                    (None, None))
     # CPU seconds too: on a machine shared with other work, wall time mostly measures the neighbours
+    if reference_row is not None:
+        print(f"ratios (vs ref) are to {reference_row.model} on {reference_row.runtime}")
+        reference_wall = statistics.median(w for w, _ in reference)
+        reference_cpu = statistics.median(c for _, c in reference)  # nan where the runtime reports no CPU time
     print(f"\n{'model':<10} {'runtime':<16} {'s/photo':>8} {'s/MP':>7} {'vs ref':>7} {'cpu s/photo':>12} {'vs ref':>7}")
     for row, outcome in results:
         if isinstance(outcome, str):
@@ -104,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
         wall = statistics.median(w for w, _ in outcome)
         cpu = statistics.median(c for _, c in outcome)
         per_mp = sum(w for w, _ in outcome) / sum(megapixels)
-        wall_ratio = f"{wall / statistics.median(w for w, _ in reference):.2f}" if reference else "-"
-        cpu_ratio = f"{cpu / statistics.median(c for _, c in reference):.2f}" if reference and cpu == cpu else "-"
+        wall_ratio = f"{wall / reference_wall:.2f}" if reference else "-"
+        cpu_ratio = f"{cpu / reference_cpu:.2f}" if reference and cpu == cpu and reference_cpu == reference_cpu else "-"
         print(f"{row.model:<10} {row.runtime:<16} {wall:>8.3f} {per_mp:>7.3f} {wall_ratio:>7} {cpu:>12.3f} {cpu_ratio:>7}",
               flush=True)
     if not args.no_memory:
@@ -130,7 +137,7 @@ def rows(names: list[str], device: str, args: argparse.Namespace, weights: dict[
     if not args.no_reference and "rvm" in names:
         table.append(Row("rvm", "TF.js wasm", tfjs_rvm_measure, reference=True))
     if not args.no_reference and ("isnet" in names or "best" in names):
-        table.append(Row("isnet", "onnxruntime cpu", onnx_isnet_measure))
+        table.append(Row("isnet", "onnxruntime cpu", onnx_isnet_measure, reference=True))
     return table
 
 
