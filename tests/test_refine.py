@@ -1,0 +1,215 @@
+"""Refine by hand (server/refine.py) on real photos: a wrong region is made on purpose, one click fixes it.
+
+The astronaut tests need only the bundled photo and the ``rvm`` weights; the persons-dev test runs the
+click simulator (server/clicks.py) on a handful of real photos with their true masks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import registry
+from server import clicks
+from server.metrics import iou
+from server.refine import (
+    DEFAULT_SETTINGS,
+    NOT_PERSON,
+    PERSON,
+    RefineSettings,
+    active_strokes,
+    person_size,
+    refine_with_hints,
+    segmenter_evidence,
+)
+from tests.conftest import installed, load_pair, stems
+
+ASTRONAUT = Path(__file__).resolve().parent / "data" / "astronaut.png"
+
+
+@pytest.fixture(scope="module")
+def rvm(weights):
+    return installed(registry.create("rvm", "cpu", weights))
+
+
+@pytest.fixture(scope="module")
+def segment(rvm):
+    """The evidence the server uses: rvm re-run on the crop, small crops seen at the network's view."""
+    return segmenter_evidence(rvm, {"enlarge": True})
+
+
+@pytest.fixture(scope="module")
+def astronaut(rvm) -> tuple[np.ndarray, np.ndarray]:
+    """The bundled photo and rvm's mask of it (the 'right' mask the tests spoil and then repair)."""
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    return rgb, rvm.predict(rgb).alpha
+
+
+def ellipse(shape: tuple[int, int], centre: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:
+    canvas = np.zeros(shape, np.uint8)
+    cv2.ellipse(canvas, centre, axes, 0, 0, 360, 1, thickness=-1)
+    return canvas.astype(bool)
+
+
+def click_into(spoiled: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, clicks.Click]:
+    """The simulated user's click on the spoiled mask, drawn into a fresh hints image."""
+    click = clicks.next_click(spoiled, right)
+    assert click is not None
+    hints = clicks.empty_hints(spoiled.shape)
+    clicks.draw_click(hints, click)
+    return hints, click
+
+
+def beyond_reach(hints: np.ndarray, alpha: np.ndarray, settings: RefineSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """Pixels no stroke may change: outside every stroke's box grown by one crop side (refine.py's locality)."""
+    side = int(np.ceil(max(settings.min_crop, settings.crop_scale * person_size(alpha))))
+    reach = np.zeros(alpha.shape, bool)
+    for stroke in active_strokes(hints, alpha):
+        rows, cols = stroke.box
+        reach[max(0, rows.start - side) : rows.stop + side, max(0, cols.start - side) : cols.stop + side] = True
+    return ~reach
+
+
+def away_from(region: np.ndarray, distance: int) -> np.ndarray:
+    """Pixels farther than ``distance`` from ``region``."""
+    return cv2.distanceTransform((~region).view(np.uint8), cv2.DIST_L2, 5) > distance
+
+
+def test_black_click_removes_a_pasted_patch_of_background(astronaut, segment):
+    rgb, alpha = astronaut
+    right = alpha >= 0.5
+    # the backdrop beside her hair, claimed as person: attached to the head, so no separate piece
+    wrong = ellipse(right.shape, (335, 110), (40, 50)) & ~right
+    assert np.count_nonzero(wrong) > 4000 and np.all(alpha[wrong] < 0.5)
+    spoiled = np.where(wrong, 1.0, alpha).astype(np.float32)
+    hints, click = click_into(spoiled, right)
+    assert not click.positive
+
+    for evidence in (segment, None):  # with the segmenter re-run on the crop, and from colour alone
+        out = refine_with_hints(rgb, spoiled, hints, segment=evidence)
+        assert np.mean(out[wrong] < 0.5) > 0.8, "most of the pasted patch is removed"
+        assert np.mean(out[right] >= 0.5) > 0.99, "the person stays"
+        far = away_from(wrong, 40)
+        np.testing.assert_array_equal(out[far], spoiled[far])
+
+
+def test_changes_stay_inside_the_strokes_crop(astronaut, segment):
+    """The locality bound refine.py promises, with a crop smaller than this portrait."""
+    rgb, alpha = astronaut
+    right = alpha >= 0.5
+    wrong = ellipse(right.shape, (335, 110), (40, 50)) & ~right
+    spoiled = np.where(wrong, 1.0, alpha).astype(np.float32)
+    hints, _ = click_into(spoiled, right)
+    settings = RefineSettings(crop_scale=0.4)
+    out = refine_with_hints(rgb, spoiled, hints, segment=segment, settings=settings)
+    far = beyond_reach(hints, spoiled, settings)
+    assert np.mean(far) > 0.5
+    np.testing.assert_array_equal(out[far], spoiled[far])
+    assert np.mean(out[wrong] < 0.5) > 0.5
+
+
+def test_white_click_brings_back_a_removed_arm(astronaut, segment):
+    rgb, alpha = astronaut
+    right = alpha >= 0.5
+    # her right arm and sleeve (left in the photo), cut away from the mask
+    arm = np.zeros(right.shape, bool)
+    arm[280:, :110] = True
+    arm &= right
+    assert np.count_nonzero(arm) > 8000
+    spoiled = np.where(arm, 0.0, alpha).astype(np.float32)
+    hints, click = click_into(spoiled, right)
+    assert click.positive and arm[click.y, click.x]
+
+    out = refine_with_hints(rgb, spoiled, hints, segment=segment)
+    assert np.mean(out[arm] >= 0.5) > 0.8, "most of the arm is back"
+    assert np.mean(out[~right] < 0.5) > 0.99, "no background comes with it"
+    far = away_from(arm, 40)
+    np.testing.assert_array_equal(out[far], spoiled[far])
+
+
+def test_black_dot_on_a_separate_piece_removes_all_of_it_and_nothing_else(astronaut, segment):
+    rgb, alpha = astronaut
+    right = alpha >= 0.5
+    piece = ellipse(right.shape, (430, 150), (30, 60)) & ~right  # the model shuttle, away from her
+    assert not (cv2.dilate(piece.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & right).any()
+    spoiled = np.where(piece, 0.9, alpha).astype(np.float32)
+    hints = clicks.empty_hints(right.shape)
+    clicks.draw_click(hints, clicks.Click(430, 180, positive=False))  # off-centre: the whole piece goes anyway
+
+    out = refine_with_hints(rgb, spoiled, hints, segment=segment)
+    assert np.all(out[piece] < 0.5)
+    untouched = ~cv2.dilate(piece.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(out[untouched], spoiled[untouched])
+
+
+def test_hints_are_hard_and_running_again_changes_nothing(astronaut, segment):
+    rgb, alpha = astronaut
+    hints = clicks.empty_hints(alpha.shape)
+    cv2.circle(hints, (335, 110), 6, NOT_PERSON, -1)  # backdrop the mask already calls background
+    cv2.circle(hints, (200, 120), 6, PERSON, -1)  # her face, already person
+    cv2.line(hints, (60, 330), (90, 420), PERSON, 9)  # her sleeve, already person
+    cv2.circle(hints, (230, 215), 5, NOT_PERSON, -1)  # her collar: a contradiction to fix
+    first = refine_with_hints(rgb, alpha, hints, segment=segment)
+    assert np.all(first[hints == PERSON] == 1.0) and np.all(first[hints == NOT_PERSON] == 0.0)
+    second = refine_with_hints(rgb, first, hints, segment=segment)
+    np.testing.assert_array_equal(second, first)
+
+
+def test_no_hint_returns_the_mask_as_given(astronaut):
+    rgb, alpha = astronaut
+    out = refine_with_hints(rgb, alpha, clicks.empty_hints(alpha.shape))
+    np.testing.assert_array_equal(out, alpha)
+    assert out is not alpha
+
+
+def test_progress_is_reported_and_an_exception_cancels(astronaut, segment):
+    rgb, alpha = astronaut
+    hints = clicks.empty_hints(alpha.shape)
+    cv2.circle(hints, (335, 110), 5, PERSON, -1)
+    seen: list[tuple[str, float]] = []
+    refine_with_hints(rgb, alpha, hints, segment=segment, progress=lambda stage, f: seen.append((stage, f)))
+    assert seen[-1] == ("refine", 1.0) and len(seen) >= 3
+    assert all(0.0 <= f <= 1.0 for _, f in seen) and [f for _, f in seen] == sorted(f for _, f in seen)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(stage: str, fraction: float) -> None:
+        if fraction > 0.0:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        refine_with_hints(rgb, alpha, hints, segment=segment, progress=cancel)
+
+
+def test_inputs_of_the_wrong_shape_are_refused(astronaut):
+    rgb, alpha = astronaut
+    with pytest.raises(ValueError):
+        refine_with_hints(rgb, alpha[:-1], clicks.empty_hints(alpha.shape))
+    with pytest.raises(ValueError):
+        refine_with_hints(rgb, alpha, clicks.empty_hints(alpha.shape).astype(np.float32))
+
+
+def test_clicks_on_real_photos_improve_the_mask_and_honour_their_labels(persons_dev, rvm, segment):
+    """The click simulator on a handful of persons-dev photos, rvm's masks as the starting point."""
+    curves = []
+    for stem in stems(persons_dev)[::15]:
+        rgb, truth = load_pair(persons_dev, stem)
+        initial = rvm.predict(rgb).alpha
+
+        def check(step: int, click: clicks.Click, alpha: np.ndarray, hints: np.ndarray, truth=truth) -> None:
+            assert np.all(alpha[hints == PERSON] == 1.0) and np.all(alpha[hints == NOT_PERSON] == 0.0)
+            assert alpha[click.y, click.x] == (1.0 if click.positive else 0.0)
+            assert click.positive == bool(truth[click.y, click.x])
+
+        def refine(rgb, alpha, hints):
+            return refine_with_hints(rgb, alpha, hints, segment=segment)
+
+        curves.append(clicks.simulate(rgb, truth, initial, refine, clicks=3, on_step=check))
+        assert curves[-1][0] == pytest.approx(iou(initial, truth))
+    mean = np.mean(curves, axis=0)
+    assert len(curves) >= 5 and mean[-1] > mean[0], f"mean IoU after 0..3 clicks: {mean}"
