@@ -9,9 +9,11 @@ agrees with only constrains the others, so running again with the same hints cha
 
 For each such stroke, largest first:
 
-1. **A black stroke on a small separate piece** (a component of the mask at 0.5 other than the largest,
-   at most :attr:`RefineSettings.remove_ratio` of its area) removes the piece with its soft fringe: a dot
-   on a passer-by, a lamp post or a stroller the segmenter added takes it away whole.
+1. **A black stroke in the middle of a small separate piece** (a component of the mask at 0.5 other
+   than the largest, at most :attr:`RefineSettings.remove_ratio` of its area, the stroke at least
+   :attr:`RefineSettings.piece_depth` of the piece's depth inside it) removes the piece with its soft
+   fringe: a dot on a passer-by, a lamp post or a stroller the segmenter added takes it away whole,
+   while a dot on the edge of a child the artist brought back only trims that edge (rule 2).
 2. Otherwise the mistake is segmented in a **crop around the stroke** (:attr:`RefineSettings.crop_scale`
    times the person's size, ``sqrt`` of the mask's area) by a **graph cut** (:mod:`server.graphcut`) at
    most :attr:`RefineSettings.work_size` pixels across. Only pixels on the wrong side of the stroke's
@@ -24,6 +26,9 @@ For each such stroke, largest first:
      the artist, it is not trusted there;
    * **colour**: a 16³-bin colour histogram of the stroke's pixels against one of the wrong-side pixels
      away from it (smoothed, equal priors), re-fitted to the cut's result once (as GrabCut iterates);
+   * pixels nearer to a hint of the other label than to the stroke keep their label: strokes share the
+     crop like a Voronoi diagram, so a black dot that trims what a white dot added does not take back
+     what the white dot was about (the measured curve oscillated without this);
    * **distance** from the stroke (in crop sizes) and **depth**: the artist points at the middle of the
      mistake, so its thickness is about twice the stroke's distance to the current outline; pixels deeper
      behind the outline than :attr:`RefineSettings.depth_factor` times that cost more. A dot near the
@@ -75,6 +80,8 @@ class RefineSettings:
     crop_scale: float = 1.5
     #: smallest crop side in pixels
     min_crop: int = 64
+    #: the segmenter is re-run on the crop shrunk to at most this many pixels across
+    evidence_size: int = 512
     #: the graph cut runs on the crop shrunk to at most this many pixels across
     work_size: int = 256
     #: weight of the contrast-sensitive smoothness term
@@ -95,6 +102,8 @@ class RefineSettings:
     bridge: int = 3
     #: a black stroke removes a whole separate piece up to this fraction of the largest piece's area
     remove_ratio: float = 0.5
+    #: ...if the stroke reaches this fraction of the piece's greatest depth (distance to its outline)
+    piece_depth: float = 0.5
     #: alpha above which a pixel belongs to a piece's soft fringe
     fringe: float = 0.02
     #: width in pixels of the soft outline redone around a decided region
@@ -140,7 +149,7 @@ def refine_with_hints(
     todo = active_strokes(hints, out)
     for number, stroke in enumerate(todo):
         report("refine", number / len(todo))
-        if stroke.positive or not _remove_small_piece(out, stroke, settings):
+        if stroke.positive or not _remove_small_piece(out, hints, stroke, settings):
             _redo_crop(rgb, out, hints, stroke, segment, settings, lambda f, n=number: report("refine", (n + f) / len(todo)))
     out[hints == PERSON] = 1.0
     out[hints == NOT_PERSON] = 0.0
@@ -212,7 +221,7 @@ def _centred_span(span: slice, limit: int, side: float) -> slice:
 PAD = 8
 
 
-def _remove_small_piece(alpha: np.ndarray, stroke: Stroke, settings: RefineSettings) -> bool:
+def _remove_small_piece(alpha: np.ndarray, hints: np.ndarray, stroke: Stroke, settings: RefineSettings) -> bool:
     """Rule 1: a black stroke on a small separate piece of the mask removes it with its fringe. In place."""
     on = (alpha >= 0.5).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
@@ -225,9 +234,16 @@ def _remove_small_piece(alpha: np.ndarray, stroke: Stroke, settings: RefineSetti
         return False
     if stats[touched, cv2.CC_STAT_AREA].sum() > settings.remove_ratio * stats[largest, cv2.CC_STAT_AREA]:
         return False
+    # a dot in the middle of a piece removes it; one near its outline (a passer-by's fringe) only trims it
+    piece = np.isin(labels, touched)
+    if (hints[piece] == PERSON).any():  # the artist said part of it is the person
+        return False
+    depth = cv2.distanceTransform(piece.view(np.uint8), cv2.DIST_L2, 5)
+    if depth[stroke.box][stroke.pixels].max() < settings.piece_depth * depth.max():
+        return False
     # the piece's fringe: faint pixels connected to it, but never the largest piece's own edge
     _, faint = cv2.connectedComponents((alpha > settings.fringe).view(np.uint8), connectivity=8)
-    faint_ids = np.unique(faint[np.isin(labels, touched)])
+    faint_ids = np.unique(faint[piece])
     region = np.isin(faint, faint_ids[faint_ids > 0])
     region &= ~cv2.dilate((labels == largest).view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     alpha[region] = 0.0
@@ -255,7 +271,7 @@ def _redo_crop(
               stroke.box[1].start - crop[1].start : stroke.box[1].stop - crop[1].start] = stroke.pixels
     evidence = None
     if segment is not None:
-        evidence = np.clip(np.asarray(segment(photo), np.float32), 0.0, 1.0)
+        evidence = _network_evidence(segment, photo, settings.evidence_size)
         report(0.6)
 
     image = _shrink(photo, size)
@@ -284,7 +300,11 @@ def _redo_crop(
 
     fixed_change = ~wrong_side | same_hint | seeds
     border = _crop_edges(crop, alpha.shape, wrong_side.shape)
-    fixed_keep = ((wrong_side & border) | other_hint) & ~fixed_change
+    fixed_keep = (wrong_side & border) | other_hint
+    if other_hint.any():  # an earlier stroke of the other label keeps the pixels nearer to it than to this one
+        from_other = cv2.distanceTransform((~other_hint).view(np.uint8), cv2.DIST_L2, 5) / scale
+        fixed_keep |= wrong_side & (from_other < from_stroke)
+    fixed_keep &= ~fixed_change
     edges = [settings.smoothness * w for w in contrast_weights(image.astype(np.float32))]
     stroke_colours = photo[on_stroke]
     far = wrong_side & (from_stroke > 0.25 * max(height, width))
@@ -329,6 +349,22 @@ def _blend(
     kept = (current >= 0.5) & ~decided
     nearer_removed = _distance_to(decided) < _distance_to(kept)
     return np.where(ring & (current < 0.5) & nearer_removed, 0.0, out).astype(np.float32)
+
+
+def _network_evidence(segment: Segment, photo: np.ndarray, longest: int) -> np.ndarray:
+    """The segmenter's alpha for the crop, run on a copy at most ``longest`` pixels across and scaled back.
+
+    The network looks at a few hundred pixels anyway (``rvm``: 448); handing it the full crop only made it
+    upsample its answer to the crop's size, which was most of a refine's time on a 2 MP photo.
+    """
+    height, width = photo.shape[:2]
+    scale = min(1.0, longest / max(height, width))
+    small = photo if scale == 1.0 else cv2.resize(photo, (max(1, round(width * scale)), max(1, round(height * scale))),
+                                                  interpolation=cv2.INTER_AREA)
+    alpha = np.clip(np.asarray(segment(np.ascontiguousarray(small)), np.float32), 0.0, 1.0)
+    if alpha.shape != (height, width):
+        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    return alpha
 
 
 def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
