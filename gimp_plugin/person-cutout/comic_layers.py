@@ -17,7 +17,7 @@ import json
 import gi
 
 gi.require_version("Gimp", "3.0")
-import comic_styles  # noqa: E402  (a copy of server/comic_styles.py, put here by install.py)
+from cutout_common import comic_styles  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from server_link import MASK_FORMAT, write_pixels  # noqa: E402
 

@@ -2,8 +2,8 @@
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
 """Comic pages in GIMP: a new page with guides and panel groups, and placing a cut-out in a panel.
 
-All geometry comes from ``comic_page.py`` (a copy of server/comic_page.py, put here by
-install.py), so the page GIMP builds is the page the tests and the README picture measure.
+All geometry comes from :mod:`cutout_common.page_geometry` (the server uses the same package), so
+the page GIMP builds is the page the tests and the README picture measure.
 A page is ordinary GIMP layers: a white "Paper" layer and one group per panel, holding a
 "Panel N border" layer and masked to the panel, so whatever is put in the group is clipped to the
 panel and stays editable. Parasites (saved in XCF) record the page and each panel's rectangle.
@@ -19,7 +19,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-import comic_page  # noqa: E402
+from cutout_common import page_geometry  # noqa: E402
 from comic_layers import comic_info, recorded_option, replace_layers  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
 from server_link import (  # noqa: E402
@@ -52,14 +52,14 @@ def _read_parasite(item, name: str) -> dict | None:
 
 def panels_for(geometry, layout: str, rows: int, columns: int, gutter_mm: tuple[float, float]) -> list:
     if layout == GRID:
-        return comic_page.layout(geometry, None, rows=rows, columns=columns, gutter_mm=gutter_mm)
-    return comic_page.layout(geometry, layout, gutter_mm=gutter_mm)
+        return page_geometry.layout(geometry, None, rows=rows, columns=columns, gutter_mm=gutter_mm)
+    return page_geometry.layout(geometry, layout, gutter_mm=gutter_mm)
 
 
 def new_page(preset: str, dpi: int, layout: str, rows: int, columns: int,
              gutter_mm: tuple[float, float], border_pt: float):
     """A new image: white paper, bleed/trim/safe guides, one masked group with a border per panel."""
-    geometry = comic_page.page(preset, dpi)
+    geometry = page_geometry.page(preset, dpi)
     panels = panels_for(geometry, layout, rows, columns, gutter_mm)
     image = Gimp.Image.new(geometry.width, geometry.height, Gimp.ImageBaseType.RGB)
     image.undo_disable()  # a new image has nothing to undo; building it is not a user's step
@@ -73,7 +73,7 @@ def new_page(preset: str, dpi: int, layout: str, rows: int, columns: int,
         image.add_vguide(x)
     for y in guides["horizontal"]:
         image.add_hguide(y)
-    width = comic_page.border_px(border_pt, dpi)
+    width = page_geometry.border_px(border_pt, dpi)
     for panel in reversed(panels):  # each goes on top: panel 1 ends up first in the Layers dialog
         add_panel(image, panel, width)
     Gimp.Selection.none(image)

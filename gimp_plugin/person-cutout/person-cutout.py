@@ -28,7 +28,7 @@ import gi  # noqa: E402
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 import comic_layers  # noqa: E402
-import comic_page  # noqa: E402
+from cutout_common import page_geometry  # noqa: E402
 import comic_pages  # noqa: E402
 import licences  # noqa: E402
 import segmenter_options  # noqa: E402
@@ -75,10 +75,10 @@ MASK_SOURCES = [
     ("layer-mask", "The layer's mask"),
     ("fresh", "A fresh cut-out by the segmenter"),
 ]
-PAGE_SIZES = [(p.name, p.label) for p in comic_page.PAGE_PRESETS.values()]
-DPIS = [(str(d), f"{d} dpi") for d in comic_page.DPI_CHOICES]
+PAGE_SIZES = [(p.name, p.label) for p in page_geometry.PAGE_PRESETS.values()]
+DPIS = [(str(d), f"{d} dpi") for d in page_geometry.DPI_CHOICES]
 # choice nicks must be identifiers: "3 tiers" -> "3-tiers"
-LAYOUTS = {name.replace(" ", "-"): name for name in comic_page.LAYOUT_PRESETS}
+LAYOUTS = {name.replace(" ", "-"): name for name in page_geometry.LAYOUT_PRESETS}
 
 
 def choice(values):
@@ -480,7 +480,7 @@ def create_comic_page(plugin, name):
     procedure.add_choice_argument("layout", "La_yout", "Panel layout", choice(layouts), "3-tiers", FLAGS)
     procedure.add_int_argument("rows", "Rows", "For the rows × columns layout", 1, 20, 3, FLAGS)
     procedure.add_int_argument("columns", "Columns", "For the rows × columns layout", 1, 20, 2, FLAGS)
-    gutter, tier_gutter = comic_page.DEFAULT_GUTTER_MM
+    gutter, tier_gutter = page_geometry.DEFAULT_GUTTER_MM
     procedure.add_double_argument("gutter", "Gutter (mm)", "Gap between panels side by side", 0.0, 50.0, gutter, FLAGS)
     procedure.add_double_argument("tier-gutter", "Tier gutter (mm)", "Gap between tiers", 0.0, 50.0, tier_gutter, FLAGS)
     procedure.add_double_argument("border", "Border (pt)", "Panel border line weight", 0.1, 20.0, 1.0, FLAGS)
