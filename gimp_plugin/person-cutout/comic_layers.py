@@ -17,9 +17,10 @@ import json
 import gi
 
 gi.require_version("Gimp", "3.0")
-from cutout_common import comic_styles  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from server_link import MASK_FORMAT, write_pixels  # noqa: E402
+
+from cutout_common import comic_styles  # noqa: E402
 
 COMIC_PARASITE = "person-cutout-comic"
 STYLE_NAMES = list(comic_styles.STYLES)

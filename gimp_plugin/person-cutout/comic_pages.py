@@ -19,7 +19,6 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from cutout_common import page_geometry  # noqa: E402
 from comic_layers import comic_info, recorded_option, replace_layers  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
 from server_link import (  # noqa: E402
@@ -30,6 +29,8 @@ from server_link import (  # noqa: E402
     request,
     write_pixels,
 )
+
+from cutout_common import page_geometry  # noqa: E402
 
 PAGE_PARASITE = "person-cutout-page"
 PANEL_PARASITE = "person-cutout-panel"

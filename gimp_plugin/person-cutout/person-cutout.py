@@ -28,7 +28,6 @@ import gi  # noqa: E402
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 import comic_layers  # noqa: E402
-from cutout_common import page_geometry  # noqa: E402
 import comic_pages  # noqa: E402
 import licences  # noqa: E402
 import segmenter_options  # noqa: E402
@@ -43,6 +42,8 @@ from server_link import (  # noqa: E402
     request,
     write_pixels,
 )
+
+from cutout_common import page_geometry  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout"
 COMIC_PROCEDURE = "python-fu-person-cutout-comic-layers"
