@@ -35,11 +35,11 @@ SHARED_MODULES = [REPO / "server" / name for name in ("protocol.py", "client.py"
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
 DEFAULT_MODELS = "selfie,rvm"
-LICENCE_NOTICES = {
-    "isnet": "ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0.",
-    "rvm": "Robust Video Matting weights are licensed GPL-3.0.",
-}
 MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
+
+
+sys.path.insert(0, str(COMMON.parent))  # the names, titles and licences the server and the plug-in use
+from cutout_common import vocabulary  # noqa: E402
 
 
 class InstallError(RuntimeError):
@@ -109,14 +109,17 @@ def step_paths(dry_run: bool) -> None:
 
 
 def step_weights(models: str, mirror: Path | None, accept: bool, dry_run: bool) -> None:
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    try:
+        names = vocabulary.networks_of([m.strip() for m in models.split(",") if m.strip()])
+    except KeyError as exc:
+        raise InstallError(exc.args[0]) from None
     for name in names:
-        notice = LICENCE_NOTICES.get(name)
-        if notice:
-            say(f"licence: {notice}")
-            if name == "isnet" and not accept and not dry_run:
-                if not sys.stdin.isatty() or input("Install it under that licence? [y/N] ").strip().lower() != "y":
-                    raise InstallError("isnet needs its AGPL-3.0 licence accepted: pass --yes or answer y")
+        network = vocabulary.NETWORKS[name]
+        if network.notice:
+            say(f"licence: {network.notice}")
+        if network.consent and not accept and not dry_run:
+            if not sys.stdin.isatty() or input("Install it under that licence? [y/N] ").strip().lower() != "y":
+                raise InstallError(f"{name} needs its {network.licence} licence accepted: pass --yes or answer y")
     command = [str(venv_python()), "-m", "models.fetch", "install", "--models", ",".join(names)]
     if mirror is not None:
         command += ["--weights-dir", str(mirror)]

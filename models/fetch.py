@@ -74,14 +74,16 @@ def source_dir(name: str, root: Path | None = None) -> Path:
 
 
 def status(root: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Per entry: installed (all files present), licence, title — for ``hello`` and ``list``."""
+    """Per entry: installed (all files present), licence, title — for ``list``."""
+    from cutout_common.vocabulary import NETWORKS
+
     root = root or weights_dir()
     return {
         name: {
             "installed": all((root / f).is_file() for f in entry.get("files", [])),
-            "licence": entry.get("licence", ""),
-            "title": entry.get("title", name),
-            "optional": bool(entry.get("optional")),
+            "licence": NETWORKS[name].licence,
+            "title": NETWORKS[name].title,
+            "optional": NETWORKS[name].optional,
         }
         for name, entry in manifest().items()
     }
@@ -242,6 +244,8 @@ def _archive(source: dict[str, Any], scratch: Path, mirror: Path | None) -> Path
 
 def install(names: list[str], root: Path | None = None, mirror: Path | None = None, force: bool = False) -> list[Path]:
     """Install the named entries; returns the files written. Idempotent unless ``force``."""
+    from cutout_common.vocabulary import NETWORKS
+
     entries = manifest()
     unknown = [n for n in names if n not in entries]
     if unknown:
@@ -256,7 +260,8 @@ def install(names: list[str], root: Path | None = None, mirror: Path | None = No
         if not force and files and all(f.is_file() for f in files) and stamp.is_file() and stamp.read_text() == wanted_stamp:
             print(f"{name}: already installed ({', '.join(f.name for f in files)})")
             continue
-        print(f"{name}: {entry.get('title', name)} — licence {entry.get('licence', '?')}")
+        network = NETWORKS[name]
+        print(f"{name}: {network.title} — licence {network.licence}")
         sources = obtain_sources(name, entry, root, mirror)
         module_name, function_name = entry["convert"].split(":")
         convert = getattr(importlib.import_module(module_name), function_name)

@@ -21,6 +21,7 @@ from typing import Any
 
 import zmq
 
+from cutout_common import options, vocabulary
 from models import registry
 from models.base import OptionError, WeightsMissingError
 
@@ -259,12 +260,17 @@ class Server:
         for name in self._segmenter_names():
             try:
                 segmenter = (self._factory or registry.create)(name, "cpu", self.models.weights)
+                missing = segmenter.missing_weights()
+                info = vocabulary.SEGMENTERS.get(name)
                 segmenters.append(
                     {
                         "name": name,
                         "title": segmenter.title,
                         "licence": segmenter.licence,
-                        "installed": not segmenter.missing_weights(),
+                        "notices": list(info.notices) if info else [],
+                        "installed": not missing,
+                        "install": f"python install.py --models {info.install_models if info else name}",
+                        "options": options.describe(segmenter.options),
                     }
                 )
             except Exception as exc:  # a broken optional module must not break hello
@@ -281,7 +287,8 @@ class Server:
             "max_pixels": self.config.max_pixels,
             "formats": list(protocol.PIXEL_FORMATS),
             "ops": list(protocol.OPS),
-            "edges": ["off", "fast", "best"],
+            "edges": list(options.by_name(vocabulary.PIPELINE_OPTIONS)["edges"].values),
+            "options": options.describe(vocabulary.PIPELINE_OPTIONS),
             "queue": {"size": self.config.queue_size, "waiting": self._jobs.qsize(), "in_flight": len(self._in_flight)},
         }
         if default != registry.DEFAULT_ORDER[0]:

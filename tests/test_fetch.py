@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cutout_common import vocabulary
 from models import fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB with a known sha256
@@ -33,7 +34,7 @@ def fake_convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
 
 
 def entry(source: dict) -> dict:
-    return {"title": "fake", "licence": "CC0-1.0", "source": source, "convert": "tests.test_fetch:fake_convert", "files": ["fake.bin"]}
+    return {"source": source, "convert": "tests.test_fetch:fake_convert", "files": ["fake.bin"]}
 
 
 @pytest.fixture
@@ -47,7 +48,10 @@ def offline(monkeypatch):
 
 
 def use_manifest(monkeypatch, **entries) -> None:
+    """The fake entries as the manifest, and as networks of the vocabulary (their titles and licences)."""
     monkeypatch.setattr(fetch, "manifest", lambda path=None: entries)
+    for name in entries:
+        monkeypatch.setitem(vocabulary.NETWORKS, name, vocabulary.Network(name, "fake", "CC0-1.0"))
 
 
 def test_url_entry_installs_from_mirror_offline_and_only_once(tmp_path, monkeypatch, offline, capsys):
@@ -176,7 +180,7 @@ def test_real_manifest_is_consistent():
         assert source["kind"] in ("pypi-wheel", "npm", "url"), name
         module, function = item["convert"].split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
-        assert item["files"] and item["licence"] and item["title"], name
+        assert item["files"] and vocabulary.NETWORKS[name].licence and vocabulary.NETWORKS[name].title, name
         if source["kind"] == "url":
             assert source.get("sha256") or "unknown" in source.get("sha256_note", ""), name
         else:

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from cutout_common.options import check_options
 from models import registry
 from models.base import OptionError
-from models.maskrcnn import parse_options as maskrcnn_options
+from models.maskrcnn import OPTIONS as MASKRCNN_OPTIONS
 from models.maskrcnn import select
 from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS, SCHPNet, load_schp_state
@@ -155,7 +156,7 @@ def test_selection_refuses_bad_values():
         select(np.zeros((0, *masks.shape[1:]), np.float32), [25.0, 5.0], masks.shape[1:])
     for bad in ({"selection": "biggest"}, {"selection": True}, {"selection": [1, 2, 3]}, {"threshold": 2}, {"colour": 1}):
         with pytest.raises(OptionError):
-            maskrcnn_options(bad)
+            check_options(MASKRCNN_OPTIONS, bad, "maskrcnn")
 
 
 # --------------------------------------------------------------------------- parsing loader

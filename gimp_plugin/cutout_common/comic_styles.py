@@ -8,38 +8,32 @@ with the photo's print resolution (see :func:`server.comic.print_dpi`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from .options import Option, check_options, describe
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    label: str
-    default: float | int
-    minimum: float | int
-    maximum: float | int
-    unit: str = ""
-    help: str = ""
-
-    @property
-    def kind(self) -> str:
-        return "int" if isinstance(self.default, int) else "float"
+#: a style's parameters are options like any other (see :mod:`cutout_common.options`)
+Param = Option
 
 
-DPI = Param("dpi", "Print resolution", 0, 0, 2400, "dpi",
-            "pixels per inch of the photo as printed; 0 = the photo's long side printed 180 mm")
-LINE_WEIGHT = Param("line_weight", "Line weight", 1.0, 0.0, 6.0, "pt", "ink line width; 0 = no lines")
-DETAIL = Param("detail", "Detail", 0.5, 0.0, 1.0, "", "how many of the weaker edges get a line")
-OUTLINE = Param("outline", "Outline", 1.5, 0.0, 6.0, "pt", "silhouette stroke width; 0 = none")
-COLOURS = Param("colours", "Number of colours", 8, 2, 16, "", "flat colours inside the person")
-LEVELS = Param("levels", "Levels per channel", 4, 2, 8, "", "bands per red, green and blue channel")
-SMOOTHING = Param("smoothing", "Smoothing", 1.0, 0.0, 4.0, "mm", "size of the smallest flat area")
-TONE_LPI = Param("tone_lpi", "Tone frequency", 60.0, 20.0, 150.0, "lpi", "screentone lines per inch")
-TONE_ANGLE = Param("tone_angle", "Tone angle", 45.0, 0.0, 90.0, "°", "screen angle")
-TONE_DOT = Param("tone_dot", "Tone dot size", 25.0, 5.0, 70.0, "%", "ink coverage of the screentone")
-SHADOW = Param("shadow", "Solid black", 0.08, 0.0, 0.5, "", "darkest share of the person filled black")
-MIDTONE = Param("midtone", "Tone area", 0.35, 0.0, 1.0, "", "share of the person, after the blacks, that gets tone")
+def _param(name: str, label: str, default: float, minimum: float, maximum: float, unit: str, help: str) -> Option:
+    return Option(name, label, "int" if isinstance(default, int) else "float", default, minimum, maximum, unit=unit, help=help)
+
+
+DPI = _param("dpi", "Print resolution", 0, 0, 2400, "dpi",
+             "pixels per inch of the photo as printed; 0 = the photo's long side printed 180 mm")
+LINE_WEIGHT = _param("line_weight", "Line weight", 1.0, 0.0, 6.0, "pt", "ink line width; 0 = no lines")
+DETAIL = _param("detail", "Detail", 0.5, 0.0, 1.0, "", "how many of the weaker edges get a line")
+OUTLINE = _param("outline", "Outline", 1.5, 0.0, 6.0, "pt", "silhouette stroke width; 0 = none")
+COLOURS = _param("colours", "Number of colours", 8, 2, 16, "", "flat colours inside the person")
+LEVELS = _param("levels", "Levels per channel", 4, 2, 8, "", "bands per red, green and blue channel")
+SMOOTHING = _param("smoothing", "Smoothing", 1.0, 0.0, 4.0, "mm", "size of the smallest flat area")
+TONE_LPI = _param("tone_lpi", "Tone frequency", 60.0, 20.0, 150.0, "lpi", "screentone lines per inch")
+TONE_ANGLE = _param("tone_angle", "Tone angle", 45.0, 0.0, 90.0, "°", "screen angle")
+TONE_DOT = _param("tone_dot", "Tone dot size", 25.0, 5.0, 70.0, "%", "ink coverage of the screentone")
+SHADOW = _param("shadow", "Solid black", 0.08, 0.0, 0.5, "", "darkest share of the person filled black")
+MIDTONE = _param("midtone", "Tone area", 0.35, 0.0, 1.0, "", "share of the person, after the blacks, that gets tone")
 
 
 @dataclass(frozen=True)
@@ -71,10 +65,7 @@ STYLES: dict[str, Style] = {
 def styles() -> list[dict[str, Any]]:
     """The styles with their layers and parameters (default, minimum, maximum, unit), JSON-ready."""
     return [
-        {
-            "name": s.name, "label": s.label, "help": s.help, "layers": list(s.layers),
-            "params": [{**asdict(p), "type": p.kind} for p in s.params],
-        }
+        {"name": s.name, "label": s.label, "help": s.help, "layers": list(s.layers), "params": describe(s.params)}
         for s in STYLES.values()
     ]
 
@@ -82,27 +73,10 @@ def styles() -> list[dict[str, Any]]:
 def resolve(style: str, params: dict[str, Any] | None) -> tuple[Style, dict[str, float | int]]:
     """The style and its complete parameters: defaults filled in, values checked.
 
-    Raises ``ValueError`` (unknown style or parameter, value out of range) or ``TypeError``
-    (not a number), which the pipeline reports as an option error.
+    Raises :class:`~cutout_common.options.OptionError` (a ``ValueError``; a ``TypeError`` too for a value
+    that is not a number), which the pipeline reports as an option error.
     """
     if style not in STYLES:
         raise ValueError(f"unknown comic style {style!r}; choose from {', '.join(STYLES)}")
     spec = STYLES[style]
-    known = {p.name: p for p in spec.params}
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ValueError(f"style {style!r} has no parameter {', '.join(unknown)}; it has {', '.join(known)}")
-    values: dict[str, float | int] = {}
-    for name, p in known.items():
-        value = params.get(name, p.default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, not {value!r}")
-        if p.kind == "int":
-            if float(value) != int(value):
-                raise ValueError(f"{name} must be a whole number, not {value!r}")
-            value = int(value)
-        if not p.minimum <= value <= p.maximum:
-            raise ValueError(f"{name}={value} out of range {p.minimum}–{p.maximum}")
-        values[name] = value
-    return spec, values
+    return spec, check_options(spec.params, params, f"style {style!r}")

@@ -43,22 +43,13 @@ from server_link import (  # noqa: E402
     write_pixels,
 )
 
-from cutout_common import page_geometry  # noqa: E402
+from cutout_common import page_geometry, vocabulary  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout"
 COMIC_PROCEDURE = "python-fu-person-cutout-comic-layers"
 PAGE_PROCEDURE = "python-fu-person-cutout-comic-page"
 PLACE_PROCEDURE = "python-fu-person-cutout-place-in-panel"
-SEGMENTERS = [
-    ("default", "Best installed (default)"),
-    ("rvm", "Robust Video Matting — hair-level alpha"),
-    ("selfie", "MediaPipe Selfie — fast"),
-    ("isnet", "ISNet — high resolution (AGPL-3.0)"),
-    ("best", "Best — RVM + ISNet combined (slow)"),
-    ("maskrcnn", "Mask R-CNN — person instances"),
-    ("deeplab", "DeepLab — PASCAL VOC person"),
-    ("parsing", "Human parsing — hair, face, clothes"),
-]
+SEGMENTERS = [("default", "Best installed (default)")] + [(s.name, s.title) for s in vocabulary.SEGMENTERS.values()]
 OUTPUTS = [
     ("mask", "Layer mask on this layer"),
     ("cutout-layer", "New cut-out layer (transparent background)"),
@@ -69,7 +60,7 @@ EXISTING_MASK = [
     ("intersect", "Combine with it (intersect)"),
     ("new-layer", "Keep it: put the result on a copy of the layer"),
 ]
-EDGES = [("off", "Off"), ("fast", "Fast"), ("best", "Best (slow)")]
+EDGES = [(c.value, c.label) for c in vocabulary.EDGE_MODES]
 COMIC = [("none", "None")] + [(name, name.capitalize()) for name in comic_layers.STYLE_NAMES]
 MASK_SOURCES = [
     ("auto", "The layer's mask if it has one, else a fresh cut-out"),
