@@ -30,8 +30,6 @@ PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
 # the standard-library package the server and the plug-in share: imported from the checkout by the server
 # (see step_paths), installed as a whole beside the plug-in
 COMMON = REPO / "gimp_plugin" / "cutout_common"
-# standard-library modules of the server that the plug-in carries as copies: the wire protocol and the client
-SHARED_MODULES = [REPO / "server" / name for name in ("protocol.py", "client.py")]
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
 DEFAULT_MODELS = "selfie,rvm"
@@ -158,8 +156,6 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(PLUGIN_SOURCE, target, ignore=ignore)
     shutil.copytree(COMMON, target / COMMON.name, ignore=ignore)
-    for module in SHARED_MODULES:
-        shutil.copy2(module, target / module.name)
     (target / f"{PLUGIN_NAME}.py").chmod(0o755)
     config = {
         "endpoint": endpoint,

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cutout_common.client import Client
+
 from .broker import Broker, BrokerConfig
-from .client import Client
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "data" / "astronaut.png"

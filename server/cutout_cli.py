@@ -112,8 +112,9 @@ def _local_cutter(device: str):
 
 
 def _remote_cutter(endpoint: str):
+    from cutout_common.client import Client, ServerError
+
     from .cli import CliError
-    from .client import Client, ServerError
 
     client = Client(endpoint)
 

@@ -85,7 +85,7 @@ def configure_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: str):
 
 
 def client_keys(curve_dir: str) -> tuple[bytes, bytes, bytes]:
-    """(client public, client secret, server public) for :class:`server.client.Client`."""
+    """(client public, client secret, server public) for :class:`cutout_common.client.Client`."""
     from zmq.auth import load_certificate
 
     client_public, client_secret = load_certificate(str(Path(curve_dir) / "client.key_secret"))

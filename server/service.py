@@ -21,11 +21,11 @@ from typing import Any
 
 import zmq
 
-from cutout_common import options, vocabulary
+from cutout_common import options, protocol, vocabulary
 from models import registry
 from models.base import OptionError, WeightsMissingError
 
-from . import __version__, pixels, protocol
+from . import __version__, pixels
 from .model_cache import ModelCache, SegmenterFactory
 from .pipeline import CutoutResult, run_cutout
 

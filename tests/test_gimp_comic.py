@@ -58,7 +58,7 @@ def by_name(layers: list[dict]) -> dict[str, dict]:
 
 
 def selfie_mask(endpoint: str, rgb: np.ndarray) -> np.ndarray:
-    from server.client import Client
+    from cutout_common.client import Client
 
     height, width = rgb.shape[:2]
     with Client(endpoint, deadline=120) as client:

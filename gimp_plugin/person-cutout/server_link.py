@@ -2,8 +2,8 @@
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
 """Talking to the Person Cutout server from GIMP: connect (starting it if needed), send a layer, read back.
 
-Shared by every procedure of the plug-in. ``protocol.py`` and ``client.py`` beside this file are
-copies of the server's, put here by install.py; only they and pyzmq are needed.
+Shared by every procedure of the plug-in. The wire protocol and the client are the server's own
+(:mod:`cutout_common`, installed beside the plug-in); only they and pyzmq are needed.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def endpoint_or_configured(endpoint: str) -> str:
 def connect(endpoint: str, timeout: float):
     """A client for a live server; starts the server from config.json when none answers."""
     try:
-        import client
+        from cutout_common import client
     except ImportError as exc:
         raise CutoutError(
             f"the Python module 'zmq' (pyzmq) is missing in GIMP's Python ({exc}); rerun install.py or install python3-zmq"
@@ -86,8 +86,7 @@ def connect(endpoint: str, timeout: float):
 
 def ping(connection, timeout: float) -> bool:
     """Whether a server answers ``ping`` within ``timeout`` s (cheap: ``hello`` imports every model module)."""
-    import client
-    import protocol
+    from cutout_common import client, protocol
 
     saved = connection.silence_timeout, connection.retries
     connection.silence_timeout, connection.retries = timeout, 0
@@ -104,7 +103,7 @@ def ping(connection, timeout: float) -> bool:
 def hello(endpoint: str, timeout: float = 2.0) -> dict | None:
     """A running server's ``hello`` (segmenters, licences, comic styles), or None; never starts a server."""
     try:
-        import client
+        from cutout_common import client
     except ImportError:
         return None
     with client.Client(endpoint, deadline=timeout, silence_timeout=timeout, retries=0) as connection:
@@ -155,7 +154,7 @@ def layer_with_mask_as_alpha(layer) -> bytes:
 def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, options: dict,
             endpoint: str, timeout: float, what: str = "Cutting out the person…"):
     """Send ``pixels`` (the layer's size) with ``op``; returns the reply. Raises CutoutError."""
-    import client  # noqa: F401 - checked by connect()
+    from cutout_common import client  # checked by connect()
 
     width, height = layer.get_width(), layer.get_height()
     connection = connect(endpoint, timeout)

@@ -1,7 +1,7 @@
 """Person Cutout wire protocol, version 1 — the one module both ends share.
 
-Standard library only (pyzmq is used by the callers, not here), so the GIMP
-plug-in carries a copy of this file unchanged.
+Standard library only (pyzmq is used by the callers, not here): it runs in GIMP's
+Python as it is, as part of :mod:`cutout_common`.
 
 Transport: the client's DEALER talks to the server's ROUTER (or a broker that
 looks like one). Every message is multipart:
