@@ -45,6 +45,8 @@ PIXEL_FORMATS: dict[str, int] = {"GRAY8": 1, "GRAYA8": 2, "RGB8": 3, "RGBA8": 4}
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
+#: where the server listens unless told otherwise (loopback: nothing else may reach it without CURVE keys)
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 MAX_DIMENSION = 1 << 18  # 262144 px on a side: GIMP's own limit
 

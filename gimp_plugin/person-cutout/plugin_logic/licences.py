@@ -16,7 +16,8 @@ import os
 
 from cutout_common.vocabulary import SEGMENTERS
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from .settings import PLUGIN_DIR
+
 SEEN_FILE = "licences-seen.json"
 
 
@@ -34,7 +35,7 @@ def licence_of(segmenter: str, hello: dict | None) -> str:
 
 
 def _path(folder: str | None) -> str:
-    return os.path.join(folder or HERE, SEEN_FILE)
+    return os.path.join(folder or PLUGIN_DIR, SEEN_FILE)
 
 
 def seen(segmenter: str, licence: str, folder: str | None = None) -> bool:
