@@ -118,7 +118,7 @@ def step_weights(models: str, mirror: Path | None, accept: bool, dry_run: bool) 
         if network.consent and not accept and not dry_run:
             if not sys.stdin.isatty() or input("Install it under that licence? [y/N] ").strip().lower() != "y":
                 raise InstallError(f"{name} needs its {network.licence} licence accepted: pass --yes or answer y")
-    command = [str(venv_python()), "-m", "models.fetch", "install", "--models", ",".join(names)]
+    command = [str(venv_python()), "-m", "models.install", "install", "--models", ",".join(names)]
     if mirror is not None:
         command += ["--weights-dir", str(mirror)]
     if dry_run:

@@ -8,7 +8,6 @@ resized back to the photo on the soft values. Option ``view`` (int, 64–1024): 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -18,7 +17,6 @@ import torch
 from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
 from .torch_run import autocast, resize_soft
 
 PERSON = 15
@@ -64,11 +62,3 @@ class DeepLabSegmenter(Segmenter):
         prob = torch.softmax(logits.float(), 0)[PERSON].cpu().numpy()
         progress("segment", 1.0)
         return Prediction(alpha=resize_soft(prob, rgb.shape[:2]), info={"view": list(small.shape[1::-1])})
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """torchvision's checkpoint is already a state dict: check it fits the network, save it as deeplab.pt."""
-    (path,) = sources.values()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    build_net().load_state_dict(state)
-    return [write_weights(state, weights_dir, "deeplab.pt")]

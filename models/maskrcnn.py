@@ -14,7 +14,6 @@ into the photo are kept as probabilities. Options:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from cutout_common.options import Option, OptionError
 from cutout_common.vocabulary import parse_person
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
@@ -140,11 +138,3 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
             raise OptionError(f"instance {selection} does not exist; {len(masks)} found")
         k = selection
     return masks[k].astype(np.float32), [k]
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """torchvision's checkpoint is already a state dict: check it fits the network, save it as maskrcnn.pt."""
-    (path,) = sources.values()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    build_net().load_state_dict(state)  # strict: names and shapes must match
-    return [write_weights(state, weights_dir, "maskrcnn.pt")]

@@ -12,7 +12,6 @@ default 473), ``parts`` (bool, default true).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -23,7 +22,6 @@ import torch.nn.functional as F
 from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
 from .schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from .torch_run import autocast, resize_soft
 
@@ -86,13 +84,3 @@ class ParsingSegmenter(Segmenter):
         present = [LIP_LABELS[i] for i in np.unique(labels) if i]
         progress("segment", 1.0)
         return Prediction(alpha=alpha, parts=parts, info={"view": [opts["view"]] * 2, "labels_present": present})
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """SCHP's checkpoint ({'state_dict': {'module.…': tensor}}) → a plain, checked state dict in parsing.pt."""
-    (path,) = sources.values()
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get("state_dict", checkpoint)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    load_schp_state(SCHPNet(), state)  # raises naming any missing or mis-shaped tensor
-    return [write_weights(state, weights_dir, "parsing.pt")]

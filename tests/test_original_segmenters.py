@@ -4,7 +4,7 @@ No weights can be downloaded in CI, so the pipeline tests fill each network with
 (saved as the plain state dict the segmenter loads, so the real load path runs) and send real
 persons-dev photos through the server. The quality test needs the real weights: set
 PERSON_CUTOUT_REAL_WEIGHTS to a folder holding maskrcnn.pt, deeplab.pt and parsing.pt
-(``python -m models.fetch install --models maskrcnn,deeplab,parsing --target DIR``).
+(``python -m models.install install --models maskrcnn,deeplab,parsing --target DIR``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import torch
 from cutout_common.options import check_options
 from models import registry
 from models.base import OptionError
+from models.install.random_weights import write_random_weights
 from models.maskrcnn import OPTIONS as MASKRCNN_OPTIONS
 from models.maskrcnn import select
-from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from tests.conftest import load_pair, stems
 

@@ -11,7 +11,7 @@ import pytest
 
 from cutout_common.client import Client
 from models.base import OptionError
-from models.convert_selfie import ConversionError, convert
+from models.install.selfie import ConversionError, convert
 from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
 from server.references import run_script, throwaway_venv
