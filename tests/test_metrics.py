@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from server import metrics
+from server.evaluation import metrics
 
 
 def square(size: int = 40, top: int = 10, left: int = 10, side: int = 10) -> np.ndarray:

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from models.base import OptionError
-from server.cutout_cli import parse_option_pairs, plan
-from server.pipeline import composite, parse_colour, parse_options
+from server.commands.cutout import parse_option_pairs, plan
+from server.pipeline.cutout import composite, parse_colour, parse_options
 
 REPO = Path(__file__).resolve().parent.parent
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
@@ -104,7 +104,7 @@ def test_cli_cutout_in_process_and_through_a_server_agree(tmp_path):
     _cli("cutout", str(ASTRONAUT), "-o", str(black), "--segmenter", name, "--background", "black")
     assert np.asarray(Image.open(black)).shape == (512, 512, 3)
 
-    from server.service import Server, ServerConfig
+    from server.transport.service import Server, ServerConfig
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
     endpoint = server.bind()

@@ -19,10 +19,10 @@ import zmq
 
 from cutout_common import protocol
 from cutout_common.client import Client, ServerError
-from server.broker import Broker, BrokerConfig
-from server.security import SecurityError
-from server.service import Server, ServerConfig
-from server.worker import run_worker
+from server.transport.broker import Broker, BrokerConfig
+from server.transport.security import SecurityError
+from server.transport.service import Server, ServerConfig
+from server.transport.worker import run_worker
 from tests import doubles
 from tests.test_server import Running, expected_mask, photo
 
@@ -193,7 +193,7 @@ def test_load_32_clients_x_20_requests_through_the_broker():
 
 def _worker_process(connect: str) -> subprocess.Popen:
     code = (
-        "import sys; from server.worker import run_worker; from tests import doubles; "
+        "import sys; from server.transport.worker import run_worker; from tests import doubles; "
         f"run_worker({connect!r}, heartbeat=0.25, factory=doubles.factory, names=list(doubles.DOUBLES))"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True)
@@ -297,7 +297,7 @@ def test_non_loopback_bind_without_keys_is_refused():
 
 
 def test_curve_admits_known_keys_only(tmp_path):
-    from server.security import client_keys, generate_keys
+    from server.transport.security import client_keys, generate_keys
 
     generate_keys(tmp_path / "keys")
     generate_keys(tmp_path / "strangers")

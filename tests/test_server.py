@@ -11,7 +11,7 @@ import zmq
 
 from cutout_common import protocol
 from cutout_common.client import Client, ServerError
-from server.service import Server, ServerConfig
+from server.transport.service import Server, ServerConfig
 from tests import doubles
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import pixels
-from .pipeline import CutoutResult, composite
+from server.pipeline import pixels
+from server.pipeline.cutout import CutoutResult, composite
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -53,7 +53,7 @@ def run_cutout_command(args: argparse.Namespace) -> int:
         options["comic"] = args.comic
     jobs = plan(args.input, args.output)
     if args.background != "transparent":
-        from .pipeline import parse_colour
+        from server.pipeline.cutout import parse_colour
 
         parse_colour(args.background)  # fail before any work
     cut = _remote_cutter(args.connect) if args.connect else _local_cutter(args.device)
@@ -94,11 +94,10 @@ def _slug(name: str) -> str:
 def _local_cutter(device: str):
     from models.base import OptionError, WeightsMissingError
     from models.registry import UnknownSegmenterError
-
-    from .cli import CliError
-    from .devices import resolve
-    from .model_cache import ModelCache
-    from .pipeline import run_cutout
+    from server.commands.errors import CliError
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.devices import resolve
+    from server.pipeline.model_cache import ModelCache
 
     cache = ModelCache(resolve(device))
 
@@ -113,8 +112,7 @@ def _local_cutter(device: str):
 
 def _remote_cutter(endpoint: str):
     from cutout_common.client import Client, ServerError
-
-    from .cli import CliError
+    from server.commands.errors import CliError
 
     client = Client(endpoint)
 

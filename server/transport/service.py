@@ -24,10 +24,10 @@ import zmq
 from cutout_common import options, protocol, vocabulary
 from models import registry
 from models.base import OptionError, WeightsMissingError
-
-from . import __version__, pixels
-from .model_cache import ModelCache, SegmenterFactory
-from .pipeline import CutoutResult, run_cutout
+from server import __version__
+from server.pipeline import pixels
+from server.pipeline.cutout import CutoutResult, run_cutout
+from server.pipeline.model_cache import ModelCache, SegmenterFactory
 
 log = logging.getLogger("person_cutout.server")
 
@@ -94,7 +94,7 @@ class Server:
 
     def bind(self) -> str:
         """Bind the ROUTER (checking the security rules) and return the real endpoint."""
-        from .security import check_bind, configure_curve
+        from server.transport.security import check_bind, configure_curve
 
         check_bind(self.config.endpoint, self.config.insecure, self.config.curve_dir)
         self._router = self.context.socket(zmq.ROUTER)
@@ -254,7 +254,7 @@ class Server:
         return self._names if self._names is not None else registry.names()
 
     def hello(self) -> dict[str, Any]:
-        from .devices import describe
+        from server.pipeline.devices import describe
 
         segmenters = []
         for name in self._segmenter_names():
@@ -297,7 +297,7 @@ class Server:
                 f"using '{default}' (run: python install.py)"
             )
         try:
-            from . import comic
+            from server import comic
 
             info["comic_styles"] = comic.styles()
         except (ImportError, AttributeError):

@@ -21,8 +21,7 @@ import numpy as np
 from PIL import Image
 
 from cutout_common.client import Client
-
-from .broker import Broker, BrokerConfig
+from server.transport.broker import Broker, BrokerConfig
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "data" / "astronaut.png"

@@ -1,6 +1,6 @@
 """``python -m server worker --connect BACKEND``: serve a broker's requests on this machine.
 
-A worker is an ordinary :class:`server.service.Server` bound to an inproc
+A worker is an ordinary :class:`server.transport.service.Server` bound to an inproc
 endpoint, plus a small forwarding loop: requests from the broker go to the
 local server, its replies go back through the broker. Request ids are renamed
 on the way in (two clients may use the same id) and restored on the way out.
@@ -20,9 +20,9 @@ import uuid
 
 import zmq
 
-from .broker import HEARTBEAT, MAGIC, READY, REPLY, REQUEST
-from .model_cache import SegmenterFactory
-from .service import Server, ServerConfig
+from server.pipeline.model_cache import SegmenterFactory
+from server.transport.broker import HEARTBEAT, MAGIC, READY, REPLY, REQUEST
+from server.transport.service import Server, ServerConfig
 
 log = logging.getLogger("person_cutout.worker")
 
@@ -137,14 +137,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .devices import resolve
+    from server.pipeline.devices import resolve
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     curve = None
     if args.curve_dir:
-        from .security import client_keys
+        from server.transport.security import client_keys
 
         curve = client_keys(args.curve_dir)
     print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
