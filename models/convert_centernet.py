@@ -32,8 +32,10 @@ CONV_OPS = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative
 #: weight name (``tower_0/`` removed) → module path of the convolution it belongs to
 LAYER_NAMES: tuple[tuple[str, str], ...] = (
     (r"MobilenetV3/Conv/Conv2D_weights", "backbone.stem"),
-    (r"MobilenetV3/expanded_conv/(depthwise|project)/\w+_weights", r"backbone.blocks.0.\1"),
-    (r"MobilenetV3/expanded_conv_(\d+)/(expand|depthwise|project)/\w+_weights", r"backbone.blocks.\1.\2"),
+    (r"MobilenetV3/expanded_conv/depthwise/depthwise_weights", "backbone.blocks.0.depthwise"),
+    (r"MobilenetV3/expanded_conv/project/Conv2D_weights", "backbone.blocks.0.project"),
+    (r"MobilenetV3/expanded_conv_(\d+)/(expand|project)/Conv2D_weights", r"backbone.blocks.\1.\2"),
+    (r"MobilenetV3/expanded_conv_(\d+)/depthwise/depthwise_weights", r"backbone.blocks.\1.depthwise"),
     (r"MobilenetV3/expanded_conv_(\d+)/squeeze_excite/Conv/weights", r"backbone.blocks.\1.se.reduce"),
     (r"MobilenetV3/expanded_conv_(\d+)/squeeze_excite/Conv_1/weights", r"backbone.blocks.\1.se.expand"),
     (r"extern1/Conv2D_weights", "backbone.extern1"),
