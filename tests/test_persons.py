@@ -24,7 +24,7 @@ from models.persons import (
     suppress,
     tile_grid,
 )
-from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair
+from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
 
 ASTRONAUT = REPO_ROOT / "tests" / "data" / "astronaut.png"
 
@@ -149,6 +149,31 @@ def test_two_photos_side_by_side_are_two_people_the_larger_larger(detector, pers
     assert box_iou(by_x[0].box, first) > 0.6 and box_iou(by_x[1].box, second) > 0.6
     true_larger = int((second[2] - second[0]) * (second[3] - second[1]) > (first[2] - first[0]) * (first[3] - first[1]))
     assert max(people, key=lambda p: p.area) is by_x[true_larger]
+
+
+def test_people_of_persons_dev_are_found(detector, persons_dev):
+    """Every blob of the masks (≥ 0.1 % of the photo; touching people make one) at least 70 % inside the boxes found.
+
+    The masks have no boxes and leave background people out, so only finding is measured here, not false boxes.
+    """
+    found, total, small_found, small_total = 0, 0, 0, 0
+    for stem in stems(persons_dev):
+        rgb, mask = load_pair(persons_dev, stem)
+        covered = np.zeros(mask.shape, bool)
+        for person in detector.detect(rgb):
+            x0, y0, x1, y1 = person.padded(0.0, mask.shape)
+            covered[y0:y1, x0:x1] = True
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
+        for label in range(1, count):
+            area = stats[label, cv2.CC_STAT_AREA]
+            if area >= 0.001 * mask.size:
+                hit = covered[labels == label].mean() >= 0.7
+                found, total = found + hit, total + 1
+                if area < 0.05 * mask.size:
+                    small_found, small_total = small_found + hit, small_total + 1
+    print(f"people found: {found}/{total}, of them under 5 % of the photo {small_found}/{small_total}")
+    assert total >= 87 and small_total >= 5
+    assert found >= 0.95 * total and small_found >= 0.8 * small_total
 
 
 # --------------------------------------------------------------------------- converter
