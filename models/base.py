@@ -23,7 +23,7 @@ from cutout_common.options import Option, OptionError, check_options
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightsMissingError", "no_progress"]
+__all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightedModel", "WeightsMissingError", "no_progress"]
 
 #: ``progress(stage, fraction)`` — fraction in [0, 1] of the segmenter's own work.
 ProgressFn = Callable[[str, float], None]
@@ -75,21 +75,18 @@ class Prediction:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Segmenter(abc.ABC):
-    """Base class: a subclass sets :attr:`name` and :attr:`weight_files`, declares its :attr:`options`,
-    says how to build its network, and implements :meth:`predict`.
+class WeightedModel:
+    """A network behind a name whose weights install.py puts in the weights folder.
 
-    Construction is cheap; :meth:`load` reads weights and moves the network to a device, so the server
-    can list segmenters without loading any of them. Title and licence come from
-    :data:`cutout_common.vocabulary.SEGMENTERS`, the one table the plug-in's dialog is built from too.
+    Construction is cheap; :meth:`load` reads the weights and moves the network to a device, so
+    the server can list what it offers without loading anything. Title and licence come from
+    :mod:`cutout_common.vocabulary`, the one table the plug-in's dialogs are built from too.
     """
 
     #: registry name, e.g. ``"selfie"``
     name: ClassVar[str]
     #: weight files (relative to the weights directory); the first is the network's state dict
     weight_files: ClassVar[tuple[str, ...]] = ()
-    #: the segmenter's own request options (besides the pipeline's), checked by :meth:`check_options`
-    options: ClassVar[tuple[Option, ...]] = ()
     #: builds the network (uninitialised) that :meth:`load` fills from the first weight file
     network: ClassVar[Callable[[], torch.nn.Module] | None] = None
 
@@ -99,12 +96,12 @@ class Segmenter(abc.ABC):
 
     @property
     def title(self) -> str:
-        info = vocabulary.SEGMENTERS.get(self.name)
+        info = vocabulary.SEGMENTERS.get(self.name) or vocabulary.NETWORKS.get(self.name)
         return info.title if info else self.name
 
     @property
     def licence(self) -> str:
-        info = vocabulary.SEGMENTERS.get(self.name)
+        info = vocabulary.SEGMENTERS.get(self.name) or vocabulary.NETWORKS.get(self.name)
         return info.licence if info else ""
 
     def missing_weights(self) -> list[Path]:
@@ -116,10 +113,6 @@ class Segmenter(abc.ABC):
         missing = self.missing_weights()
         if missing:
             raise WeightsMissingError(self.name, missing, self.weights_dir)
-
-    def check_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
-        """Every option of this segmenter, checked, defaults filled in; raises :class:`OptionError`."""
-        return check_options(self.options, options, self.name)
 
     def load(self) -> None:
         """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move."""
@@ -142,8 +135,20 @@ class Segmenter(abc.ABC):
         net.load_state_dict(state)
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
-        """A hook for what follows loading (fusing batch norms, a dtype for the device)."""
+        """A hook for what follows loading (fusing batch norms, a dtype or memory format for the device)."""
         return net
+
+
+class Segmenter(WeightedModel, abc.ABC):
+    """A person segmenter: a :class:`WeightedModel` that declares its :attr:`options` and implements
+    :meth:`predict`."""
+
+    #: the segmenter's own request options (besides the pipeline's), checked by :meth:`check_options`
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def check_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        """Every option of this segmenter, checked, defaults filled in; raises :class:`OptionError`."""
+        return check_options(self.options, options, self.name)
 
     @abc.abstractmethod
     def predict(

