@@ -29,17 +29,25 @@ class WeightsMissingError(RuntimeError):
     """Raised when a segmenter's weight files are not installed.
 
     The message names the install command, because the server never downloads
-    during a request.
+    during a request, and names the files relative to the weights folder: it goes
+    to remote clients, who have no business knowing the server's paths.
     """
 
-    def __init__(self, segmenter: str, missing: list[Path]):
+    def __init__(self, segmenter: str, missing: list[Path], weights_dir: Path | None = None):
         self.segmenter = segmenter
         self.missing = missing
-        names = ", ".join(str(p) for p in missing)
+        names = ", ".join(_relative(p, weights_dir) for p in missing)
         super().__init__(
             f"weights for segmenter '{segmenter}' are not installed ({names}); "
             f"run: python install.py --models {segmenter}"
         )
+
+
+def _relative(path: Path, folder: Path | None) -> str:
+    try:
+        return Path(path).relative_to(folder).as_posix() if folder is not None else Path(path).name
+    except ValueError:
+        return Path(path).name
 
 
 class OptionError(ValueError):
@@ -91,7 +99,7 @@ class Segmenter(abc.ABC):
     def ensure_weights(self) -> None:
         missing = self.missing_weights()
         if missing:
-            raise WeightsMissingError(self.name, missing)
+            raise WeightsMissingError(self.name, missing, self.weights_dir)
 
     @abc.abstractmethod
     def load(self) -> None:
