@@ -19,9 +19,9 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
+from protocol import DEFAULT_ENDPOINT, SILENCE_SECONDS  # noqa: E402 - the copy install.py put beside this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
 # babl formats of the pixels sent, by layer type: 8-bit, perceptual (gamma) values,
 # whatever the image's precision — GIMP converts high bit depth on the way.
@@ -60,7 +60,9 @@ def connect(endpoint: str, timeout: float):
         raise CutoutError(
             f"the Python module 'zmq' (pyzmq) is missing in GIMP's Python ({exc}); rerun install.py or install python3-zmq"
         ) from exc
-    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, 120.0), retries=1)
+    # the server speaks at least every 2 s while it works: silence means it is gone (config: silence_timeout)
+    silence = float(load_config().get("silence_timeout", SILENCE_SECONDS))
+    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1)
     if ping(connection, 3.0):
         return connection
     config = load_config()
@@ -170,6 +172,8 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
                                          segmenter=None if segmenter == "default" else segmenter,
                                          options=options, on_progress=on_progress)
     except client.ServerError as exc:
+        if exc.code == "unreachable":
+            raise CutoutError(f"The Person Cutout server is gone: {exc.message}") from exc
         raise CutoutError(f"Person Cutout server: {exc.message}") from exc
     finally:
         connection.close()
