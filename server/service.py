@@ -105,6 +105,8 @@ class Server:
         self._outbox = OUTBOX.format(next(_server_numbers))
         self._workers: list[threading.Thread] = []
         self._auth = None
+        self._known: list[str] | None = None
+        self._segmenters: list[tuple[str, Any, str]] | None = None
         self.endpoint: str | None = None
         self.stats = {"requests": 0, "errors": 0, "results": 0}
 
@@ -150,6 +152,11 @@ class Server:
             thread = threading.Thread(target=self._worker, name=f"worker-{number}", daemon=True)
             thread.start()
             self._workers.append(thread)
+        self._catalogue()  # the slow imports happen here, before the first message, not while answering one
+        try:
+            from . import comic  # noqa: F401 - likewise, for hello's comic styles
+        except ImportError:
+            pass
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
@@ -319,25 +326,37 @@ class Server:
     # -- hello ----------------------------------------------------------------------------
 
     def _segmenter_names(self) -> list[str]:
-        return self._names if self._names is not None else registry.names()
+        if self._known is None:
+            self._known = self._names if self._names is not None else registry.names()
+        return self._known
+
+    def _catalogue(self) -> list[tuple[str, Any, str]]:
+        """(name, unloaded segmenter or None, problem) for ``hello``, built once before serving.
+
+        Building it imports every segmenter's module (seconds with torch's): done in the I/O
+        thread while it answers, it would hold every client's messages and heartbeats that long.
+        """
+        if self._segmenters is None:
+            entries = []
+            for name in self._segmenter_names():
+                try:
+                    entries.append((name, (self._factory or registry.create)(name, "cpu", self.models.weights), ""))
+                except Exception as exc:  # a broken optional module must not break hello
+                    entries.append((name, None, str(exc)))
+            self._segmenters = entries
+        return self._segmenters
 
     def hello(self) -> dict[str, Any]:
         from .devices import describe
 
         segmenters = []
-        for name in self._segmenter_names():
-            try:
-                segmenter = (self._factory or registry.create)(name, "cpu", self.models.weights)
-                segmenters.append(
-                    {
-                        "name": name,
-                        "title": segmenter.title,
-                        "licence": segmenter.licence,
-                        "installed": not segmenter.missing_weights(),
-                    }
-                )
-            except Exception as exc:  # a broken optional module must not break hello
-                segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": str(exc)})
+        for name, segmenter, problem in self._catalogue():
+            if segmenter is None:
+                segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": problem})
+                continue
+            segmenters.append(
+                {"name": name, "title": segmenter.title, "licence": segmenter.licence, "installed": not segmenter.missing_weights()}
+            )
         installed = [s["name"] for s in segmenters if s["installed"]]
         order = [n for n in registry.DEFAULT_ORDER if n in installed] or installed
         default = order[0] if order else None
