@@ -576,7 +576,8 @@ def _message_strategy():
 def _data_frame(kind: str, header: dict) -> bytes:
     width, height, fmt, stride = (header.get(k) for k in ("width", "height", "format", "stride"))
     size = 0
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)) and fmt in protocol.PIXEL_FORMATS:
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)) and isinstance(fmt, str) \
+            and fmt in protocol.PIXEL_FORMATS:
         size = stride if isinstance(stride, int) and not isinstance(stride, bool) and stride > 0 else width * protocol.PIXEL_FORMATS[fmt]
         size = size * height if 0 < size * height <= 4096 else 7
     return {"right": bytes(size), "empty": b"", "short": bytes(max(size - 1, 0)), "long": bytes(size + 1)}[kind]
