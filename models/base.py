@@ -13,9 +13,17 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+from cutout_common import vocabulary
+from cutout_common.options import Option, OptionError, check_options
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightsMissingError", "no_progress"]
 
 #: ``progress(stage, fraction)`` — fraction in [0, 1] of the segmenter's own work.
 ProgressFn = Callable[[str, float], None]
@@ -28,30 +36,26 @@ def no_progress(stage: str, fraction: float) -> None:
 class WeightsMissingError(RuntimeError):
     """Raised when a segmenter's weight files are not installed.
 
-    The message names the install command, because the server never downloads
-    during a request, and names the files relative to the weights folder: it goes
-    to remote clients, who have no business knowing the server's paths.
+    The message names the install command, because the server never downloads during a request,
+    and names the files relative to the weights folder: it may travel to a client on another machine,
+    which has no business knowing the server's paths.
     """
 
     def __init__(self, segmenter: str, missing: list[Path], weights_dir: Path | None = None):
         self.segmenter = segmenter
         self.missing = missing
         names = ", ".join(_relative(p, weights_dir) for p in missing)
+        models = vocabulary.SEGMENTERS[segmenter].install_models if segmenter in vocabulary.SEGMENTERS else segmenter
         super().__init__(
-            f"weights for segmenter '{segmenter}' are not installed ({names}); "
-            f"run: python install.py --models {segmenter}"
+            f"weights for segmenter '{segmenter}' are not installed ({names}); run: python install.py --models {models}"
         )
 
 
 def _relative(path: Path, folder: Path | None) -> str:
     try:
-        return Path(path).relative_to(folder).as_posix() if folder is not None else Path(path).name
+        return str(path.relative_to(folder)) if folder is not None else path.name
     except ValueError:
-        return Path(path).name
-
-
-class OptionError(ValueError):
-    """An option given to a segmenter has the wrong type or value."""
+        return path.name
 
 
 @dataclass
@@ -72,24 +76,34 @@ class Prediction:
 
 
 class Segmenter(abc.ABC):
-    """Base class: subclasses set the class attributes and implement two methods.
+    """Base class: a subclass sets :attr:`name` and :attr:`weight_files`, declares its :attr:`options`,
+    says how to build its network, and implements :meth:`predict`.
 
-    Construction is cheap; :meth:`load` reads weights and moves the network to a
-    device, so the server can list segmenters without loading any of them.
+    Construction is cheap; :meth:`load` reads weights and moves the network to a device, so the server
+    can list segmenters without loading any of them. Title and licence come from
+    :data:`cutout_common.vocabulary.SEGMENTERS`, the one table the plug-in's dialog is built from too.
     """
 
     #: registry name, e.g. ``"selfie"``
     name: ClassVar[str]
-    #: one line for ``hello`` and the GIMP dialog
-    title: ClassVar[str]
-    #: licence of the weights (SPDX where one exists)
-    licence: ClassVar[str]
-    #: weight files (relative to the weights directory) that :meth:`load` needs
+    #: weight files (relative to the weights directory); the first is the network's state dict
     weight_files: ClassVar[tuple[str, ...]] = ()
+    #: the segmenter's own request options (besides the pipeline's), checked by :meth:`check_options`
+    options: ClassVar[tuple[Option, ...]] = ()
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)
         self.device = device
+
+    @property
+    def title(self) -> str:
+        info = vocabulary.SEGMENTERS.get(self.name)
+        return info.title if info else self.name
+
+    @property
+    def licence(self) -> str:
+        info = vocabulary.SEGMENTERS.get(self.name)
+        return info.licence if info else ""
 
     def missing_weights(self) -> list[Path]:
         """Weight files that are not on disk (empty when ready)."""
@@ -101,9 +115,31 @@ class Segmenter(abc.ABC):
         if missing:
             raise WeightsMissingError(self.name, missing, self.weights_dir)
 
-    @abc.abstractmethod
+    def check_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        """Every option of this segmenter, checked, defaults filled in; raises :class:`OptionError`."""
+        return check_options(self.options, options, self.name)
+
     def load(self) -> None:
-        """Read the weights and prepare the network on ``self.device``."""
+        """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move."""
+        import torch
+
+        self.ensure_weights()
+        net = self.build_network()
+        state = torch.load(self.weights_dir / self.weight_files[0], map_location="cpu", weights_only=True)
+        self.load_state(net, state)
+        self.net = self.prepare(net.eval()).to(self.device)
+
+    def build_network(self) -> torch.nn.Module:
+        """The network with uninitialised weights (segmenters that load a network override this)."""
+        raise NotImplementedError(f"{type(self).__name__} builds no network; override load()")
+
+    def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Put the saved state into ``net``, strictly (a wrong file fails here, not with noise later)."""
+        net.load_state_dict(state)
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        """A hook for what follows loading (fusing batch norms, a dtype for the device)."""
+        return net
 
     @abc.abstractmethod
     def predict(

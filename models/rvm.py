@@ -27,7 +27,9 @@ import cv2
 import numpy as np
 import torch
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from cutout_common.options import Option
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .rvm_net import MattingNetwork, fuse_batch_norms
 
 #: long side of the network's view. persons-dev, small photos kept: IoU 0.908 / 0.910 / 0.912 / 0.907 at
@@ -41,20 +43,27 @@ RADIUS, EPS = 1, 1e-5
 BAND_PIXELS = 1 << 20
 
 
+OPTIONS = (
+    Option("view", "Network view", "int", DEFAULT_VIEW, VIEW_RANGE[0], VIEW_RANGE[1], unit="px",
+           help="long side of the photo as the network sees it"),
+    Option("enlarge", "Enlarge small photos", "bool", False, help="photos smaller than the view are enlarged to it"),
+)
+
+
 class RobustVideoMatting(Segmenter):
     name = "rvm"
-    title = "Robust Video Matting (MobileNetV3): alpha matte and clean colours"
-    licence = "GPL-3.0"
     weight_files = ("rvm.pt",)
+    options = OPTIONS
 
-    def load(self) -> None:
-        self.ensure_weights()
-        net = MattingNetwork()
-        net.load_state_dict(torch.load(self.weights_dir / "rvm.pt", map_location="cpu", weights_only=True))
-        self.net = fuse_batch_norms(net.eval()).to(self.device)
+    def build_network(self) -> torch.nn.Module:
+        return MattingNetwork()
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        return fuse_batch_norms(net)
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        view, enlarge = parse_options(options)
+        opts = self.check_options(options)
+        view, enlarge = opts["view"], opts["enlarge"]
         height, width = rgb.shape[:2]
         ratio = downsample_ratio(height, width, view) if enlarge or max(height, width) > view else 1.0
         progress("segment", 0.05)
@@ -83,21 +92,6 @@ class RobustVideoMatting(Segmenter):
         base = torch.cat([fgr_residual, pha], dim=1)[0].float().cpu()
         alpha, foreground = guided_upsample(src[0].float().cpu(), base, photo)
         return alpha, foreground, tuple(src.shape[2:])
-
-
-def parse_options(options: dict[str, Any] | None) -> tuple[int, bool]:
-    """``view`` (int pixels, long side the network sees) and ``enlarge`` (bool); unknown keys raise :class:`OptionError`."""
-    options = options or {}
-    unknown = set(options) - {"view", "enlarge"}
-    if unknown:
-        raise OptionError(f"rvm does not know the option(s) {', '.join(sorted(unknown))}")
-    view = options.get("view", DEFAULT_VIEW)
-    if isinstance(view, bool) or not isinstance(view, int) or not VIEW_RANGE[0] <= view <= VIEW_RANGE[1]:
-        raise OptionError(f"option 'view' must be an integer from {VIEW_RANGE[0]} to {VIEW_RANGE[1]}")
-    enlarge = options.get("enlarge", False)
-    if not isinstance(enlarge, bool):
-        raise OptionError("option 'enlarge' must be true or false")
-    return view, enlarge
 
 
 def downsample_ratio(height: int, width: int, view: int) -> float:

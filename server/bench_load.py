@@ -26,9 +26,10 @@ import numpy as np
 import zmq
 from PIL import Image
 
-from . import protocol
+from cutout_common import protocol
+from cutout_common.client import Client
+
 from .broker import Broker, BrokerConfig
-from .client import Client
 from .fuzz import malformed_messages
 
 REPO = Path(__file__).resolve().parent.parent

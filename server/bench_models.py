@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     names = args.models.split(",") if args.models else installed_segmenters()
     weights = {name: None for name in names}
     if args.random_weights:
-        from models.random_weights import NAMES as RANDOM_NAMES
-        from models.random_weights import write_random_weights
+        from models.install.random_weights import NAMES as RANDOM_NAMES
+        from models.install.random_weights import write_random_weights
 
         missing = [n for n in RANDOM_NAMES if (n in names or not args.models) and registry_missing(n)]
         scratch = tempfile.TemporaryDirectory(prefix="bench-random-weights-")  # removed when run() returns

@@ -53,7 +53,8 @@ def _factory(name: str, device: str, weights: Path | None) -> Segmenter:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .client import Client
+    from cutout_common.client import Client
+
     from .service import Server, ServerConfig, result_frames
 
     width = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))

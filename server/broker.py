@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from . import protocol
+from cutout_common import protocol
 
 log = logging.getLogger("person_cutout.broker")
 

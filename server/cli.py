@@ -9,8 +9,9 @@ import logging
 import sys
 from pathlib import Path
 
+from cutout_common.protocol import DEFAULT_ENDPOINT
+
 from . import __version__
-from .protocol import DEFAULT_ENDPOINT
 
 #: ``bench NAME`` -> module with ``run(args)`` (and optionally ``add_arguments(parser)``)
 BENCHMARKS = {
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    from .protocol import DEFAULT_MAX_PIXELS
+    from cutout_common.protocol import DEFAULT_MAX_PIXELS
 
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (tcp://127.0.0.1:* = free port)")
     parser.add_argument("--endpoint-file", type=Path, default=None, help="write the bound endpoint here once serving")
@@ -175,7 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_hello(args: argparse.Namespace) -> int:
-    from .client import Client, ServerError
+    from cutout_common.client import Client, ServerError
 
     curve = None
     if args.curve:

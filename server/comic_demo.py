@@ -1,6 +1,6 @@
 """A comic page assembled from one cut-out, for README pictures: ``demo_page(rgb, alpha)``.
 
-Uses the same page geometry as the GIMP command (:mod:`server.comic_page`): each panel gets
+Uses the same page geometry as the GIMP command (:mod:`cutout_common.page_geometry`): each panel gets
 the person in one style, clipped to the panel, with a black border of the panel's line
 weight. The photo is scaled to the panel first and then rendered at the page's dpi, which is
 what an artist gets by placing a cut-out and rendering it there: lines in points and tone in
@@ -20,7 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import comic, comic_page
+from cutout_common import page_geometry
+
+from . import comic
 
 
 def demo_page(
@@ -33,10 +35,10 @@ def demo_page(
     border_pt: float = 1.0,
 ) -> np.ndarray:
     """H×W×3 uint8: a page of ``layout`` panels, each showing the person in the next of ``styles``."""
-    sheet = comic_page.page(page, dpi)
+    sheet = page_geometry.page(page, dpi)
     out = np.full((sheet.height, sheet.width, 3), 255, np.uint8)
-    width = comic_page.border_px(border_pt, dpi)
-    for panel, style in zip(comic_page.layout(sheet, layout), itertools.cycle(styles), strict=False):
+    width = page_geometry.border_px(border_pt, dpi)
+    for panel, style in zip(page_geometry.layout(sheet, layout), itertools.cycle(styles), strict=False):
         r = panel.rect
         photo, mask = _fit(rgb, alpha, r)
         picture = comic.composite(comic.render(photo, mask, style, {"dpi": dpi}))
@@ -48,7 +50,7 @@ def demo_page(
     return out
 
 
-def _fit(rgb: np.ndarray, alpha: np.ndarray, rect: comic_page.Rect) -> tuple[np.ndarray, np.ndarray]:
+def _fit(rgb: np.ndarray, alpha: np.ndarray, rect: page_geometry.Rect) -> tuple[np.ndarray, np.ndarray]:
     """The photo and its mask scaled to the panel's height."""
     h, w = alpha.shape
     size = (max(1, round(w * rect.height / h)), rect.height)

@@ -76,7 +76,7 @@ def check_outputs(jobs: list[tuple[Path, Path]], comic: str | None, overwrite: b
 
 
 def _comic_layer_names(style: str) -> list[str]:
-    from .comic_styles import STYLES
+    from cutout_common.comic_styles import STYLES
 
     spec = STYLES.get(style)
     return list(spec.layers) if spec is not None else []
@@ -163,9 +163,10 @@ def _local_cutter(device: str):
 
 
 def _remote_cutter(endpoint: str, curve_dir: str | None = None, silence_timeout: float | None = None):
-    from . import protocol
+    from cutout_common import protocol
+    from cutout_common.client import Client, ServerError
+
     from .cli import CliError
-    from .client import Client, ServerError
 
     curve = None
     if curve_dir:

@@ -293,7 +293,7 @@ def in_process_predictors(specs: list[ModelSpec], device: str) -> dict[str, Pred
 
 def server_predictors(specs: list[ModelSpec], endpoint: str) -> dict[str, Predictor]:
     """One predictor per model through a running server; the mask comes back as GRAY8."""
-    from .client import Client
+    from cutout_common.client import Client
 
     client = Client(endpoint)
 

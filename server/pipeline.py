@@ -20,26 +20,18 @@ segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import ImageColor
 
+from cutout_common.options import by_name, check_options
+from cutout_common.vocabulary import PIPELINE_OPTIONS
 from models import registry
-from models.base import OptionError, Prediction
+from models.base import OptionError, Prediction, ProgressFn, no_progress
 
 from .model_cache import ModelCache
-
-ProgressFn = Callable[[str, float], None]
-
-EDGE_MODES = ("off", "fast", "best")
-PIPELINE_KEYS = ("edges", "foreground", "parts", "comic", "background", "mask")
-MASK_SOURCES = ("segment", "alpha")
-
-
-def _ignore_progress(stage: str, fraction: float) -> None:
-    pass
 
 
 @dataclass
@@ -67,39 +59,13 @@ class PipelineOptions:
 
 
 def parse_options(options: dict[str, Any] | None) -> PipelineOptions:
-    """Split and check the options; a wrong type or value raises :class:`OptionError`."""
+    """Split the pipeline's options (checked against :data:`PIPELINE_OPTIONS`) from the segmenter's.
+
+    A wrong type or value raises :class:`OptionError`; the segmenter checks its own share later.
+    """
     options = dict(options or {})
-    parsed = PipelineOptions()
-    edges = options.pop("edges", "off")
-    if edges not in EDGE_MODES:
-        raise OptionError(f"option 'edges' must be one of {', '.join(EDGE_MODES)}, got {edges!r}")
-    parsed.edges = edges
-    for key in ("foreground", "parts"):
-        value = options.pop(key, getattr(parsed, key))
-        if not isinstance(value, bool):
-            raise OptionError(f"option '{key}' must be true or false")
-        setattr(parsed, key, value)
-    comic = options.pop("comic", None)
-    if isinstance(comic, str):
-        comic = {"style": comic}
-    if comic is not None and not (isinstance(comic, dict) and isinstance(comic.get("style"), str)):
-        raise OptionError("option 'comic' must be a style name or an object with a 'style'")
-    if comic is not None and not isinstance(comic.get("soft_edges", True), bool):
-        raise OptionError("comic: 'soft_edges' must be true or false")
-    parsed.comic = comic
-    background = options.pop("background", None)
-    if background is not None:
-        try:
-            parse_colour(background)
-        except (ValueError, TypeError, AttributeError):
-            raise OptionError("option 'background' must be black, white or #rrggbb") from None
-    parsed.background = background
-    mask = options.pop("mask", "segment")
-    if mask not in MASK_SOURCES:
-        raise OptionError(f"option 'mask' must be one of {', '.join(MASK_SOURCES)}, got {mask!r}")
-    parsed.mask = mask
-    parsed.segmenter_options = options
-    return parsed
+    ours = {name: options.pop(name) for name in by_name(PIPELINE_OPTIONS) if name in options}
+    return PipelineOptions(**check_options(PIPELINE_OPTIONS, ours, "the pipeline"), segmenter_options=options)
 
 
 def run_cutout(
@@ -107,7 +73,7 @@ def run_cutout(
     segmenter: str | None,
     options: dict[str, Any] | None,
     models: ModelCache,
-    progress: ProgressFn = _ignore_progress,
+    progress: ProgressFn = no_progress,
     given_alpha: np.ndarray | None = None,
 ) -> CutoutResult:
     """Cut the person out of ``rgb`` (H×W×3 uint8).
@@ -217,14 +183,8 @@ def composite(
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
-NAMED_COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255)}
-
-
 def parse_colour(text: str) -> tuple[int, int, int]:
-    """``black``, ``white`` or ``#rrggbb``."""
-    if text in NAMED_COLOURS:
-        return NAMED_COLOURS[text]
-    value = text.lstrip("#")
-    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
-        raise ValueError(f"background must be transparent, black, white or #rrggbb, not {text!r}")
-    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    """A colour as Pillow reads it (``black``, ``white``, ``#rrggbb``, …); ``ValueError`` otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"a colour is a name or #rrggbb, not {text!r}")
+    return ImageColor.getrgb(text)[:3]

@@ -1,10 +1,10 @@
-"""Raw pixel frames <-> numpy arrays, for the formats of :mod:`server.protocol`."""
+"""Raw pixel frames <-> numpy arrays, for the formats of :mod:`cutout_common.protocol`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .protocol import PIXEL_FORMATS
+from cutout_common.protocol import PIXEL_FORMATS
 
 
 def decode(buffer: bytes | memoryview, width: int, height: int, fmt: str, stride: int | None = None) -> np.ndarray:

@@ -217,7 +217,7 @@ def configure_curve(context: zmq.Context, sock: zmq.Socket, curve_dir: str, allo
 
 
 def client_keys(curve_dir: str) -> tuple[bytes, bytes, bytes]:
-    """(client public, client secret, server public) for :class:`server.client.Client`."""
+    """(client public, client secret, server public) for :class:`cutout_common.client.Client`."""
     return _keys(curve_dir, "client")
 
 

@@ -28,10 +28,11 @@ from typing import Any
 
 import zmq
 
+from cutout_common import options, protocol, vocabulary
 from models import registry
 from models.base import OptionError, WeightsMissingError
 
-from . import __version__, pixels, protocol
+from . import __version__, pixels
 from .model_cache import ModelCache, SegmenterFactory
 from .pipeline import CutoutResult, run_cutout
 
@@ -351,11 +352,20 @@ class Server:
 
         segmenters = []
         for name, segmenter, problem in self._catalogue():
-            if segmenter is None:
+            if segmenter is None:  # a broken optional module must not break hello
                 segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": problem})
                 continue
+            info = vocabulary.SEGMENTERS.get(name)
             segmenters.append(
-                {"name": name, "title": segmenter.title, "licence": segmenter.licence, "installed": not segmenter.missing_weights()}
+                {
+                    "name": name,
+                    "title": segmenter.title,
+                    "licence": segmenter.licence,
+                    "notices": list(info.notices) if info else [],
+                    "installed": not segmenter.missing_weights(),
+                    "install": f"python install.py --models {info.install_models if info else name}",
+                    "options": options.describe(segmenter.options),
+                }
             )
         installed = [s["name"] for s in segmenters if s["installed"]]
         order = [n for n in registry.DEFAULT_ORDER if n in installed] or installed
@@ -369,7 +379,8 @@ class Server:
             "max_pixels": self.config.max_pixels,
             "formats": list(protocol.PIXEL_FORMATS),
             "ops": list(protocol.OPS),
-            "edges": ["off", "fast", "best"],
+            "edges": list(options.by_name(vocabulary.PIPELINE_OPTIONS)["edges"].values),
+            "options": options.describe(vocabulary.PIPELINE_OPTIONS),
             "queue": self._queue_state(),
         }
         if default != registry.DEFAULT_ORDER[0]:

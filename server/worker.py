@@ -26,7 +26,8 @@ import uuid
 
 import zmq
 
-from . import protocol
+from cutout_common import protocol
+
 from .broker import DEFAULT_BACKEND, HEARTBEAT, MAGIC, READY, REPLY, REQUEST
 from .model_cache import SegmenterFactory
 from .service import Server, ServerConfig

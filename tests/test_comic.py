@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from server import comic, comic_styles, screentone
+from cutout_common import comic_styles
+from server import comic, screentone
 from tests.conftest import load_pair
 
 STEM = "219"
@@ -255,15 +256,16 @@ def test_demo_sheet_lays_out_every_style(photo):
 
 
 def test_demo_page_fills_panels_and_nothing_else(photo):
-    from server import comic_demo, comic_page
+    from cutout_common import page_geometry
+    from server import comic_demo
 
     rgb, alpha = photo
     small = (rgb.shape[1] // 4, rgb.shape[0] // 4)
     out = comic_demo.demo_page(cv2.resize(rgb, small), cv2.resize(alpha, small), page="a4", dpi=100, layout="2 tiers")
-    sheet = comic_page.page("a4", 100)
+    sheet = page_geometry.page("a4", 100)
     assert out.shape == (sheet.height, sheet.width, 3)
     inside = np.zeros(out.shape[:2], bool)
-    for panel in comic_page.layout(sheet, "2 tiers"):
+    for panel in page_geometry.layout(sheet, "2 tiers"):
         r = panel.rect
         inside[r.y:r.bottom, r.x:r.right] = True
         assert (out[r.y, r.x:r.right] == 0).all() and (out[r.y:r.bottom, r.x] == 0).all()  # border

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import comic_page
+from cutout_common import page_geometry
 from tests.conftest import IN_CI
 from tests.test_comic import _spectrum_peak
 from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP and server)
@@ -58,7 +58,7 @@ def by_name(layers: list[dict]) -> dict[str, dict]:
 
 
 def selfie_mask(endpoint: str, rgb: np.ndarray) -> np.ndarray:
-    from server.client import Client
+    from cutout_common.client import Client
 
     height, width = rgb.shape[:2]
     with Client(endpoint, deadline=120) as client:
@@ -110,8 +110,8 @@ def test_comic_layers_are_named_layers_in_a_group_masked_by_the_person(placed, s
 
 def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
     page = placed["images"]["page"]
-    geometry = comic_page.page("b5", 300)
-    panels = comic_page.layout(geometry, "3 tiers")
+    geometry = page_geometry.page("b5", 300)
+    panels = page_geometry.layout(geometry, "3 tiers")
     assert (page["width"], page["height"]) == (geometry.width, geometry.height)
     assert page["resolution"] == pytest.approx([300, 300])
     guides = {"vertical": sorted(p for o, p in page["guides"] if o == "vertical"),
@@ -120,7 +120,7 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
     layers = by_name(page["layers"])
     assert [layer["name"] for layer in page["layers"]] == ["Panel 1", "Panel 2", "Panel 3", "Paper"]
     shown = visible(page)
-    border = comic_page.border_px(PAGE["border"], 300)
+    border = page_geometry.border_px(PAGE["border"], 300)
     for panel in panels:
         r = panel.rect
         group = layers[f"Panel {panel.order + 1}"]
@@ -141,7 +141,7 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
 
 def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
     page = placed["images"]["page"]
-    r = comic_page.layout(comic_page.page("b5", 300), "3 tiers")[1].rect
+    r = page_geometry.layout(page_geometry.page("b5", 300), "3 tiers")[1].rect
     panel = by_name(page["layers"])["Panel 2"]
     assert [c["name"] for c in panel["children"]] == ["Panel 2 border", "Background (placed)"]
     holder = panel["children"][1]

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cutout_common.client import Client
 from models import registry
 from models.base import no_progress
+from models.install.random_weights import write_random_weights
 from models.maskrcnn import MaskRCNNSegmenter
 from models.parsing import ParsingSegmenter
-from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS
-from server.client import Client
 from server.service import Server, ServerConfig
 from tests.conftest import IN_CI
 from tests.test_gimp_plugin import REPO, gimp, home, workdir  # noqa: F401  (the same GIMP and profile)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server.client import Client
+from cutout_common.client import Client
 from server.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
 from tests.gimp_harness import Gimp, GimpUnavailable

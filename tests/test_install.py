@@ -57,8 +57,9 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
     assert first.returncode == 0, first.stderr
     installed = profile / "plug-ins" / "person-cutout"
     assert os.access(installed / "person-cutout.py", os.X_OK)
-    assert (installed / "protocol.py").read_bytes() == (REPO / "server" / "protocol.py").read_bytes()
-    assert (installed / "client.py").read_bytes() == (REPO / "server" / "client.py").read_bytes()
+    common = REPO / "gimp_plugin" / "cutout_common"
+    for module in common.glob("*.py"):  # the shared package, whole and as it is in the checkout
+        assert (installed / "cutout_common" / module.name).read_bytes() == module.read_bytes()
     config = json.loads((installed / "config.json").read_text())
     assert config["endpoint"] == "tcp://127.0.0.1:5555"
     assert config["server_command"][:4] == [str(install.venv_python()), "-m", "server", "serve"]
@@ -106,7 +107,7 @@ def test_weights_step_passes_models_and_mirror_to_fetch(monkeypatch, tmp_path):
     commands = []
     monkeypatch.setattr(install, "run", lambda command, cwd=None: commands.append(command))
     install.step_weights("selfie,rvm", tmp_path / "mirror", accept=False, dry_run=False)
-    assert commands == [[str(install.venv_python()), "-m", "models.fetch", "install", "--models", "selfie,rvm",
+    assert commands == [[str(install.venv_python()), "-m", "models.install", "install", "--models", "selfie,rvm",
                          "--weights-dir", str(tmp_path / "mirror")]]
 
 

@@ -4,7 +4,7 @@ No weights can be downloaded in CI, so the pipeline tests fill each network with
 (saved as the plain state dict the segmenter loads, so the real load path runs) and send real
 persons-dev photos through the server. The quality test needs the real weights: set
 PERSON_CUTOUT_REAL_WEIGHTS to a folder holding maskrcnn.pt, deeplab.pt and parsing.pt
-(``python -m models.fetch install --models maskrcnn,deeplab,parsing --target DIR``).
+(``python -m models.install install --models maskrcnn,deeplab,parsing --target DIR``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
+from cutout_common.options import check_options
 from models import registry
 from models.base import OptionError
-from models.maskrcnn import parse_options as maskrcnn_options
+from models.install.random_weights import write_random_weights
+from models.maskrcnn import OPTIONS as MASKRCNN_OPTIONS
 from models.maskrcnn import select
-from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from tests.conftest import load_pair, stems
 
@@ -43,7 +44,7 @@ def small_photo(persons_dev: Path, stem: str, longest: int = 240) -> np.ndarray:
 
 
 def test_random_weights_whole_pipeline_through_the_server(random_weights, persons_dev):
-    from server.client import Client, ServerError
+    from cutout_common.client import Client, ServerError
     from server.service import Server, ServerConfig
 
     def factory(name, device, weights):
@@ -155,7 +156,7 @@ def test_selection_refuses_bad_values():
         select(np.zeros((0, *masks.shape[1:]), np.float32), [25.0, 5.0], masks.shape[1:])
     for bad in ({"selection": "biggest"}, {"selection": True}, {"selection": [1, 2, 3]}, {"threshold": 2}, {"colour": 1}):
         with pytest.raises(OptionError):
-            maskrcnn_options(bad)
+            check_options(MASKRCNN_OPTIONS, bad, "maskrcnn")
 
 
 # --------------------------------------------------------------------------- parsing loader

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server import protocol
-from server.protocol import ProtocolError, encode_image_request, encode_request, parse_reply, parse_request
+from cutout_common import protocol
+from cutout_common.protocol import ProtocolError, encode_image_request, encode_request, parse_reply, parse_request
 
 SEGMENTERS = ["selfie", "rvm"]
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import zmq
 
-from server import protocol
+from cutout_common import protocol
+from cutout_common.client import Client, ServerError
 from server.broker import Broker, BrokerConfig
-from server.client import Client, ServerError
 from server.fuzz import malformed_messages
 from server.security import SecurityError
 from server.service import Server, ServerConfig

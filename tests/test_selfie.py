@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
+from cutout_common.client import Client
 from models.base import OptionError
-from models.convert_selfie import ConversionError, convert
+from models.install.selfie import ConversionError, convert
 from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
-from server.client import Client
 from server.references import run_script, throwaway_venv
 from server.service import Server, ServerConfig
 from tests.conftest import installed, load_pair, stems

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import zmq
 
-from server import protocol
-from server.client import Client, ServerError
+from cutout_common import protocol
+from cutout_common.client import Client, ServerError
 from server.service import Server, ServerConfig
 from tests import doubles
 

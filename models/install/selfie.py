@@ -9,21 +9,18 @@ layers of :class:`models.selfie_net.SelfieSegmentationNet`, checking every shape
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from .paths import write_weights
+from ..paths import write_weights
+from . import ConversionError
 
 CONV_2D, DEPTHWISE_CONV_2D, DEQUANTIZE, CUSTOM = 3, 4, 6, 32
 TRANSPOSE_CONV_OP = b"Convolution2DTransposeBias"
 TENSOR_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32}
 
 
-class ConversionError(ValueError):
-    """The .tflite file is not the graph this port was written for."""
 
 
 def read_layers(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -78,7 +75,7 @@ def state_dict_from_tflite(path: Path) -> dict:
     import torch
     from torch import nn
 
-    from .selfie_net import SelfieSegmentationNet
+    from ..selfie_net import SelfieSegmentationNet
 
     net = SelfieSegmentationNet()
     targets = net.convs_in_graph_order()
@@ -105,19 +102,3 @@ def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
     source = Path(sources["selfie_segmentation.tflite"])
     state = state_dict_from_tflite(source)
     return [write_weights(state, weights_dir, "selfie.pt")]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Convert MediaPipe's selfie_segmentation.tflite to a torch state dict")
-    parser.add_argument("tflite", type=Path)
-    parser.add_argument("--weights-dir", type=Path, default=None)
-    args = parser.parse_args()
-    from .paths import weights_dir
-
-    written = convert({"selfie_segmentation.tflite": args.tflite}, args.weights_dir or weights_dir())
-    digest = hashlib.sha256(args.tflite.read_bytes()).hexdigest()
-    print(f"{args.tflite} (sha256 {digest}) -> {', '.join(map(str, written))}")
-
-
-if __name__ == "__main__":
-    main()

