@@ -90,6 +90,8 @@ class Segmenter(abc.ABC):
     weight_files: ClassVar[tuple[str, ...]] = ()
     #: the segmenter's own request options (besides the pipeline's), checked by :meth:`check_options`
     options: ClassVar[tuple[Option, ...]] = ()
+    #: builds the network (uninitialised) that :meth:`load` fills from the first weight file
+    network: ClassVar[Callable[[], torch.nn.Module] | None] = None
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)
@@ -130,8 +132,10 @@ class Segmenter(abc.ABC):
         self.net = self.prepare(net.eval()).to(self.device)
 
     def build_network(self) -> torch.nn.Module:
-        """The network with uninitialised weights (segmenters that load a network override this)."""
-        raise NotImplementedError(f"{type(self).__name__} builds no network; override load()")
+        """The network with uninitialised weights, from :attr:`network`."""
+        if self.network is None:
+            raise NotImplementedError(f"{type(self).__name__} names no network; it must override load()")
+        return self.network()
 
     def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         """Put the saved state into ``net``, strictly (a wrong file fails here, not with noise later)."""

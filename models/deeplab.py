@@ -47,9 +47,7 @@ class DeepLabSegmenter(Segmenter):
     name = "deeplab"
     weight_files = ("deeplab.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return build_net()
+    network = staticmethod(build_net)
 
     @torch.inference_mode()
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:

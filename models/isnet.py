@@ -75,9 +75,7 @@ class ISNetSegmenter(Segmenter):
     name = "isnet"
     weight_files = ("isnet.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return ISNetDIS()
+    network = staticmethod(ISNetDIS)
 
     def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         net.load_state_dict({k: v.float() for k, v in state.items()})  # stored fp16, as shipped

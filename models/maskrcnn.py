@@ -59,9 +59,7 @@ class MaskRCNNSegmenter(Segmenter):
     name = "maskrcnn"
     weight_files = ("maskrcnn.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return build_net()
+    network = staticmethod(build_net)
 
     @torch.inference_mode()
     def detect(self, rgb: np.ndarray, threshold: float = 0.5, view: int = 800) -> dict[str, np.ndarray]:

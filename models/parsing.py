@@ -53,9 +53,7 @@ class ParsingSegmenter(Segmenter):
     name = "parsing"
     weight_files = ("parsing.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return SCHPNet()
+    network = staticmethod(SCHPNet)
 
     def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         load_schp_state(net, state)

@@ -54,9 +54,7 @@ class RobustVideoMatting(Segmenter):
     name = "rvm"
     weight_files = ("rvm.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return MattingNetwork()
+    network = staticmethod(MattingNetwork)
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
         return fuse_batch_norms(net)

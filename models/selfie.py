@@ -89,9 +89,7 @@ class SelfieSegmenter(Segmenter):
     name = "selfie"
     weight_files = ("selfie.pt",)
     options = OPTIONS
-
-    def build_network(self) -> torch.nn.Module:
-        return SelfieSegmentationNet()
+    network = staticmethod(SelfieSegmentationNet)
 
     @torch.inference_mode()
     def view_probability(self, rgb: np.ndarray, transform: np.ndarray, flip: bool = False) -> np.ndarray:

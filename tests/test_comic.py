@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cutout_common import comic_styles
-from server import comic, screentone
+from server import comic
+from server.comic import screentone
 from tests.conftest import load_pair
 
 STEM = "219"
@@ -257,7 +258,7 @@ def test_demo_sheet_lays_out_every_style(photo):
 
 def test_demo_page_fills_panels_and_nothing_else(photo):
     from cutout_common import page_geometry
-    from server import comic_demo
+    from server.demos import comic_pictures as comic_demo
 
     rgb, alpha = photo
     small = (rgb.shape[1] // 4, rgb.shape[0] // 4)

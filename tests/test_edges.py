@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server import composites, edges, metrics
+from server.evaluation import composites, metrics
+from server.pipeline import edges
 from tests.conftest import installed, load_pair, stems
 
 MODES = ("fast", "best")

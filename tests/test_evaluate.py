@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import evaluate, metrics
-from server.cli import main
+from server.commands.main import main
+from server.evaluation import evaluate, metrics
 from tests.conftest import IN_CI, load_pair, stems
 
 #: the issue's quality bar for the default cut-out on all of persons-dev
@@ -134,7 +134,7 @@ def test_eval_refuses_what_cannot_run(persons_dev, tmp_path, capsys):
 
 def test_eval_through_a_server_matches_in_process(persons_dev):
     name = installed("selfie")
-    from server.service import Server, ServerConfig
+    from server.transport.service import Server, ServerConfig
 
     specs = [evaluate.ModelSpec(name, name, {})]
     local = evaluate.evaluate(persons_dev, specs, limit=2, device="cpu", worst=0)

@@ -29,7 +29,7 @@ from models.install.random_weights import write_random_weights
 from models.maskrcnn import MaskRCNNSegmenter
 from models.parsing import ParsingSegmenter
 from models.schp_net import LIP_LABELS
-from server.service import Server, ServerConfig
+from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI
 from tests.test_gimp_plugin import REPO, gimp, home, workdir  # noqa: F401  (the same GIMP and profile)
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from cutout_common.client import Client
-from server.service import Server, ServerConfig
+from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
 from tests.gimp_harness import Gimp, GimpUnavailable
 

@@ -45,7 +45,7 @@ def small_photo(persons_dev: Path, stem: str, longest: int = 240) -> np.ndarray:
 
 def test_random_weights_whole_pipeline_through_the_server(random_weights, persons_dev):
     from cutout_common.client import Client, ServerError
-    from server.service import Server, ServerConfig
+    from server.transport.service import Server, ServerConfig
 
     def factory(name, device, weights):
         return registry.create(name, device, random_weights)

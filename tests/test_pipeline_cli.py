@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from models.base import OptionError
-from server.cutout_cli import parse_option_pairs, plan
-from server.pipeline import composite, parse_colour, parse_options
+from server.commands.cutout import parse_option_pairs, plan
+from server.pipeline.cutout import composite, parse_colour, parse_options
 
 REPO = Path(__file__).resolve().parent.parent
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
@@ -104,7 +104,7 @@ def test_cli_cutout_in_process_and_through_a_server_agree(tmp_path):
     _cli("cutout", str(ASTRONAUT), "-o", str(black), "--segmenter", name, "--background", "black")
     assert np.asarray(Image.open(black)).shape == (512, 512, 3)
 
-    from server.service import Server, ServerConfig
+    from server.transport.service import Server, ServerConfig
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
     endpoint = server.bind()
@@ -125,8 +125,8 @@ def test_cli_cutout_in_process_and_through_a_server_agree(tmp_path):
 
 def _double_cutter(received: list):
     """The CLI's in-process cutter with the test doubles instead of the model registry."""
-    from server.model_cache import ModelCache
-    from server.pipeline import run_cutout
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.model_cache import ModelCache
     from tests import doubles
 
     cache = ModelCache("cpu", factory=doubles.factory)
@@ -144,8 +144,8 @@ def _double_cutter(received: list):
 @pytest.fixture
 def cli(monkeypatch):
     """``main(args)`` in this process, the photos it read kept in ``cli.received``."""
-    from server import cli as cli_module
-    from server import cutout_cli
+    from server.commands import cutout as cutout_cli
+    from server.commands import main as cli_module
 
     received: list = []
     monkeypatch.setattr(cutout_cli, "_local_cutter", _double_cutter(received))
@@ -217,7 +217,7 @@ def test_failed_write_leaves_the_old_output_intact(cli, tmp_path, capsys, monkey
 
 def test_16_bit_float_grey_and_palette_photos_are_read_at_8_bit(cli, tmp_path):
     """Defect 10: a 16-bit greyscale PNG became all white (Pillow's I;16 → RGB clips), so the cut-out was blank."""
-    from server.images import read_photo
+    from server.commands.images import read_photo
 
     ramp16 = (np.arange(20 * 40, dtype=np.uint16).reshape(20, 40) * 80)  # 0 … 63920
     Image.fromarray(ramp16).save(tmp_path / "grey16.png")
@@ -245,8 +245,8 @@ def _oriented_jpeg(path: Path, rgb: np.ndarray, orientation: int) -> Path:
 
 def test_exif_orientation_is_honoured_in_the_cli_and_in_eval(cli, tmp_path):
     """Defect 11: a phone JPEG with Orientation=6 was cut out sideways."""
-    from server.evaluate import Pair, load_sample
-    from server.images import read_photo
+    from server.commands.images import read_photo
+    from server.evaluation.evaluate import Pair, load_sample
 
     raw = np.zeros((20, 40, 3), np.uint8)
     raw[:10] = 250  # stored: bright top half; Orientation 6 shows it turned a quarter clockwise (bright on the right)
@@ -283,7 +283,7 @@ def _png_declaring(path: Path, width: int, height: int) -> Path:
 
 def test_decompression_bomb_is_a_one_line_error(cli, tmp_path, capsys):
     """Defect 12: a 74-byte PNG declaring 20000×20000 gave a traceback."""
-    from server.images import PhotoError, read_photo
+    from server.commands.images import PhotoError, read_photo
 
     bomb = _png_declaring(tmp_path / "bomb.png", 20000, 20000)
     assert bomb.stat().st_size < 100
@@ -297,7 +297,7 @@ def test_decompression_bomb_is_a_one_line_error(cli, tmp_path, capsys):
 
 def test_cutout_and_hello_reach_a_curve_server(cli, tmp_path, capsys):
     """Defect 15: the CLI had no --curve DIR for cutout, so it could not reach a CURVE server."""
-    from server.security import generate_keys
+    from server.transport.security import generate_keys
     from tests.test_server import Running, expected_mask
 
     generate_keys(tmp_path / "keys")
@@ -357,8 +357,8 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
 
 def test_pipeline_passes_progress_into_edges_and_comic():
     """Issue 14, defect 5: the pipeline gave edges.refine and comic.render no progress, so cancel could not reach them."""
-    from server.model_cache import ModelCache
-    from server.pipeline import run_cutout
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.model_cache import ModelCache
     from tests import doubles
 
     rgb = np.random.default_rng(2).integers(0, 256, (240, 320, 3), dtype=np.uint8)

@@ -19,11 +19,11 @@ import zmq
 
 from cutout_common import protocol
 from cutout_common.client import Client, ServerError
-from server.broker import Broker, BrokerConfig
-from server.fuzz import malformed_messages
-from server.security import SecurityError
-from server.service import Server, ServerConfig
-from server.worker import run_worker
+from server.bench.fuzz import malformed_messages
+from server.transport.broker import Broker, BrokerConfig
+from server.transport.security import SecurityError
+from server.transport.service import Server, ServerConfig
+from server.transport.worker import run_worker
 from tests import doubles
 from tests.test_server import Running, expected_mask, photo
 
@@ -158,7 +158,7 @@ def test_load_32_clients_x_20_requests_through_the_broker():
 
 def _worker_process(connect: str) -> subprocess.Popen:
     code = (
-        "import sys; from server.worker import run_worker; from tests import doubles; "
+        "import sys; from server.transport.worker import run_worker; from tests import doubles; "
         f"run_worker({connect!r}, heartbeat=0.25, factory=doubles.factory, names=list(doubles.DOUBLES))"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True)
@@ -262,7 +262,7 @@ def test_non_loopback_bind_without_keys_is_refused():
 
 
 def test_curve_admits_known_keys_only(tmp_path):
-    from server.security import client_keys, generate_keys
+    from server.transport.security import client_keys, generate_keys
 
     generate_keys(tmp_path / "keys")
     generate_keys(tmp_path / "strangers")
@@ -398,7 +398,7 @@ def test_broker_sockets_limit_the_message_size():
 
 def _server_process() -> tuple[subprocess.Popen, str]:
     code = (
-        "from server.service import Server, ServerConfig; from tests import doubles; "
+        "from server.transport.service import Server, ServerConfig; from tests import doubles; "
         "s = Server(ServerConfig(endpoint='tcp://127.0.0.1:*'), factory=doubles.factory, names=list(doubles.DOUBLES)); "
         "print(s.bind(), flush=True); s.serve_forever()"
     )
@@ -440,7 +440,7 @@ def test_killed_server_is_noticed_within_the_silence_timeout():
 
 def test_source_address_endpoint_forms_are_refused_without_keys():
     """Defect 3: 'tcp://0.0.0.0:P@127.0.0.1' passed the loopback check (urlsplit read the host after '@')."""
-    from server.security import check_bind
+    from server.transport.security import check_bind
 
     for endpoint in ("tcp://0.0.0.0:5555@127.0.0.1", "tcp://127.0.0.1;0.0.0.0:5555", "tcp://0.0.0.0:5555;127.0.0.1:5555",
                      "tcp://127.1:5555", "tcp://lo:5555", "tcp://::1:5555", "tcp://[::1:5555", "tcp://127.0.0.1:55555555",
@@ -454,7 +454,7 @@ def test_source_address_endpoint_forms_are_refused_without_keys():
 
 
 def test_endpoint_parser_reads_what_zeromq_binds():
-    from server.security import parse_endpoint
+    from server.transport.security import parse_endpoint
 
     assert parse_endpoint("tcp://127.0.0.1:5555")[:4] == ("tcp", "127.0.0.1", "5555", True)
     assert parse_endpoint("tcp://[::1]:*")[:4] == ("tcp", "::1", "*", True)
@@ -488,7 +488,7 @@ def test_ipv6_loopback_endpoint_binds_and_serves():
 
 def test_broker_curve_admits_allowed_workers_only_end_to_end(tmp_path):
     """Defect 4: a key-less worker on a CURVE broker's backend got CURVE clients' photos; 'worker --curve' could not connect."""
-    from server.security import client_keys, generate_keys, worker_keys
+    from server.transport.security import client_keys, generate_keys, worker_keys
 
     keys, strangers = tmp_path / "keys", tmp_path / "strangers"
     generate_keys(keys)

@@ -41,7 +41,7 @@ def equivalence_photos(persons_dev) -> list[str]:
 @pytest.mark.network_runtime
 def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tmp_path_factory):
     """Alpha and foreground within 0.01 mean absolute difference of the TF.js graph run by TF.js itself (wasm)."""
-    from server.references.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
+    from server.bench.references.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
 
     try:
         runtime = install_tfjs(tmp_path_factory.mktemp("tfjs"))

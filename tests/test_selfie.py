@@ -14,8 +14,8 @@ from models.base import OptionError
 from models.install.selfie import ConversionError, convert
 from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
-from server.references import run_script, throwaway_venv
-from server.service import Server, ServerConfig
+from server.bench.references import run_script, throwaway_venv
+from server.transport.service import Server, ServerConfig
 from tests.conftest import installed, load_pair, stems
 
 #: every step around the network off: the view mediapipe itself computes

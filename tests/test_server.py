@@ -12,7 +12,7 @@ import zmq
 
 from cutout_common import protocol
 from cutout_common.client import Client, ServerError
-from server.service import Server, ServerConfig
+from server.transport.service import Server, ServerConfig
 from tests import doubles
 
 
@@ -476,7 +476,7 @@ def test_cancelled_edges_best_job_frees_the_worker_within_seconds():
 
 def test_a_bug_while_handling_a_message_costs_that_message_only(monkeypatch):
     """Defects 1 and 2 in general: whatever raises in the I/O thread or a worker thread answers 'internal'."""
-    from server import service
+    from server.transport import service
 
     single = Running(workers=1)
     try:

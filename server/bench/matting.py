@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from server import composites
+    from server.evaluation import composites
 
     if not (args.data / "images").is_dir():
         raise SystemExit(f"bench matting needs the persons-dev photos at {args.data}")
@@ -68,7 +68,8 @@ def accuracy(items: list) -> None:
     """Band SAD / MSE / gradient error per method, mean over the composites, and ratios to the reference."""
     from pymatting import estimate_alpha_cf
 
-    from server import edges, metrics
+    from server.evaluation import metrics
+    from server.pipeline import edges
 
     rows: dict[str, list[np.ndarray]] = {"segmenter mask": [], "fast": [], "best": [], "closed-form (ref)": []}
     for c in items:
@@ -132,7 +133,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from server import edges
+from server.pipeline import edges
 
 def rss_kb(field):
     for line in open("/proc/self/status"):

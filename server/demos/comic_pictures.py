@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 
 from cutout_common import page_geometry
-
-from . import comic
+from server import comic
 
 
 def demo_page(
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Cut the photo out, render the styles sheet and a B5 page, save them as small JPEGs."""
     from PIL import Image
 
-    from .pipeline import predict_mask
+    from server.pipeline.cutout import predict_mask
 
     rgb = np.asarray(Image.open(args.photo).convert("RGB"))
     alpha = predict_mask(rgb, args.segmenter)

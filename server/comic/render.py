@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 
 from cutout_common.comic_styles import STYLES, resolve, styles  # noqa: F401  (styles: re-exported for hello)
-
-from . import comic_lines, screentone
+from server.comic import lines as comic_lines
+from server.comic import screentone
 
 AUTO_PRINT_MM = 180.0  # long side of the photo as printed when dpi = 0
 COLOUR_WORK_DPI = 85.0  # resolution of the smoothing and colour clustering copy

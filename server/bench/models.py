@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.devices import describe, resolve
+    from server.pipeline.devices import describe, resolve
 
     device = resolve(args.device)
     if args.threads:
@@ -187,7 +187,7 @@ def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
     """The original RVM graph on TF.js (wasm), on the same photos at the same downsample ratios."""
     from models.paths import weights_dir
     from models.rvm import DEFAULT_VIEW, downsample_ratio
-    from server.references.tfjs_rvm import install_tfjs, run_tfjs
+    from server.bench.references.tfjs_rvm import install_tfjs, run_tfjs
 
     sources = weights_dir() / "sources" / "rvm"
     with tempfile.TemporaryDirectory(prefix="bench-tfjs-") as scratch:
@@ -200,7 +200,7 @@ def tfjs_rvm_measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
 def onnx_isnet_measure(photos: list[np.ndarray]) -> list[float]:
     """The original ISNet ONNX (IMG.LY's) on onnxruntime (CPU, from PyPI into a temporary venv), same photos."""
     from models.paths import weights_dir
-    from server.references.onnx_isnet import install_onnxruntime, run_reference, write_model
+    from server.bench.references.onnx_isnet import install_onnxruntime, run_reference, write_model
 
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as scratch:
         work = Path(scratch)

@@ -19,10 +19,9 @@ import numpy as np
 
 from models import registry
 from models.base import Prediction, ProgressFn, Segmenter, no_progress
-
-from . import pixels
-from .model_cache import ModelCache
-from .pipeline import run_cutout
+from server.pipeline import pixels
+from server.pipeline.cutout import run_cutout
+from server.pipeline.model_cache import ModelCache
 
 
 class NoOp(Segmenter):
@@ -54,8 +53,7 @@ def _factory(name: str, device: str, weights: Path | None) -> Segmenter:
 
 def run(args: argparse.Namespace) -> int:
     from cutout_common.client import Client
-
-    from .service import Server, ServerConfig, result_frames
+    from server.transport.service import Server, ServerConfig, result_frames
 
     width = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
     height = int(round(args.megapixels * 1e6 / width))

@@ -98,7 +98,7 @@ class Broker:
         self._gates: list = []
 
     def bind(self) -> tuple[str, str]:
-        from .security import bind, check_bind, configure_curve
+        from server.transport.security import bind, check_bind, configure_curve
 
         for endpoint in (self.config.frontend, self.config.backend):
             check_bind(endpoint, self.config.insecure, self.config.curve_dir)
@@ -330,7 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .security import SecurityError
+    from server.transport.security import SecurityError
 
     broker = Broker(
         BrokerConfig(

@@ -12,6 +12,12 @@ ground truth, a binary mask (bool or {0, 1}) or an alpha matte (float in [0, 1])
   ``ceil(1 % of the image diagonal)`` pixels (Euclidean); F is the harmonic mean of the two
   matched fractions. The photo's own border is not a contour (a person cut by the frame has
   no edge there), so a mask that fills the photo has no contour at all.
+* Stray soft alpha ("grey smears"): the share of the photo where the prediction is semi-transparent
+  (alpha in [0.1, 0.9]) farther than 2 % of the diagonal from the truth's outline. Soft alpha
+  belongs on the outline (hair, motion blur); away from it, it prints as a blotch. A photo whose
+  share exceeds 0.5 % has smears (the project owner's independent scorer uses the same rule).
+* Person size: the share of the photo the truth's person covers, in three classes, so results on
+  small people in groups are not drowned by portraits.
 * For alpha ground truth, the alpha matting benchmark's measures (Rhemann et al. 2009, as
   computed by Deep Image Matting's evaluation code): SAD (sum of absolute differences, in
   thousands), MSE, and the gradient error (both mattes min-max normalised, gradient magnitude
@@ -42,6 +48,13 @@ THRESHOLD = 0.5
 BOUNDARY_TOLERANCE = 0.01
 #: sigma of the Gaussian-derivative filters of the gradient error (Rhemann et al., DIM)
 GRADIENT_SIGMA = 1.4
+#: what counts as semi-transparent, how far from the true outline it is stray, and how much is a smear
+SOFT_RANGE = (0.1, 0.9)
+STRAY_DISTANCE = 0.02  # of the image diagonal
+SMEAR_SHARE = 0.005  # of the photo
+#: person size classes by the share of the photo the person covers: small below the first, large from the second
+SIZE_LIMITS = (0.05, 0.25)
+SIZE_CLASSES = ("small", "medium", "large")
 
 
 def binarise(mask: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
@@ -124,6 +137,25 @@ def boundary_f(pred: np.ndarray, truth: np.ndarray, tolerance: float = BOUNDARY_
     return _ratio(2 * precision * recall, precision + recall, False)
 
 
+def stray_soft_alpha(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the photo that is semi-transparent in ``pred`` and farther than 2 % of the diagonal from
+    the truth's outline (0 for a decided mask; compare with :data:`SMEAR_SHARE`)."""
+    pred = _as_float(pred)
+    _check_shapes(pred, np.asarray(truth))
+    soft = (pred >= SOFT_RANGE[0]) & (pred <= SOFT_RANGE[1])
+    if not soft.any():
+        return 0.0
+    outline = contour(truth) | contour(~binarise(truth))  # both sides of the true edge
+    far = _distance_to(outline) > STRAY_DISTANCE * math.hypot(*pred.shape) if outline.any() else np.ones_like(soft)
+    return float(np.count_nonzero(soft & far)) / soft.size
+
+
+def person_size(truth: np.ndarray) -> str:
+    """``small``, ``medium`` or ``large``: the share of the photo the true person covers."""
+    share = float(np.count_nonzero(binarise(truth))) / max(1, np.asarray(truth).size)
+    return SIZE_CLASSES[int(np.searchsorted(SIZE_LIMITS, share, side="right"))]
+
+
 def _distance_to(pixels: np.ndarray) -> np.ndarray:
     """Euclidean distance of every pixel to the nearest ``True`` pixel (exact, OpenCV's DIST_MASK_PRECISE)."""
     return cv2.distanceTransform((~pixels).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -186,6 +218,7 @@ def photo_metrics(pred: np.ndarray, truth: np.ndarray, alpha_truth: bool = False
         "mae": mae(pred, truth),
         "iou": iou(pred, truth),
         "boundary_f": boundary_f(pred, truth),
+        "stray": stray_soft_alpha(pred, truth),
     }
     if alpha_truth:
         result |= {"sad": sad(pred, truth), "mse": mse(pred, truth), "gradient": gradient_error(pred, truth)}

@@ -4,7 +4,7 @@ Workers are separate processes (``python -m server worker``), each limited to on
 torch thread, so the figure shows how the broker spreads work while cores last.
 Requests per second are printed as ratios against the 1-worker run of the same
 process; on a 2-core machine scaling stops at 2. After each run, ``--fuzz N``
-malformed messages (:mod:`server.fuzz`) go through the broker, and the resident
+malformed messages (:mod:`server.bench.fuzz`) go through the broker, and the resident
 memory of the broker (this process) and of the workers is printed before and
 after: every message must be answered and the memory must stay flat.
 """
@@ -28,9 +28,8 @@ from PIL import Image
 
 from cutout_common import protocol
 from cutout_common.client import Client
-
-from .broker import Broker, BrokerConfig
-from .fuzz import malformed_messages
+from server.bench.fuzz import malformed_messages
+from server.transport.broker import Broker, BrokerConfig
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "data" / "astronaut.png"

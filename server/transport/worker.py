@@ -1,6 +1,6 @@
 """``python -m server worker --connect BACKEND``: serve a broker's requests on this machine.
 
-A worker is an ordinary :class:`server.service.Server` bound to an inproc
+A worker is an ordinary :class:`server.transport.service.Server` bound to an inproc
 endpoint, plus a small forwarding loop: requests from the broker go to the
 local server, its replies go back through the broker. Request ids are renamed
 on the way in (two clients may use the same id) and restored on the way out.
@@ -27,10 +27,9 @@ import uuid
 import zmq
 
 from cutout_common import protocol
-
-from .broker import DEFAULT_BACKEND, HEARTBEAT, MAGIC, READY, REPLY, REQUEST
-from .model_cache import SegmenterFactory
-from .service import Server, ServerConfig
+from server.pipeline.model_cache import SegmenterFactory
+from server.transport.broker import DEFAULT_BACKEND, HEARTBEAT, MAGIC, READY, REPLY, REQUEST
+from server.transport.service import Server, ServerConfig
 
 log = logging.getLogger("person_cutout.worker")
 
@@ -173,15 +172,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .devices import resolve
+    from server.pipeline.devices import resolve
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     curve = None
     if args.curve_dir:
-        from .cli import CliError
-        from .security import SecurityError, worker_keys
+        from server.commands.errors import CliError
+        from server.transport.security import SecurityError, worker_keys
 
         try:
             curve = worker_keys(args.curve_dir)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from . import comic
+from server import comic
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "data" / "astronaut.png"

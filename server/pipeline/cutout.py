@@ -30,8 +30,7 @@ from cutout_common.options import by_name, check_options
 from cutout_common.vocabulary import PIPELINE_OPTIONS
 from models import registry
 from models.base import OptionError, Prediction, ProgressFn, no_progress
-
-from .model_cache import ModelCache
+from server.pipeline.model_cache import ModelCache
 
 
 @dataclass
@@ -102,7 +101,7 @@ def run_cutout(
         result.parts = prediction.parts
 
     if opts.edges != "off":
-        from . import edges
+        from server.pipeline import edges
 
         progress("edges", 0.0)
         hair = prediction.parts.get("Hair")
@@ -113,7 +112,7 @@ def run_cutout(
         progress("edges", 1.0)
 
     if opts.comic is not None:
-        from . import comic
+        from server import comic
 
         progress("comic", 0.0)
         params = {k: v for k, v in opts.comic.items() if k not in ("style", "soft_edges")}
@@ -154,7 +153,7 @@ def default_cache() -> ModelCache:
     """A process-wide cache for in-process callers (CLI, eval, tests)."""
     global _default_cache
     if _default_cache is None:
-        from .devices import resolve
+        from server.pipeline.devices import resolve
 
         _default_cache = ModelCache(resolve("auto"))
     return _default_cache

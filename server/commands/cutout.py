@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import pixels
-from .images import PhotoError, read_photo, save_image
-from .pipeline import CutoutResult, composite
+from server.commands.images import PhotoError, read_photo, save_image
+from server.pipeline import pixels
+from server.pipeline.cutout import CutoutResult, composite
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 #: output formats without an alpha channel: the cut-out is flattened over a background
@@ -90,7 +90,7 @@ def run_cutout_command(args: argparse.Namespace) -> int:
     jobs = plan(args.input, args.output)
     check_outputs(jobs, args.comic, getattr(args, "overwrite", False))
     if args.background != "transparent":
-        from .pipeline import parse_colour
+        from server.pipeline.cutout import parse_colour
 
         parse_colour(args.background)  # fail before any work
     if args.connect:
@@ -145,11 +145,10 @@ def _slug(name: str) -> str:
 def _local_cutter(device: str):
     from models.base import OptionError, WeightsMissingError
     from models.registry import UnknownSegmenterError
-
-    from .cli import CliError
-    from .devices import resolve
-    from .model_cache import ModelCache
-    from .pipeline import run_cutout
+    from server.commands.errors import CliError
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.devices import resolve
+    from server.pipeline.model_cache import ModelCache
 
     cache = ModelCache(resolve(device))
 
@@ -165,12 +164,11 @@ def _local_cutter(device: str):
 def _remote_cutter(endpoint: str, curve_dir: str | None = None, silence_timeout: float | None = None):
     from cutout_common import protocol
     from cutout_common.client import Client, ServerError
-
-    from .cli import CliError
+    from server.commands.errors import CliError
 
     curve = None
     if curve_dir:
-        from .security import client_keys
+        from server.transport.security import client_keys
 
         curve = client_keys(curve_dir)
     client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS)

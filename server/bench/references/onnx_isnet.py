@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from . import throwaway_venv
+from server.bench.references import throwaway_venv
 
 HERE = Path(__file__).resolve().parent
 #: pinned so the reference does not move under the tests

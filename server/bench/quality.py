@@ -21,7 +21,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import evaluate
+from server.evaluation import evaluate
 
 PERSONS_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "persons-dev"
 #: the reference row: MediaPipe's network as mediapipe runs it (no letterbox, flip, zoom or clean-up)
@@ -31,7 +31,7 @@ GOAL_S_PER_MP = 1.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench quality`` flags (registered by :mod:`server.cli`)."""
+    """The ``bench quality`` flags (registered by :mod:`server.commands.main`)."""
     data = os.environ.get("PERSON_CUTOUT_SHARED")
     default_data = Path(data) / "data" / "persons-dev" if data else PERSONS_DEV
     parser.add_argument("--data", type=Path, default=default_data, help="images/ + masks/ (default: persons-dev)")
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from models import registry
-
-    from .cli import CliError
+    from server.commands.errors import CliError
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,13 +12,13 @@ photos without ground truth, are listed and skipped.
 Each ``--model`` is a segmenter name, optionally with its own options as ``NAME:JSON``
 (``'selfie:{"flip": true}'``), so one run can put a network with and without a step side by side;
 ``--options`` applies to every model. Predictions come from the same pipeline the server runs
-(:func:`server.pipeline.run_cutout`) in-process, or from a running server with ``--connect``.
+(:func:`server.pipeline.cutout.run_cutout`) in-process, or from a running server with ``--connect``.
 
 Output: a markdown table (one row per model, means over the photos) on the terminal, and with
 ``--out``: ``summary.md``, ``summary.csv``, ``photos.csv`` (every photo × model), ``report.json``
 (all of it, plus the skipped files) and ``worst-<model>.png``, a contact sheet of the photos
 with the lowest IoU: photo | truth | prediction | error (red: person claimed where there is
-none, cyan: person missed). Measures and their conventions: :mod:`server.metrics`.
+none, cyan: person missed). Measures and their conventions: :mod:`server.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from . import metrics
+from server.evaluation import metrics
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 #: measures in table order; the matting ones only appear when some truth is an alpha matte
@@ -121,7 +121,7 @@ class Report:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``eval`` command's flags (registered by :mod:`server.cli`)."""
+    """The ``eval`` command's flags (registered by :mod:`server.commands.main`)."""
     parser.add_argument("--data", type=Path, required=True, help="folder with images/ and masks/ matched by stem")
     parser.add_argument(
         "--model", "--models", dest="models", nargs="+", default=None, metavar="NAME[:JSON]",
@@ -142,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the report files; one-line errors for what cannot run."""
-    from .cli import CliError
+    from server.commands.errors import CliError
 
     try:
         specs = parse_models(args.models, parse_json(args.options, "--options"))
@@ -250,7 +250,7 @@ def load_sample(pair: Pair) -> tuple[np.ndarray, np.ndarray, bool]:
     reads it; a mask that only fits the stored, unturned pixels (drawn on a quarter-turned photo
     by a tool that ignored the orientation) is matched to those instead.
     """
-    from .images import read_photo
+    from server.commands.images import read_photo
 
     truth, alpha = read_truth(pair.mask)
     rgb = read_photo(pair.image)
@@ -271,10 +271,9 @@ def in_process_predictors(specs: list[ModelSpec], device: str) -> dict[str, Pred
     """One predictor per model through the server's own pipeline, models loaded up front."""
     from models import registry
     from models.base import WeightsMissingError
-
-    from .devices import resolve
-    from .model_cache import ModelCache
-    from .pipeline import run_cutout
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.devices import resolve
+    from server.pipeline.model_cache import ModelCache
 
     try:
         cache = ModelCache(resolve(device), capacity=len(specs))

@@ -10,17 +10,17 @@ import sys
 from pathlib import Path
 
 from cutout_common.protocol import DEFAULT_ENDPOINT
-
-from . import __version__
+from server import __version__
+from server.commands.errors import CliError
 
 #: ``bench NAME`` -> module with ``run(args)`` (and optionally ``add_arguments(parser)``)
 BENCHMARKS = {
-    "transport": "server.bench_transport",
-    "models": "server.bench_models",
-    "quality": "server.bench_quality",
-    "matting": "server.bench_matting",
-    "comic": "server.bench_comic",
-    "load": "server.bench_load",
+    "transport": "server.bench.transport",
+    "models": "server.bench.models",
+    "quality": "server.bench.quality",
+    "matting": "server.bench.matting",
+    "comic": "server.bench.comic",
+    "load": "server.bench.load",
 }
 
 
@@ -35,10 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-class CliError(Exception):
-    """A user mistake or an unavailable resource, reported in one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,12 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     hello.set_defaults(func=cmd_hello)
 
     evaluate = commands.add_parser("eval", help="measure cut-out quality on photos with ground truth")
-    _delegate_arguments(evaluate, "server.evaluate")
-    evaluate.set_defaults(func=lambda a: _run_module("server.evaluate", a))
+    _delegate_arguments(evaluate, "server.evaluation.evaluate")
+    evaluate.set_defaults(func=lambda a: _run_module("server.evaluation.evaluate", a))
 
     demo = commands.add_parser("comic-demo", help="README pictures of the comic styles and of a comic page")
-    _delegate_arguments(demo, "server.comic_demo")
-    demo.set_defaults(func=lambda a: _run_module("server.comic_demo", a))
+    _delegate_arguments(demo, "server.demos.comic_pictures")
+    demo.set_defaults(func=lambda a: _run_module("server.demos.comic_pictures", a))
 
     bench = commands.add_parser("bench", help="benchmarks that print figures as ratios against a reference run")
     bench_commands = bench.add_subparsers(dest="benchmark", required=True)
@@ -93,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(func=cmd_keys)
 
     broker = commands.add_parser("broker", help="load-balancing broker: clients in front, workers behind")
-    _delegate_arguments(broker, "server.broker")
-    broker.set_defaults(func=lambda a: _run_module("server.broker", a))
+    _delegate_arguments(broker, "server.transport.broker")
+    broker.set_defaults(func=lambda a: _run_module("server.transport.broker", a))
 
     worker = commands.add_parser("worker", help="a worker that serves requests from a broker")
-    _delegate_arguments(worker, "server.worker")
-    worker.set_defaults(func=lambda a: _run_module("server.worker", a))
+    _delegate_arguments(worker, "server.transport.worker")
+    worker.set_defaults(func=lambda a: _run_module("server.transport.worker", a))
     return parser
 
 
@@ -140,9 +136,9 @@ def _run_module(module_name: str, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .devices import resolve
-    from .security import SecurityError
-    from .service import Server, ServerConfig
+    from server.pipeline.devices import resolve
+    from server.transport.security import SecurityError
+    from server.transport.service import Server, ServerConfig
 
     try:
         device = resolve(args.device)
@@ -180,7 +176,7 @@ def cmd_hello(args: argparse.Namespace) -> int:
 
     curve = None
     if args.curve:
-        from .security import SecurityError, client_keys
+        from server.transport.security import SecurityError, client_keys
 
         try:
             curve = client_keys(args.curve)
@@ -196,7 +192,7 @@ def cmd_hello(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from .security import generate_keys
+    from server.transport.security import generate_keys
 
     paths = generate_keys(args.directory)
     print(f"server key pair: {paths['server']} (+ _secret)")
@@ -212,8 +208,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_cutout(args: argparse.Namespace) -> int:
-    from .cutout_cli import run_cutout_command
-    from .security import SecurityError
+    from server.commands.cutout import run_cutout_command
+    from server.transport.security import SecurityError
 
     try:
         return run_cutout_command(args)

@@ -31,10 +31,10 @@ import zmq
 from cutout_common import options, protocol, vocabulary
 from models import registry
 from models.base import OptionError, WeightsMissingError
-
-from . import __version__, pixels
-from .model_cache import ModelCache, SegmenterFactory
-from .pipeline import CutoutResult, run_cutout
+from server import __version__
+from server.pipeline import pixels
+from server.pipeline.cutout import CutoutResult, run_cutout
+from server.pipeline.model_cache import ModelCache, SegmenterFactory
 
 log = logging.getLogger("person_cutout.server")
 
@@ -115,7 +115,7 @@ class Server:
 
     def bind(self) -> str:
         """Bind the ROUTER (checking the security rules) and return the real endpoint."""
-        from .security import bind, check_bind, configure_curve
+        from server.transport.security import bind, check_bind, configure_curve
 
         check_bind(self.config.endpoint, self.config.insecure, self.config.curve_dir)
         self._router = self.context.socket(zmq.ROUTER)
@@ -155,7 +155,7 @@ class Server:
             self._workers.append(thread)
         self._catalogue()  # the slow imports happen here, before the first message, not while answering one
         try:
-            from . import comic  # noqa: F401 - likewise, for hello's comic styles
+            from server import comic  # noqa: F401 - likewise, for hello's comic styles
         except ImportError:
             pass
         poller = zmq.Poller()
@@ -348,7 +348,7 @@ class Server:
         return self._segmenters
 
     def hello(self) -> dict[str, Any]:
-        from .devices import describe
+        from server.pipeline.devices import describe
 
         segmenters = []
         for name, segmenter, problem in self._catalogue():
@@ -389,7 +389,7 @@ class Server:
                 f"using '{default}' (run: python install.py)"
             )
         try:
-            from . import comic
+            from server import comic
 
             info["comic_styles"] = comic.styles()
         except (ImportError, AttributeError):
