@@ -179,13 +179,13 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     curve = None
     if args.curve_dir:
-        from server.commands.errors import CliError
         from server.transport.security import SecurityError, worker_keys
 
         try:
             curve = worker_keys(args.curve_dir)
-        except SecurityError as exc:
-            raise CliError(str(exc)) from None
+        except SecurityError as exc:  # one line, as the broker reports its own start-up errors
+            print(f"error: {exc}")
+            return 2
     print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
     run_worker(args.connect, device=resolve(args.device), heartbeat=args.heartbeat, stop=stop, curve=curve,
                max_pixels=args.max_pixels)
