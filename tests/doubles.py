@@ -36,17 +36,45 @@ def expected_brightness(rgb: np.ndarray) -> np.ndarray:
 
 
 class Slow(Brightness):
-    """Takes ``seconds`` (option) while reporting progress, so requests can be cancelled or cut off."""
+    """Takes ``seconds`` (option) while reporting progress, so requests can be cancelled or cut off.
+
+    ``started_file`` (option): a path written when the work starts, for tests that must act mid-request
+    on a server in another process.
+    """
 
     name = "slow"
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
         seconds = float((options or {}).get("seconds", 2.0))
+        if (options or {}).get("started_file"):
+            Path(options["started_file"]).write_text("started")
         steps = 20
         for step in range(steps):
             progress("segment", step / steps)
             time.sleep(seconds / steps)
         return super().predict(rgb, options, progress)
+
+
+class Quiet(Brightness):
+    """Takes ``seconds`` (option) without reporting any progress: a long forward pass that cannot be interrupted."""
+
+    name = "quiet"
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        time.sleep(float((options or {}).get("seconds", 2.0)))
+        return super().predict(rgb, options, progress)
+
+
+class Disc(Brightness):
+    """A soft ellipse in the middle of the photo: a person-shaped mask at any size, for edge refinement."""
+
+    name = "disc"
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        h, w = rgb.shape[:2]
+        y, x = np.ogrid[:h, :w]
+        r = np.sqrt(((x - w / 2) / (w / 5)) ** 2 + ((y - h / 2) / (h / 2.5)) ** 2)
+        return Prediction(alpha=np.clip((1.0 - r) * 20.0 + 0.5, 0.0, 1.0).astype(np.float32))
 
 
 class Crashing(Brightness):
@@ -61,7 +89,7 @@ class Missing(Brightness):
     weight_files = ("does-not-exist.pt",)
 
 
-DOUBLES = {cls.name: cls for cls in (Brightness, Slow, Crashing, Missing)}
+DOUBLES = {cls.name: cls for cls in (Brightness, Slow, Quiet, Disc, Crashing, Missing)}
 
 
 def factory(name: str, device: str, weights: Path | None) -> Segmenter:

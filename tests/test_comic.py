@@ -272,3 +272,32 @@ def test_demo_page_fills_panels_and_nothing_else(photo):
         assert (out[r.y, r.x:r.right] == 0).all() and (out[r.y:r.bottom, r.x] == 0).all()  # border
         assert (out[r.y + 5:r.bottom - 5, r.x + 5:r.right - 5] < 200).any()  # the person is there
     assert (out[~inside] == 255).all()  # gutters and margins stay paper
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("style", list(comic.STYLES))
+def test_render_reports_progress_and_stops_when_told(style):
+    """Issue 14, defect 5: comic rendering had no progress, so it could be neither followed nor cancelled."""
+    rng = np.random.default_rng(5)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), (0, 0), 3)
+    alpha = np.zeros((300, 400), np.float32)
+    cv2.ellipse(alpha, (200, 150), (100, 130), 0, 0, 360, 1.0, -1)
+    calls: list[tuple[str, float]] = []
+    comic.render(rgb, alpha, style, progress=lambda stage, fraction: calls.append((stage, fraction)))
+    fractions = [f for _, f in calls]
+    assert {s for s, _ in calls} == {"comic"} and len(calls) >= 3
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+    seen = []
+
+    def stop_at_second(stage: str, fraction: float) -> None:
+        seen.append(fraction)
+        if len(seen) == 2:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        comic.render(rgb, alpha, style, progress=stop_at_second)
+    assert len(seen) == 2

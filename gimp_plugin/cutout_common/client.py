@@ -2,12 +2,15 @@
 
 Standard library + pyzmq only (it runs in GIMP's Python as it is).
 
-Reliability follows ZeroMQ's *lazy pirate* pattern, adapted to a DEALER socket:
-every wait has a deadline; when the server goes silent for ``silence_timeout``
-seconds (no progress, no result), the socket is closed and reopened and the
-request — every op here is idempotent — is sent again, at most ``retries``
-times. The request keeps its id, so a late answer to an earlier attempt is
-recognised and a stale one from another request is dropped.
+Every wait has a deadline. While a request is unanswered the server sends a
+progress (or a heartbeat: the last progress again, or stage ``queued``) at least
+every 2 s, so silence means the server is gone: after ``silence_timeout``
+seconds of it (10 by default) the request fails with ``unreachable`` (the server
+had answered before) or ``timeout`` (nothing ever came back). Only the cheap ops
+``hello`` and ``ping`` are resent on a fresh socket (ZeroMQ's *lazy pirate*
+pattern), at most ``retries`` times: an image job the server may still be
+working on is never sent twice. A request keeps its id, so a stale answer to
+another request is dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from . import protocol
 
 ProgressFn = Callable[[str, float], None]
 CancelFn = Callable[[], bool]
+
+#: ops that are cheap and idempotent: the only ones resent after a silence
+RETRYABLE_OPS = ("hello", "ping")
 
 
 class ServerError(RuntimeError):
@@ -38,9 +44,10 @@ class Client:
     """A connection to a Person Cutout server or broker.
 
     ``deadline``: total seconds a request may take. ``silence_timeout``: seconds
-    without any message before the request is resent. ``retries``: how many
-    resends. ``curve``: optional ``(client_public, client_secret, server_public)``
-    Z85 keys for an encrypted, authenticated connection.
+    without any message before the server is taken for gone. ``retries``: how many
+    times ``hello``/``ping`` are resent after a silence (image jobs never are).
+    ``curve``: optional ``(client_public, client_secret, server_public)`` Z85 keys
+    for an encrypted, authenticated connection.
     """
 
     def __init__(
@@ -48,8 +55,8 @@ class Client:
         endpoint: str,
         *,
         deadline: float = 600.0,
-        silence_timeout: float = 60.0,
-        retries: int = 2,
+        silence_timeout: float = protocol.SILENCE_SECONDS,
+        retries: int = 0,
         curve: tuple[bytes, bytes, bytes] | None = None,
         context: zmq.Context | None = None,
     ):
@@ -70,6 +77,8 @@ class Client:
             sock.setsockopt(zmq.SNDTIMEO, 10_000)
             if self.curve:
                 sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = self.curve
+            if self.endpoint.startswith("tcp://["):  # an IPv6 literal: ZeroMQ needs IPv6 switched on
+                sock.setsockopt(zmq.IPV6, 1)
             sock.connect(self.endpoint)
             self._socket = sock
         return self._socket
@@ -101,12 +110,14 @@ class Client:
         """Send a request (frames from ``protocol.encode_*``) and wait for its final reply.
 
         Raises :class:`ServerError` for an ``error`` reply, a deadline or a
-        server that stays silent through every retry. ``cancelled`` is polled
-        a few times a second; when it returns True a ``cancel`` op is sent and
+        server that stays silent (``unreachable`` when it had answered before,
+        ``timeout`` when nothing came). ``cancelled`` is polled a few times a
+        second; when it returns True a ``cancel`` op is sent and
         ``ServerError('cancelled')`` raised at once.
         """
         header = protocol._loads_header(frames[0])
         request_id = header["id"]
+        retries = self.retries if header.get("op") in RETRYABLE_OPS else 0
         end = time.monotonic() + (deadline if deadline is not None else self.deadline)
         attempts = 0
         while True:
@@ -116,12 +127,19 @@ class Client:
             except zmq.Again:
                 self._reset()
                 raise ServerError("unreachable", f"could not send to {self.endpoint}") from None
-            outcome = self._wait(sock, request_id, end, on_progress, cancelled)
+            heard = {"any": False}
+            outcome = self._wait(sock, request_id, end, on_progress, cancelled, heard)
             if outcome is not None:
                 return outcome
             attempts += 1
             self._reset()  # lazy pirate: a silent socket is thrown away
-            if attempts > self.retries or time.monotonic() >= end:
+            if heard["any"]:
+                raise ServerError(
+                    "unreachable",
+                    f"the Person Cutout server at {self.endpoint} stopped answering "
+                    f"(nothing for {self.silence_timeout:g} s while it worked on the request); it may have stopped",
+                )
+            if attempts > retries or time.monotonic() >= end:
                 raise ServerError(
                     "timeout",
                     f"no answer from the Person Cutout server at {self.endpoint} "
@@ -135,8 +153,9 @@ class Client:
         end: float,
         on_progress: ProgressFn | None,
         cancelled: CancelFn | None,
+        heard: dict[str, bool],
     ) -> protocol.Reply | None:
-        """The final reply, or None when the server went silent."""
+        """The final reply, or None when the server went silent (``heard['any']``: after saying something)."""
         silent_until = time.monotonic() + self.silence_timeout
         while True:
             now = time.monotonic()
@@ -150,9 +169,14 @@ class Client:
                 raise ServerError("cancelled", "cancelled by the user")
             if not sock.poll(int(min(250, (min(end, silent_until) - now) * 1000) + 1)):
                 continue
-            reply = protocol.parse_reply(sock.recv_multipart())
+            try:
+                reply = protocol.parse_reply(sock.recv_multipart())
+            except protocol.ProtocolError as exc:
+                self._send_cancel(request_id)
+                raise ServerError(exc.code, f"the server's reply breaks the protocol: {exc.message}") from None
             if reply.id != request_id:
                 continue  # a late answer to an earlier, abandoned request
+            heard["any"] = True
             silent_until = time.monotonic() + self.silence_timeout
             if reply.type == "progress":
                 if on_progress is not None:

@@ -20,9 +20,21 @@ Request header: ``{"v": 1, "id": str, "op": str, ...}``. Ops:
 * ``cancel`` — ``target``: the id of an earlier request of the same client;
 * ``ping`` — liveness, answered at once.
 
+Any request may carry ``timeout``: seconds (a finite number, 0 < timeout ≤
+:data:`MAX_TIMEOUT`) after which the server gives up on it; the server's own limit
+applies when it is shorter. Text fields must be valid Unicode (no lone surrogates),
+and a client may not reuse an id while that request is still in flight
+(``duplicate_id``).
+
 Reply header: ``{"v": 1, "id": <request id>, "type": "progress"|"result"|"error", ...}``.
 A request gets any number of ``progress`` replies (``stage``, ``fraction``) and then
-exactly one ``result`` or ``error``. A ``result`` lists its data frames in
+exactly one ``result`` or ``error``. Until the final reply the server sends a
+``progress`` at least every :data:`HEARTBEAT_SECONDS` × 2 — real progress, the last
+one again, or, while the request waits in the queue, stage ``queued`` with
+``ahead``: how many requests wait before it (0: it starts next). A client that
+hears nothing for :data:`SILENCE_SECONDS` may take the server for gone. The final
+reply of a cancelled request, or of one past its deadline, comes once its work
+has really stopped (stage ``stopping`` meanwhile). A ``result`` lists its data frames in
 ``frames``: ``[{"name", "format", "width", "height"}, ...]`` in frame order; the
 person mask is named ``mask`` (GRAY8, 0 background … 255 person, soft at edges),
 matting colours ``foreground`` (RGB8), part masks ``part:<Label>`` (GRAY8),
@@ -49,6 +61,14 @@ MAX_ID_CHARS = 128
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 MAX_DIMENSION = 1 << 18  # 262144 px on a side: GIMP's own limit
+#: the longest ``timeout`` a request may ask for, seconds (a day)
+MAX_TIMEOUT = 86_400.0
+#: bytes a frame may have beyond 4 bytes per pixel: room for the header frame and row padding
+FRAME_MARGIN = MAX_HEADER_BYTES
+#: the server sends something for every unanswered request at least this often (half the promised 2 s)
+HEARTBEAT_SECONDS = 1.0
+#: a client that hears nothing for this long while it waits takes the server for gone
+SILENCE_SECONDS = 10.0
 
 IMAGE_OPS = ("cutout", "comic", "instances")
 OPS = ("hello", "ping", "cancel", *IMAGE_OPS)
@@ -66,6 +86,7 @@ ERROR_CODES = {
     "bad_frame_size": "a data frame's length does not match the header",
     "too_large": "the image exceeds the server's pixel limit",
     "bad_option": "an option has the wrong type or value",
+    "duplicate_id": "a request with this id from this client is still in flight",
     "weights_missing": "the segmenter's weights are not installed",
     "busy": "the server's queue is full; retry later",
     "cancelled": "the request was cancelled by the client",
@@ -73,8 +94,8 @@ ERROR_CODES = {
     "shutdown": "the server is shutting down",
     "worker_lost": "the worker running the request died",
     "internal": "the server failed while handling the request",
-    "timeout": "no reply came in time (client side)",
-    "unreachable": "the server could not be reached (client side)",
+    "timeout": "nothing came back from the server: it may not be running (client side)",
+    "unreachable": "the server stopped answering while a request was in flight (client side)",
 }
 
 
@@ -104,6 +125,7 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     pixels: bytes | memoryview = b""
     target: str | None = None
+    timeout: float | None = None  # seconds the client allows, validated
 
 
 @dataclass
@@ -122,6 +144,15 @@ class Reply:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def max_frame_bytes(max_pixels: int) -> int:
+    """The largest frame a server with ``max_pixels`` accepts: 4 bytes a pixel plus :data:`FRAME_MARGIN`.
+
+    Sockets facing clients or workers set ZMQ_MAXMSGSIZE to this, so a peer that declares a
+    bigger frame is cut off by ZeroMQ before the frame is buffered.
+    """
+    return max_pixels * 4 + FRAME_MARGIN
 
 
 def _dumps(header: dict[str, Any]) -> bytes:
@@ -155,7 +186,28 @@ def _field(header: dict[str, Any], key: str, kind: type | tuple[type, ...], *, r
         raise ProtocolError("bad_field", f"field '{key}' must be {_kind_name(kind)}, not a boolean")
     if not isinstance(value, kind):
         raise ProtocolError("bad_field", f"field '{key}' must be {_kind_name(kind)}")
+    if isinstance(value, str) and not _is_text(value):
+        raise ProtocolError("bad_field", f"field '{key}' is not valid Unicode text (a lone surrogate)")
     return value
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8: JSON's ``\\ud800`` escape parses, but is no text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _timeout(header: dict[str, Any]) -> float | None:
+    """The ``timeout`` field as seconds; a JSON integer too large for a float is refused here, not in the server."""
+    value = header.get("timeout")
+    if value is None and "timeout" not in header:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT:
+        raise ProtocolError("bad_field", f"field 'timeout' must be a number of seconds, more than 0 and at most {MAX_TIMEOUT:.0f}")
+    return float(value)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -209,12 +261,21 @@ def parse_request(
         raise ProtocolError("bad_frames", "empty message")
     header = _loads_header(frames[0])
     raw_id = header.get("id")
-    request_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= MAX_ID_CHARS else None
+    request_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= MAX_ID_CHARS and _is_text(raw_id) else None
     try:
         return _parse_request(header, frames, max_pixels, segmenters)
     except ProtocolError as exc:
         exc.request_id = request_id
         raise
+
+
+def readable_id(frame: bytes | memoryview) -> str | None:
+    """The request id in a header frame when it is a valid one, else None (for errors found after parsing)."""
+    try:
+        raw_id = _loads_header(frame).get("id")
+    except ProtocolError:
+        return None
+    return raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= MAX_ID_CHARS and _is_text(raw_id) else None
 
 
 def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmenters: list[str] | None) -> Request:
@@ -227,7 +288,7 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
     op = _field(header, "op", str)
     if op not in OPS:
         raise ProtocolError("unknown_op", f"unknown op {op[:40]!r}; known: {', '.join(OPS)}")
-    request = Request(id=request_id, op=op, header=header)
+    request = Request(id=request_id, op=op, header=header, timeout=_timeout(header))
     if op in ("hello", "ping"):
         _expect_frames(frames, 0)
         return request
@@ -256,8 +317,10 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
     if segmenter is not None and segmenters is not None and segmenter not in segmenters:
         raise ProtocolError("unknown_segmenter", f"unknown segmenter {segmenter[:40]!r}; known: {', '.join(segmenters)}")
     options = _field(header, "options", dict, required=False) or {}
-    _expect_frames(frames, 1)
     expected = stride * height
+    if expected > max_frame_bytes(max_pixels):
+        raise ProtocolError("too_large", f"a pixel frame of {expected} bytes exceeds the limit of {max_frame_bytes(max_pixels)}")
+    _expect_frames(frames, 1)
     got = len(frames[1])
     if got != expected:
         raise ProtocolError("bad_frame_size", f"pixel frame has {got} bytes, header says {expected} (stride {stride} × height {height})")
@@ -274,9 +337,11 @@ def _expect_frames(frames: list, data_frames: int) -> None:
 # --------------------------------------------------------------------------- replies
 
 
-def encode_progress(request_id: str, stage: str, fraction: float) -> list[bytes]:
+def encode_progress(request_id: str, stage: str, fraction: float, **extra: Any) -> list[bytes]:
+    """A progress reply; ``extra`` adds fields (``ahead`` for stage ``queued``)."""
     fraction = 0.0 if not math.isfinite(fraction) else min(1.0, max(0.0, fraction))
-    return [_dumps({"v": VERSION, "id": request_id, "type": "progress", "stage": stage, "fraction": round(fraction, 4)})]
+    header = {"v": VERSION, "id": request_id, "type": "progress", "stage": stage, "fraction": round(fraction, 4), **extra}
+    return [_dumps(header)]
 
 
 def encode_error(request_id: str | None, code: str, message: str, **extra: Any) -> list[bytes]:

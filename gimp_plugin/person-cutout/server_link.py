@@ -20,6 +20,8 @@ from gi.repository import Gimp  # noqa: E402
 from plugin_logic.replies import checked_mask  # noqa: E402
 from plugin_logic.settings import PLUGIN_DIR, load_config  # noqa: E402
 
+from cutout_common.protocol import SILENCE_SECONDS  # noqa: E402
+
 
 class CutoutError(Exception):
     """A failure the user should read about (server down, bad answer, wrong layer)."""
@@ -33,7 +35,9 @@ def connect(endpoint: str, timeout: float):
         raise CutoutError(
             f"the Python module 'zmq' (pyzmq) is missing in GIMP's Python ({exc}); rerun install.py or install python3-zmq"
         ) from exc
-    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, 120.0), retries=1)
+    # the server speaks at least every 2 s while it works: silence means it is gone (config: silence_timeout)
+    silence = float(load_config().get("silence_timeout", SILENCE_SECONDS))
+    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1)
     if ping(connection, 3.0):
         return connection
     config = load_config()
@@ -104,6 +108,8 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
                                          segmenter=None if segmenter == "default" else segmenter,
                                          options=options, on_progress=on_progress)
     except client.ServerError as exc:
+        if exc.code == "unreachable":
+            raise CutoutError(f"The Person Cutout server is gone: {exc.message}") from exc
         raise CutoutError(f"Person Cutout server: {exc.message}") from exc
     finally:
         connection.close()

@@ -3,13 +3,18 @@
 Workers are separate processes (``python -m server worker``), each limited to one
 torch thread, so the figure shows how the broker spreads work while cores last.
 Requests per second are printed as ratios against the 1-worker run of the same
-process; on a 2-core machine scaling stops at 2.
+process; on a 2-core machine scaling stops at 2. After each run, ``--fuzz N``
+malformed messages (:mod:`server.bench.fuzz`) go through the broker, and the resident
+memory of the broker (this process) and of the workers is printed before and
+after: every message must be answered and the memory must stay flat.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -18,9 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import zmq
 from PIL import Image
 
+from cutout_common import protocol
 from cutout_common.client import Client
+from server.bench.fuzz import malformed_messages
 from server.transport.broker import Broker, BrokerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=6, help="requests per client")
     parser.add_argument("--size", type=int, default=384, help="photo side in pixels")
     parser.add_argument("--segmenter", default="selfie")
+    parser.add_argument("--fuzz", type=int, default=2000, help="malformed messages sent after each run (0: none)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,16 +49,61 @@ def run(args: argparse.Namespace) -> int:
     counts = [int(n) for n in args.workers.split(",")]
     print(f"load benchmark: {args.clients} clients × {args.requests} requests of {args.size}² px, "
           f"segmenter {args.segmenter}, {os.cpu_count()} CPU cores")
-    print(f"{'workers':>7} {'req/s':>8} {'vs 1':>6} {'p50 s':>7} {'p95 s':>7} {'errors':>6}")
+    print(f"{'workers':>7} {'req/s':>8} {'vs 1':>6} {'p50 s':>7} {'p95 s':>7} {'errors':>6}   "
+          f"{'fuzz answered':>13} {'broker RSS MB':>15} {'worker RSS MB':>15}")
     baseline = None
     for count in counts:
-        rate, p50, p95, errors = _measure(rgb, count, args)
+        rate, p50, p95, errors, fuzz = _measure(rgb, count, args)
         baseline = baseline or rate
-        print(f"{count:>7} {rate:>8.2f} {rate / baseline:>6.2f} {p50:>7.3f} {p95:>7.3f} {errors:>6}", flush=True)
+        answered = f"{fuzz['answered']}/{fuzz['sent']}"
+        print(f"{count:>7} {rate:>8.2f} {rate / baseline:>6.2f} {p50:>7.3f} {p95:>7.3f} {errors:>6}   {answered:>13} "
+              f"{fuzz['broker'][0]:>6.0f} → {fuzz['broker'][1]:<6.0f} {fuzz['workers'][0]:>6.0f} → {fuzz['workers'][1]:<6.0f}",
+              flush=True)
     return 0
 
 
-def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[float, float, float, int]:
+def _rss_mb(pid: int | None = None) -> float:
+    """Resident memory now (Linux /proc), or this process's peak where /proc is missing."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid is None else float("nan")
+
+
+def _fuzz(frontend: str, processes: list[subprocess.Popen], count: int, segmenter: str) -> dict:
+    """Send ``count`` malformed messages through the broker; RSS of broker and workers before and after."""
+    before = _rss_mb(), sum(_rss_mb(p.pid) for p in processes)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(frontend)
+    answered, batch = 0, 0
+    try:
+        for frames in malformed_messages(random.Random(14), count, segmenter):
+            sock.send_multipart(frames)
+            batch += 1
+            if batch == 200:  # in batches, so the queue never fills and every message is answered
+                answered, batch = answered + _finals(sock, batch), 0
+        answered += _finals(sock, batch)
+    finally:
+        sock.close(0)
+    after = _rss_mb(), sum(_rss_mb(p.pid) for p in processes)
+    return {"sent": count, "answered": answered, "broker": (before[0], after[0]), "workers": (before[1], after[1])}
+
+
+def _finals(sock: zmq.Socket, expected: int) -> int:
+    finals = 0
+    end = time.monotonic() + 60
+    while finals < expected and time.monotonic() < end:
+        if sock.poll(500):
+            finals += protocol.parse_reply(sock.recv_multipart()).is_final
+    return finals
+
+
+def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[float, float, float, int, dict]:
     broker = Broker(BrokerConfig(frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*", queue_size=1024))
     frontend, backend = broker.bind()
     thread = threading.Thread(target=broker.serve_forever, daemon=True)
@@ -89,6 +143,7 @@ def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[f
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        fuzz = _fuzz(frontend, processes, args.fuzz, args.segmenter)
     finally:
         for process in processes:
             process.terminate()
@@ -98,4 +153,4 @@ def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[f
         thread.join(10)
     ordered = sorted(latencies) or [float("nan")]
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return len(latencies) / elapsed, statistics.median(ordered), p95, errors
+    return len(latencies) / elapsed, statistics.median(ordered), p95, errors, fuzz

@@ -19,10 +19,15 @@ photo's long side is taken to print at 180 mm (a full-page panel), so the same f
 the same picture at any pixel size. Colour work is done on a copy at about 85 dpi (smoothing
 and k-means do not need more) and brought back to full size before the last, per-pixel step,
 which keeps the cost per megapixel low and the edges crisp.
+
+``progress("comic", fraction)`` is called between the stages and per colour and layer,
+so a client's bar moves and the server (whose progress raises to cancel) can stop a
+large render within a fraction of a second.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -36,6 +41,8 @@ AUTO_PRINT_MM = 180.0  # long side of the photo as printed when dpi = 0
 COLOUR_WORK_DPI = 85.0  # resolution of the smoothing and colour clustering copy
 KMEANS_SAMPLES = 20000
 
+ProgressFn = Callable[[str, float], None]
+
 
 def print_dpi(shape: tuple[int, ...], dpi: float = 0) -> float:
     """Pixels per inch of the photo as printed: ``dpi``, or the long side at 180 mm when 0."""
@@ -43,13 +50,25 @@ def print_dpi(shape: tuple[int, ...], dpi: float = 0) -> float:
 
 
 def render(
-    rgb: np.ndarray, alpha: np.ndarray, style: str, params: dict[str, Any] | None = None, soft_edges: bool = True
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    style: str,
+    params: dict[str, Any] | None = None,
+    soft_edges: bool = True,
+    progress: ProgressFn | None = None,
 ) -> dict[str, np.ndarray]:
     """Named RGBA uint8 layers (H×W×4) of the person in ``style``; see :func:`styles` for parameters.
 
     ``soft_edges``: multiply each layer's alpha by the person's (True), or only clip it to
     where the person's 8-bit mask is above 0 (False, for a client that applies the mask itself).
+    ``progress``: told the fraction done between stages; it may raise to stop the work.
     """
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress("comic", fraction)
+
+    report(0.0)
     spec, p = resolve(style, params)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be H×W×3 uint8, not {rgb.shape} {rgb.dtype}")
@@ -64,21 +83,31 @@ def render(
     if "Ink" in spec.layers:
         lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         ink = comic_lines.lines(lum, person, p["line_weight"] * px_per_pt, p["detail"])
+        report(0.2)
         ink = np.maximum(ink, comic_lines.outline(alpha, p["outline"] * px_per_pt))
         layers["Ink"] = ink
+        report(0.3)
     if style == "cartoon":
-        layers["Flat colour"] = flat_colours(rgb, person, p["colours"], p["smoothing"] * px_per_mm, dpi)
+        layers["Flat colour"] = flat_colours(
+            rgb, person, p["colours"], p["smoothing"] * px_per_mm, dpi, tick=lambda f: report(0.3 + 0.5 * f)
+        )
     elif style == "posterize":
         layers["Flat colour"] = posterize(rgb, p["levels"], p["smoothing"] * px_per_mm, dpi)
     elif style == "manga":
         black, tone = manga_tones(rgb, person, p["shadow"], p["midtone"], dpi)
+        report(0.5)
         layers["Ink"] = np.maximum(layers["Ink"], black)
         period = screentone.period_px(p["tone_lpi"], dpi)
         layers["Tone"] = tone * screentone.dots(alpha.shape, period, p["tone_angle"], p["tone_dot"] / 100.0)
         layers["Flat colour"] = np.full(rgb.shape, 255, np.uint8)
+    report(0.8)
     # clipped where the mask is 0 as a byte (alpha < 0.5/255): the same pixels the client's 8-bit mask hides
     coverage = alpha if soft_edges else (alpha >= 0.5 / 255).astype(np.float32)
-    return {name: _rgba(layers[name], coverage) for name in spec.layers}
+    out = {}
+    for number, name in enumerate(spec.layers):
+        out[name] = _rgba(layers[name], coverage)
+        report(0.8 + 0.2 * (number + 1) / len(spec.layers))
+    return out
 
 
 def _rgba(layer: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -114,12 +143,16 @@ def _smooth(rgb: np.ndarray, radius_px: float) -> np.ndarray:
     return out
 
 
-def flat_colours(rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px: float, dpi: float) -> np.ndarray:
+def flat_colours(
+    rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px: float, dpi: float, tick: Callable[[float], None] | None = None
+) -> np.ndarray:
     """H×W×3 uint8: the person in at most ``colours`` flat colours (k-means in CIELAB on the person).
 
     Areas smaller than ``smoothing_px`` merge into their neighbours (a majority vote over a
     box that size); region edges are found at full size from upscaled votes, so they are smooth.
+    ``tick`` hears the fraction done after the clustering and after each colour's votes.
     """
+    tick = tick or (lambda fraction: None)
     h, w = rgb.shape[:2]
     small, scale = _work_copy(rgb, dpi)
     small = _smooth(small, smoothing_px * scale / 2)
@@ -133,6 +166,7 @@ def flat_colours(rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.2)
     _, _, centres = cv2.kmeans(samples.astype(np.float32), k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    tick(0.2)
 
     # nearest centre: |x - c|² = |x|² - 2 x·c + |c|², and |x|² is the same for every c
     labels = np.argmin((centres ** 2).sum(1) - 2.0 * lab.reshape(-1, 3) @ centres.T, axis=1).reshape(lab.shape[:2])
@@ -148,6 +182,7 @@ def flat_colours(rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px
         np.left_shift(votes, 4, out=votes)
         np.bitwise_or(votes, np.uint16(j), out=votes)
         np.maximum(best, votes, out=best)
+        tick(0.2 + 0.8 * (j + 1) / k)
     index = (best & 15).astype(np.uint8)
     palette = cv2.cvtColor(centres[None].astype(np.float32), cv2.COLOR_Lab2RGB)[0]
     lut = np.zeros((1, 256, 3), np.uint8)

@@ -1,4 +1,10 @@
-"""``python -m server cutout IN -o OUT``: files or folders, in-process or through a server."""
+"""``python -m server cutout IN -o OUT``: files or folders, in-process or through a server.
+
+Outputs are never half-written: each goes to a temporary file in its folder and is renamed
+into place when complete. An existing output is replaced only with ``--overwrite``, and the
+refusal comes before any photo is cut out. A JPEG output has no transparency, so it is the
+cut-out over ``--background`` (white when none is given).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from server.commands.images import PhotoError, read_photo, save_image
 from server.pipeline import pixels
 from server.pipeline.cutout import CutoutResult, composite
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+#: output formats without an alpha channel: the cut-out is flattened over a background
+OPAQUE_FORMATS = {"JPEG"}
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
@@ -46,17 +55,48 @@ def plan(input_path: Path, output: Path, suffix: str = ".png") -> list[tuple[Pat
     return [(p, output / (p.stem + suffix)) for p in photos]
 
 
+def outputs_of(target: Path, comic: str | None, layer_names: list[str]) -> list[Path]:
+    """Every file one photo's cut-out writes: the picture and, with ``comic``, one PNG per layer."""
+    return [target, *(target.with_name(f"{target.stem}.{comic}.{_slug(name)}.png") for name in layer_names)]
+
+
+def check_outputs(jobs: list[tuple[Path, Path]], comic: str | None, overwrite: bool) -> None:
+    """Refuse unknown output formats, and existing outputs unless ``overwrite``: before any work is done."""
+    for _, target in jobs:
+        if target.suffix.lower() not in Image.registered_extensions():
+            raise ValueError(f"{target}: unknown image file suffix {target.suffix!r}; use .png, .jpg, .webp or .tif")
+    if overwrite:
+        return
+    layers = _comic_layer_names(comic) if comic else []
+    existing = [path for _, target in jobs for path in outputs_of(target, comic, layers) if path.exists()]
+    if len(existing) == 1:
+        raise ValueError(f"{existing[0]} exists already; pass --overwrite to replace it")
+    if existing:
+        raise ValueError(f"{len(existing)} output files exist already (the first: {existing[0]}); pass --overwrite to replace them")
+
+
+def _comic_layer_names(style: str) -> list[str]:
+    from cutout_common.comic_styles import STYLES
+
+    spec = STYLES.get(style)
+    return list(spec.layers) if spec is not None else []
+
+
 def run_cutout_command(args: argparse.Namespace) -> int:
     options = parse_option_pairs(args.option)
     options["edges"] = args.edges
     if args.comic:
         options["comic"] = args.comic
     jobs = plan(args.input, args.output)
+    check_outputs(jobs, args.comic, getattr(args, "overwrite", False))
     if args.background != "transparent":
         from server.pipeline.cutout import parse_colour
 
         parse_colour(args.background)  # fail before any work
-    cut = _remote_cutter(args.connect) if args.connect else _local_cutter(args.device)
+    if args.connect:
+        cut = _remote_cutter(args.connect, getattr(args, "curve", None), getattr(args, "silence_timeout", None))
+    else:
+        cut = _local_cutter(args.device)
 
     from tqdm import tqdm
 
@@ -65,26 +105,37 @@ def run_cutout_command(args: argparse.Namespace) -> int:
     for source, target in bar:
         bar.set_postfix_str(source.name)
         try:
-            rgb = np.asarray(Image.open(source).convert("RGB"))
-        except OSError as exc:
-            print(f"skipped {source}: not a readable image ({exc})", file=sys.stderr)
+            rgb = read_photo(source)
+        except PhotoError as exc:
+            print(f"skipped {exc}", file=sys.stderr)
             failures += 1
             continue
         result = cut(rgb, args.segmenter, options)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if args.mask:
-            Image.fromarray(pixels.alpha_to_gray8(result.alpha), "L").save(target)
-        else:
-            out = composite(rgb, result.alpha, result.foreground, args.background)
-            Image.fromarray(out, "RGBA" if out.shape[2] == 4 else "RGB").save(target)
-        for name, layer in result.layers.items():
-            Image.fromarray(layer, "RGBA").save(target.with_name(f"{target.stem}.{args.comic}.{_slug(name)}.png"))
+        try:
+            _write(target, rgb, result, args)
+        except OSError as exc:  # a full or read-only disk fails every photo alike: stop
+            raise ValueError(f"could not write {target}: {exc}") from None
         if len(jobs) == 1:
             note = f" ({result.info['fallback']})" if "fallback" in result.info else ""
             print(f"{source} -> {target} [segmenter {result.segmenter}]{note}")
     if failures:
         print(f"{failures} of {len(jobs)} photo(s) skipped", file=sys.stderr)
     return 1 if failures == len(jobs) else 0
+
+
+def _write(target: Path, rgb: np.ndarray, result: CutoutResult, args: argparse.Namespace) -> None:
+    if args.mask:
+        picture = Image.fromarray(pixels.alpha_to_gray8(result.alpha), "L")
+    else:
+        background = args.background
+        if background == "transparent" and Image.registered_extensions()[target.suffix.lower()] in OPAQUE_FORMATS:
+            background = "white"
+        out = composite(rgb, result.alpha, result.foreground, background)
+        picture = Image.fromarray(out, "RGBA" if out.shape[2] == 4 else "RGB")
+    save_image(picture, target)
+    for path, layer in zip(outputs_of(target, args.comic, list(result.layers))[1:], result.layers.values(), strict=True):
+        save_image(Image.fromarray(layer, "RGBA"), path)
 
 
 def _slug(name: str) -> str:
@@ -110,11 +161,17 @@ def _local_cutter(device: str):
     return cut
 
 
-def _remote_cutter(endpoint: str):
+def _remote_cutter(endpoint: str, curve_dir: str | None = None, silence_timeout: float | None = None):
+    from cutout_common import protocol
     from cutout_common.client import Client, ServerError
     from server.commands.errors import CliError
 
-    client = Client(endpoint)
+    curve = None
+    if curve_dir:
+        from server.transport.security import client_keys
+
+        curve = client_keys(curve_dir)
+    client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS)
 
     def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
         height, width = rgb.shape[:2]

@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from cutout_common.protocol import DEFAULT_ENDPOINT
 from server import __version__
 from server.commands.errors import CliError
 
@@ -55,12 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     cutout.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
     cutout.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
     cutout.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
+    cutout.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
     cutout.add_argument("--connect", default=None, metavar="ENDPOINT", help="use a running server instead of in-process")
+    cutout.add_argument("--curve", default=None, metavar="DIR", help="CURVE key folder for --connect (python -m server keys)")
+    cutout.add_argument("--silence-timeout", type=float, default=None, metavar="SECONDS",
+                        help="with --connect: give up when the server says nothing this long (default 10)")
     cutout.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (in-process only)")
     cutout.set_defaults(func=cmd_cutout)
 
     hello = commands.add_parser("hello", help="ask a running server what it offers")
-    hello.add_argument("--connect", default="tcp://127.0.0.1:5555", metavar="ENDPOINT")
+    hello.add_argument("--connect", default=DEFAULT_ENDPOINT, metavar="ENDPOINT")
     hello.add_argument("--curve", default=None, metavar="DIR", help="CURVE key folder (python -m server keys)")
     hello.set_defaults(func=cmd_hello)
 
@@ -96,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     from cutout_common.protocol import DEFAULT_MAX_PIXELS
 
-    parser.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint to bind (tcp://127.0.0.1:* = free port)")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (tcp://127.0.0.1:* = free port)")
     parser.add_argument("--endpoint-file", type=Path, default=None, help="write the bound endpoint here once serving")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image accepted (width × height)")
@@ -171,9 +176,12 @@ def cmd_hello(args: argparse.Namespace) -> int:
 
     curve = None
     if args.curve:
-        from server.transport.security import client_keys
+        from server.transport.security import SecurityError, client_keys
 
-        curve = client_keys(args.curve)
+        try:
+            curve = client_keys(args.curve)
+        except SecurityError as exc:
+            raise CliError(str(exc)) from None
     with Client(args.connect, curve=curve) as client:
         try:
             info = client.hello()
@@ -190,6 +198,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     print(f"server key pair: {paths['server']} (+ _secret)")
     print(f"client key pair: {paths['client']} (+ _secret) — copy both to the client machine")
     print(f"allowed clients: {paths['allowed']}/*.key")
+    print(f"worker key pair: {paths['worker']} (+ _secret) — for 'python -m server worker --curve DIR'")
+    print(f"allowed workers: {paths['workers']}/*.key")
     print(f"serve with: python -m server serve --endpoint tcp://0.0.0.0:5555 --curve {args.directory}")
     return 0
 
@@ -199,8 +209,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_cutout(args: argparse.Namespace) -> int:
     from server.commands.cutout import run_cutout_command
+    from server.transport.security import SecurityError
 
     try:
         return run_cutout_command(args)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, SecurityError) as exc:
         raise CliError(str(exc)) from None

@@ -37,7 +37,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from server.evaluation import metrics
 
@@ -61,7 +61,7 @@ ASPECT_TOLERANCE = 0.01
 #: height of one contact-sheet panel, pixels
 THUMB_HEIGHT = 200
 #: request errors that would fail for every photo: stop instead of skipping photo after photo
-FATAL_CODES = {"unknown_segmenter", "bad_option", "weights_missing", "unreachable", "bad_version"}
+FATAL_CODES = {"unknown_segmenter", "bad_option", "weights_missing", "unreachable", "timeout", "bad_version"}
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -244,17 +244,21 @@ def fit_truth(truth: np.ndarray, alpha: bool, height: int, width: int) -> np.nda
 
 
 def load_sample(pair: Pair) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(RGB uint8 photo, truth at its size, alpha?); raises ValueError/OSError for unusable files."""
+    """(RGB uint8 photo, truth at its size, alpha?); raises ValueError/OSError for unusable files.
+
+    The photo is read as shown (its EXIF orientation applied, 16-bit scaled to 8), like the CLI
+    reads it; a mask that only fits the stored, unturned pixels (drawn on a quarter-turned photo
+    by a tool that ignored the orientation) is matched to those instead.
+    """
+    from server.commands.images import read_photo
+
     truth, alpha = read_truth(pair.mask)
-    with Image.open(pair.image) as image:
-        image.load()
-        rgb = np.asarray(image.convert("RGB"))
-        fitted = fit_truth(truth, alpha, *rgb.shape[:2])
-        if fitted is None:  # masks drawn on the photo as displayed: try its EXIF orientation
-            rotated = ImageOps.exif_transpose(image)
-            if rotated.size != image.size:
-                rgb = np.asarray(rotated.convert("RGB"))
-                fitted = fit_truth(truth, alpha, *rgb.shape[:2])
+    rgb = read_photo(pair.image)
+    fitted = fit_truth(truth, alpha, *rgb.shape[:2])
+    if fitted is None:
+        stored = read_photo(pair.image, orient=False)
+        if stored.shape != rgb.shape:
+            rgb, fitted = stored, fit_truth(truth, alpha, *stored.shape[:2])
     if fitted is None:
         raise ValueError(f"mask is {truth.shape[1]}×{truth.shape[0]}, photo {rgb.shape[1]}×{rgb.shape[0]}")
     return rgb, fitted, alpha

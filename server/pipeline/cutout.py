@@ -105,7 +105,7 @@ def run_cutout(
 
         progress("edges", 0.0)
         hair = prediction.parts.get("Hair")
-        alpha, colours = edges.refine(rgb, prediction.alpha, opts.edges, hair=hair)
+        alpha, colours = edges.refine(rgb, prediction.alpha, opts.edges, hair=hair, progress=progress)
         result.alpha = alpha
         if opts.foreground and colours is not None:
             result.foreground = colours
@@ -117,7 +117,9 @@ def run_cutout(
         progress("comic", 0.0)
         params = {k: v for k, v in opts.comic.items() if k not in ("style", "soft_edges")}
         try:
-            result.layers = comic.render(rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True))
+            result.layers = comic.render(
+                rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True), progress=progress
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise OptionError(f"comic: {exc}") from exc
         progress("comic", 1.0)

@@ -25,9 +25,9 @@ def resolve(device: str = "auto") -> str:
 
 
 def describe(device: str) -> str:
-    """A human description for ``hello``."""
-    import torch
-
+    """A human description for ``hello``; imports torch only for a GPU (``hello`` runs in the server's I/O thread)."""
     if device.startswith("cuda"):
+        import torch
+
         return f"cuda ({torch.cuda.get_device_name(0)})"
     return device

@@ -5,7 +5,18 @@ server. Workers (``python -m server worker --connect BACKEND``) connect their
 DEALER to the backend ROUTER, say ``READY``, and exchange heartbeats with the
 broker (the *paranoid pirate* pattern): a worker silent for ``liveness``
 heartbeat intervals is dead. A dead worker's request is queued again once, then
-answered with ``worker_lost``; every request gets exactly one final reply.
+answered with ``worker_lost``.
+
+Every request gets exactly one final reply, and only under ids the client sent:
+the broker forwards a worker's reply only when it belongs to the request that
+worker is running. A request cancelled or past its deadline while a worker runs
+it is answered when that worker reports the work stopped, and the worker is not
+free before; meanwhile, and while a request waits in the queue (stage
+``queued``, with ``ahead``), the client hears a progress at least every
+:data:`protocol.HEARTBEAT_SECONDS`.
+
+With ``--curve DIR`` both sides are CURVE servers with their own allow-lists:
+clients' keys in ``DIR/allowed``, workers' keys in ``DIR/workers``.
 
 Worker frames (after the ROUTER's identity frame), first frame :data:`MAGIC`:
 ``READY`` · ``HEARTBEAT`` · ``REPLY client-identity reply-frames…`` from workers;
@@ -31,15 +42,24 @@ log = logging.getLogger("person_cutout.broker")
 
 MAGIC = b"PCW1"
 READY, HEARTBEAT, REQUEST, REPLY = b"READY", b"HEARTBEAT", b"REQUEST", b"REPLY"
+DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: a job is in the queue or not, whatever its fields
 class BrokerJob:
     client: bytes
     request_id: str
     frames: list[bytes]
     deadline: float
     attempts: int = 0
+    answer: list[bytes] | None = None  # final decided while a worker still runs it (cancelled, deadline)
+    last_sent: float = 0.0
+    stage: str = "starting"
+    fraction: float = 0.0
+
+    @property
+    def key(self) -> tuple[bytes, str]:
+        return self.client, self.request_id
 
 
 @dataclass
@@ -52,8 +72,8 @@ class WorkerState:
 
 @dataclass
 class BrokerConfig:
-    frontend: str = "tcp://127.0.0.1:5555"
-    backend: str = "tcp://127.0.0.1:5556"
+    frontend: str = protocol.DEFAULT_ENDPOINT
+    backend: str = DEFAULT_BACKEND
     heartbeat: float = 1.0
     liveness: int = 3
     queue_size: int = 64
@@ -74,10 +94,11 @@ class Broker:
         self.workers: OrderedDict[bytes, WorkerState] = OrderedDict()  # idle ones first, in arrival order
         self.queue: deque[BrokerJob] = deque()
         self.in_flight: dict[tuple[bytes, str], WorkerState] = {}
-        self._auth = None
+        self.jobs: dict[tuple[bytes, str], BrokerJob] = {}  # every request not yet answered or still running
+        self._gates: list = []
 
     def bind(self) -> tuple[str, str]:
-        from server.transport.security import check_bind, configure_curve
+        from server.transport.security import bind, check_bind, configure_curve
 
         for endpoint in (self.config.frontend, self.config.backend):
             check_bind(endpoint, self.config.insecure, self.config.curve_dir)
@@ -85,11 +106,14 @@ class Broker:
         self.backend = self.context.socket(zmq.ROUTER)
         for sock in (self.frontend, self.backend):
             sock.setsockopt(zmq.LINGER, 2000)
+            # a peer that declares a frame larger than any image allowed is cut off before it is buffered
+            sock.setsockopt(zmq.MAXMSGSIZE, protocol.max_frame_bytes(self.config.max_pixels))
         if self.config.curve_dir:
-            self._auth = configure_curve(self.context, self.frontend, self.config.curve_dir)
-        self.frontend.bind(self.config.frontend)
-        self.backend.bind(self.config.backend)
-        return (self.frontend.getsockopt_string(zmq.LAST_ENDPOINT), self.backend.getsockopt_string(zmq.LAST_ENDPOINT))
+            self._gates = [
+                configure_curve(self.context, self.frontend, self.config.curve_dir, "allowed"),
+                configure_curve(self.context, self.backend, self.config.curve_dir, "workers"),
+            ]
+        return bind(self.frontend, self.config.frontend), bind(self.backend, self.config.backend)
 
     def stop(self) -> None:
         self._stop.set()
@@ -118,20 +142,28 @@ class Broker:
                 self._purge_dead_workers(now)
                 self._expire(now)
                 self._dispatch()
+                self._heartbeat_clients(now)
         finally:
-            for job in [*self.queue, *(w.job for w in self.in_flight.values() if w.job)]:
-                self._reply(job.client, protocol.encode_error(job.request_id, "shutdown", "the broker is shutting down"))
+            for job in list(self.jobs.values()):
+                self._answer(job, protocol.encode_error(job.request_id, "shutdown", "the broker is shutting down"))
             self.frontend.close(linger=1000)
             self.backend.close(linger=0)
-            if self._auth is not None:
-                self._auth.stop()
+            for gate in self._gates:
+                gate.stop()
 
     def _drain(self, sock: zmq.Socket, handle) -> None:
         for _ in range(256):
             try:
-                handle(sock.recv_multipart(flags=zmq.NOBLOCK))
+                message = sock.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:
                 return
+            try:
+                handle(message)
+            except Exception:  # a bug must cost one message, never the broker
+                log.exception("a message could not be handled")
+                if handle == self._from_client and len(message) > 1:
+                    error = protocol.encode_error(protocol.readable_id(message[1]), "internal", "the broker failed to handle this message")
+                    self._reply(message[0], error)
 
     # -- clients ------------------------------------------------------------------------
 
@@ -148,37 +180,62 @@ class Broker:
         if request.op == "cancel":
             self._cancel(client, request)
             return
-        if (client, request.id) in self.in_flight or any(j.client == client and j.request_id == request.id for j in self.queue):
-            return  # a client's retry of a request already here: it will get that answer
+        if (client, request.id) in self.jobs:
+            self._reply(client, protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight"))
+            return
         if len(self.queue) >= self.config.queue_size:
             self._reply(client, protocol.encode_error(request.id, "busy", "every worker is busy and the queue is full", retry_after=2.0))
             return
-        timeout = request.header.get("timeout")
-        limit = self.config.request_timeout
-        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-            limit = min(limit, float(timeout))
-        self.queue.append(BrokerJob(client, request.id, frames, time.monotonic() + limit))
+        now = time.monotonic()
+        limit = self.config.request_timeout if request.timeout is None else min(request.timeout, self.config.request_timeout)
+        job = BrokerJob(client, request.id, frames, now + limit, last_sent=now)
+        self.queue.append(job)
+        self.jobs[job.key] = job
 
     def _cancel(self, client: bytes, request: protocol.Request) -> None:
-        key = (client, request.target or "")
-        found = False
-        for job in list(self.queue):
-            if (job.client, job.request_id) == key:
+        job = self.jobs.get((client, request.target or ""))
+        if job is not None:
+            self._stop_job(job, "cancelled", "cancelled by the client")
+        self._reply(client, protocol.encode_result(request.id, cancelled=job is not None))
+
+    def _stop_job(self, job: BrokerJob, code: str, message: str) -> None:
+        """Answered now when it waits in the queue; when a worker runs it, once that worker says it stopped."""
+        if job.answer is not None:
+            return
+        error = protocol.encode_error(job.request_id, code, message)
+        worker = self.in_flight.get(job.key)
+        if worker is None:
+            if job in self.queue:
                 self.queue.remove(job)
-                self._reply(client, protocol.encode_error(job.request_id, "cancelled", "cancelled by the client"))
-                found = True
-        worker = self.in_flight.get(key)
-        if worker is not None:  # the worker's own server stops the job and answers 'cancelled'
-            cancel = protocol.encode_request("cancel", protocol.new_id(), target=request.target)
-            self.backend.send_multipart([worker.identity, MAGIC, REQUEST, client, *cancel])
-            found = True
-        self._reply(client, protocol.encode_result(request.id, cancelled=found))
+            self._answer(job, error)
+            return
+        job.answer, job.stage = error, "stopping"
+        cancel = protocol.encode_request("cancel", protocol.new_id(), target=job.request_id)
+        self.backend.send_multipart([worker.identity, MAGIC, REQUEST, job.client, *cancel])
+
+    def _answer(self, job: BrokerJob, frames: list[bytes]) -> None:
+        """The request's one final reply."""
+        if self.jobs.pop(job.key, None) is job:
+            self._reply(job.client, frames)
 
     def _reply(self, client: bytes, frames: list[bytes]) -> None:
         try:
             self.frontend.send_multipart([client, *frames])
         except zmq.ZMQError:
             pass
+
+    def _heartbeat_clients(self, now: float) -> None:
+        """A progress for every unanswered request that heard nothing for a heartbeat: queued ones say how many wait before them."""
+        ahead = {id(job): position for position, job in enumerate(self.queue)}
+        for job in list(self.jobs.values()):
+            if now - job.last_sent < protocol.HEARTBEAT_SECONDS:
+                continue
+            if id(job) in ahead:
+                reply = protocol.encode_progress(job.request_id, "queued", 0.0, ahead=ahead[id(job)])
+            else:
+                reply = protocol.encode_progress(job.request_id, job.stage, job.fraction)
+            job.last_sent = now
+            self._reply(job.client, reply)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -197,33 +254,45 @@ class Broker:
             return  # an unknown (expired) worker: it will send READY again
         worker.expires = expires
         if kind == REPLY and len(message) >= 5:
-            client, reply = message[3], message[4:]
-            try:
-                header = json.loads(reply[0])
-            except ValueError:  # bad JSON or UTF-8: forwarded as it is, not booked
-                header = None
-            job = worker.job
-            final = isinstance(header, dict) and header.get("type") in ("result", "error")
-            if final and job is not None and job.client == client and header.get("id") == job.request_id:
-                # the books first, then the reply: whoever hears the answer finds the worker free and counted
-                self.in_flight.pop((job.client, job.request_id), None)
-                worker.job = None
-                worker.served += 1
-                self.workers.move_to_end(identity)  # least recently used first
-            self._reply(client, reply)
+            self._worker_reply(worker, message[3], message[4:])
+
+    def _worker_reply(self, worker: WorkerState, client: bytes, reply: list[bytes]) -> None:
+        """Forward a reply of the worker's current request; anything else (say, to the broker's own cancel) is dropped."""
+        job = worker.job
+        try:
+            header = json.loads(reply[0])
+        except ValueError:
+            header = None
+        if job is None or not isinstance(header, dict) or (client, header.get("id")) != job.key:
+            log.debug("dropped a reply that is not for the worker's current request")
+            return
+        if header.get("type") in ("result", "error"):
+            # the books first, then the reply: whoever hears the answer finds the worker free and counted
+            self.in_flight.pop(job.key, None)
+            worker.job = None
+            worker.served += 1
+            self.workers.move_to_end(worker.identity)  # least recently used first
+            self._answer(job, job.answer or reply)
+        elif job.answer is None:
+            job.stage, job.fraction = str(header.get("stage", job.stage)), header.get("fraction", job.fraction)
+            job.last_sent = time.monotonic()
+            self._reply(job.client, reply)
 
     def _requeue(self, worker: WorkerState) -> None:
         job = worker.job
         worker.job = None
         if job is None:
             return
-        self.in_flight.pop((job.client, job.request_id), None)
-        if job.attempts < self.config.max_attempts:
+        self.in_flight.pop(job.key, None)
+        if job.answer is not None:  # cancelled or past its deadline: nothing runs for it any more
+            self._answer(job, job.answer)
+        elif job.attempts < self.config.max_attempts:
             self.config.stats["requeued"] += 1
+            job.stage = "starting"
             self.queue.appendleft(job)
         else:
             self.config.stats["lost"] += 1
-            self._reply(job.client, protocol.encode_error(job.request_id, "worker_lost", f"the worker died {job.attempts} times running this request"))
+            self._answer(job, protocol.encode_error(job.request_id, "worker_lost", f"the worker died {job.attempts} times running this request"))
 
     def _purge_dead_workers(self, now: float) -> None:
         for identity in [i for i, w in self.workers.items() if w.expires < now]:
@@ -233,17 +302,8 @@ class Broker:
             self._requeue(worker)
 
     def _expire(self, now: float) -> None:
-        for job in [j for j in self.queue if j.deadline <= now]:
-            self.queue.remove(job)
-            self._reply(job.client, protocol.encode_error(job.request_id, "deadline", "no worker finished the request before its deadline"))
-        for key, worker in list(self.in_flight.items()):
-            if worker.job is not None and worker.job.deadline <= now:
-                job = worker.job
-                self.in_flight.pop(key)
-                worker.job = None
-                cancel = protocol.encode_request("cancel", protocol.new_id(), target=job.request_id)
-                self.backend.send_multipart([worker.identity, MAGIC, REQUEST, job.client, *cancel])
-                self._reply(job.client, protocol.encode_error(job.request_id, "deadline", "the request ran past its deadline"))
+        for job in [j for j in self.jobs.values() if j.deadline <= now and j.answer is None]:
+            self._stop_job(job, "deadline", "the request ran past its deadline")
 
     def _dispatch(self) -> None:
         while self.queue:
@@ -253,17 +313,19 @@ class Broker:
             job = self.queue.popleft()
             job.attempts += 1
             idle.job = job
-            self.in_flight[(job.client, job.request_id)] = idle
+            self.in_flight[job.key] = idle
             self.backend.send_multipart([idle.identity, MAGIC, REQUEST, job.client, *job.frames])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frontend", default="tcp://127.0.0.1:5555", help="endpoint clients connect to")
-    parser.add_argument("--backend", default="tcp://127.0.0.1:5556", help="endpoint workers connect to")
+    parser.add_argument("--frontend", default=protocol.DEFAULT_ENDPOINT, help="endpoint clients connect to")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, help="endpoint workers connect to")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between heartbeats")
     parser.add_argument("--queue-size", type=int, default=64)
     parser.add_argument("--request-timeout", type=float, default=600.0)
-    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR")
+    parser.add_argument("--max-pixels", type=int, default=protocol.DEFAULT_MAX_PIXELS, help="largest image accepted (width × height)")
+    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
+                        help="CURVE keys (python -m server keys DIR): clients from DIR/allowed, workers from DIR/workers")
     parser.add_argument("--insecure", action="store_true")
 
 
@@ -277,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
             heartbeat=args.heartbeat,
             queue_size=args.queue_size,
             request_timeout=args.request_timeout,
+            max_pixels=args.max_pixels,
             insecure=args.insecure,
             curve_dir=args.curve_dir,
         )

@@ -4,13 +4,20 @@ ZeroMQ sockets are not thread-safe, so only the I/O thread touches the ROUTER.
 Workers hand their replies (progress and results) back through an inproc PUSH →
 PULL pair, and the I/O thread forwards them. The I/O thread also keeps the
 table of requests in flight, which makes "exactly one final reply per request"
-a local rule: a final reply for a request no longer in the table (cancelled,
-past its deadline, answered at shutdown) is dropped.
+a local rule: a final reply for a request no longer in the table is dropped.
+
+A cancelled request, or one past its deadline, is answered when its work has
+really stopped (the worker thread reports it), so ``hello`` and a broker in
+front of this server never count a busy worker as free; one still waiting in
+the queue is answered at once. Until then the I/O thread sends a progress for
+every unanswered request at least every :data:`protocol.HEARTBEAT_SECONDS`,
+so a client can tell a long job from a dead server.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import queue
 import signal
@@ -34,6 +41,9 @@ log = logging.getLogger("person_cutout.server")
 OUTBOX = "inproc://person-cutout-outbox-{}"
 _server_numbers = itertools.count()
 
+# what a worker thread tells the I/O thread about a job (frame 1 of an outbox message, after the job's serial)
+PROGRESS, FINAL, STOPPED = b"P", b"F", b"S"
+
 
 class Cancelled(Exception):
     """Raised inside a worker when its request was cancelled or ran out of time."""
@@ -44,7 +54,14 @@ class Job:
     identity: bytes
     request: protocol.Request
     deadline: float
+    serial: int = 0  # names the job between threads: ids may repeat once a request is answered
     cancelled: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)  # a worker thread has taken it
+    # the I/O thread's own: the final reply decided while the work still runs, and what the client last heard
+    answer: list | None = None
+    last_sent: float = 0.0
+    stage: str = "starting"
+    fraction: float = 0.0
 
     @property
     def key(self) -> tuple[bytes, str]:
@@ -53,7 +70,7 @@ class Job:
 
 @dataclass
 class ServerConfig:
-    endpoint: str = "tcp://127.0.0.1:5555"
+    endpoint: str = protocol.DEFAULT_ENDPOINT
     device: str = "cpu"
     max_pixels: int = protocol.DEFAULT_MAX_PIXELS
     queue_size: int = 8
@@ -81,12 +98,16 @@ class Server:
         self.models = ModelCache(config.device, config.model_capacity, factory=factory or registry.create)
         self._factory = factory
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=config.queue_size)
-        self._in_flight: dict[tuple[bytes, str], Job] = {}
+        self._in_flight: dict[tuple[bytes, str], Job] = {}  # requests not yet answered, in arrival order
+        self._unfinished: dict[int, Job] = {}  # jobs no worker thread has reported stopped, by serial
+        self._serials = itertools.count(1)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._outbox = OUTBOX.format(next(_server_numbers))
         self._workers: list[threading.Thread] = []
         self._auth = None
+        self._known: list[str] | None = None
+        self._segmenters: list[tuple[str, Any, str]] | None = None
         self.endpoint: str | None = None
         self.stats = {"requests": 0, "errors": 0, "results": 0}
 
@@ -94,16 +115,23 @@ class Server:
 
     def bind(self) -> str:
         """Bind the ROUTER (checking the security rules) and return the real endpoint."""
-        from server.transport.security import check_bind, configure_curve
+        from server.transport.security import bind, check_bind, configure_curve
 
         check_bind(self.config.endpoint, self.config.insecure, self.config.curve_dir)
         self._router = self.context.socket(zmq.ROUTER)
         self._router.setsockopt(zmq.LINGER, 2000)  # let the last large replies leave
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        # a peer that declares a larger frame is disconnected before ZeroMQ buffers it
+        self._router.setsockopt(zmq.MAXMSGSIZE, protocol.max_frame_bytes(self.config.max_pixels))
         if self.config.curve_dir:
             self._auth = configure_curve(self.context, self._router, self.config.curve_dir)
-        self._router.bind(self.config.endpoint)
-        self.endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
+        try:
+            self.endpoint = bind(self._router, self.config.endpoint)
+        except zmq.ZMQError:
+            self._router.close(0)
+            if self._auth is not None:
+                self._auth.stop()
+            raise
         self._pull = self.context.socket(zmq.PULL)
         self._pull.bind(self._outbox)
         return self.endpoint
@@ -125,6 +153,11 @@ class Server:
             thread = threading.Thread(target=self._worker, name=f"worker-{number}", daemon=True)
             thread.start()
             self._workers.append(thread)
+        self._catalogue()  # the slow imports happen here, before the first message, not while answering one
+        try:
+            from server import comic  # noqa: F401 - likewise, for hello's comic styles
+        except ImportError:
+            pass
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
@@ -137,7 +170,9 @@ class Server:
                     self._drain_router()
                 if self._pull in events:
                     self._drain_outbox()
-                self._expire_deadlines()
+                now = time.monotonic()
+                self._expire_deadlines(now)
+                self._heartbeat(now)
         finally:
             self._shutdown()
 
@@ -145,7 +180,7 @@ class Server:
         """Answer everything pending with ``shutdown``, stop the workers, close the sockets."""
         for job in list(self._in_flight.values()):
             job.cancelled.set()
-            self._send_final(job.key, protocol.encode_error(job.request.id, "shutdown", "the server is shutting down"))
+            self._send_final(job, protocol.encode_error(job.request.id, "shutdown", "the server is shutting down"))
         while True:
             try:
                 self._jobs.get_nowait()
@@ -173,7 +208,12 @@ class Server:
                 return
             identity = message[0].bytes
             frames = [frame.buffer for frame in message[1:]]
-            self._handle(identity, frames)
+            try:
+                self._handle(identity, frames)
+            except Exception:  # a bug must cost one message, never the thread that owns the socket
+                log.exception("a message could not be handled")
+                request_id = protocol.readable_id(frames[0]) if frames else None
+                self._send(identity, protocol.encode_error(request_id, "internal", "the server failed to handle this message"))
 
     def _handle(self, identity: bytes, frames: list[memoryview]) -> None:
         self.stats["requests"] += 1
@@ -190,19 +230,21 @@ class Server:
         elif request.op == "cancel":
             job = self._in_flight.get((identity, request.target or ""))
             if job is not None:
-                job.cancelled.set()
-                self._send_final(job.key, protocol.encode_error(job.request.id, "cancelled", "cancelled by the client"))
+                self._stop_job(job, "cancelled", "cancelled by the client")
             self._send(identity, protocol.encode_result(request.id, cancelled=job is not None))
         else:
             self._enqueue(identity, request)
 
     def _enqueue(self, identity: bytes, request: protocol.Request) -> None:
         key = (identity, request.id)
-        if key in self._in_flight:  # a client's retry of a request still running: it will get that answer
+        if key in self._in_flight:
+            self.stats["errors"] += 1
+            self._send(identity, protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight"))
             return
+        now = time.monotonic()
+        limit = self.config.request_timeout if request.timeout is None else min(request.timeout, self.config.request_timeout)
         # the pixel frame is a view of ZeroMQ's buffer; the worker decodes it later
-        deadline = time.monotonic() + _request_timeout(request, self.config.request_timeout)
-        job = Job(identity, request, deadline)
+        job = Job(identity, request, now + limit, serial=next(self._serials), last_sent=now)
         try:
             self._jobs.put_nowait(job)
         except queue.Full:
@@ -213,6 +255,18 @@ class Server:
             )
             return
         self._in_flight[key] = job
+        self._unfinished[job.serial] = job
+
+    def _stop_job(self, job: Job, code: str, message: str) -> None:
+        """Cancel a job: answered now if it still waits, else once its worker thread has stopped it."""
+        if job.answer is not None:
+            return  # already stopping
+        job.cancelled.set()  # before looking at 'started': the worker sets 'started', then looks at 'cancelled'
+        reply = protocol.encode_error(job.request.id, code, message)
+        if job.started.is_set():
+            job.answer, job.stage = reply, "stopping"
+        else:
+            self._send_final(job, reply)
 
     def _drain_outbox(self) -> None:
         for _ in range(1024):
@@ -220,21 +274,31 @@ class Server:
                 message = self._pull.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity, request_id, final = message[0].bytes, message[1].bytes.decode(), message[2].bytes == b"1"
-            reply = [frame.buffer for frame in message[3:]]
-            if final:
-                self._send_final((identity, request_id), reply)
-            elif (identity, request_id) in self._in_flight:
-                self._send(identity, reply)
+            job = self._unfinished.get(int.from_bytes(message[0].bytes, "big"))
+            if job is None:
+                continue
+            kind, reply = message[1].bytes, [frame.buffer for frame in message[2:]]
+            if kind == PROGRESS:
+                if self._in_flight.get(job.key) is job and job.answer is None:
+                    header = json.loads(bytes(reply[0]))
+                    job.stage, job.fraction = header["stage"], header["fraction"]
+                    job.last_sent = time.monotonic()
+                    self._send(job.identity, reply)
+                continue
+            del self._unfinished[job.serial]  # FINAL or STOPPED: no work runs for it any more
+            if job.answer is None and kind == STOPPED:  # the worker saw the deadline pass before this thread did
+                job.answer = protocol.encode_error(job.request.id, "deadline", "the request ran past its deadline")
+            self._send_final(job, job.answer or reply)
 
-    def _send_final(self, key: tuple[bytes, str], reply: list) -> None:
-        if self._in_flight.pop(key, None) is None:
-            return  # already answered (cancel, deadline, shutdown): never twice
+    def _send_final(self, job: Job, reply: list) -> None:
+        if self._in_flight.get(job.key) is not job:
+            return  # already answered (cancelled while queued, shutdown): never twice
+        del self._in_flight[job.key]
         if reply and b'"type":"error"' in bytes(reply[0][:200]):
             self.stats["errors"] += 1
         else:
             self.stats["results"] += 1
-        self._send(key[0], reply)
+        self._send(job.identity, reply)
 
     def _send(self, identity: bytes, reply: list) -> None:
         try:
@@ -242,39 +306,67 @@ class Server:
         except zmq.ZMQError as exc:  # client gone: nothing to do
             log.debug("could not reply to a client: %s", exc)
 
-    def _expire_deadlines(self) -> None:
-        now = time.monotonic()
-        for job in [j for j in self._in_flight.values() if j.deadline <= now]:
-            job.cancelled.set()
-            self._send_final(job.key, protocol.encode_error(job.request.id, "deadline", "the request ran past its deadline"))
+    def _expire_deadlines(self, now: float) -> None:
+        for job in [j for j in self._in_flight.values() if j.deadline <= now and j.answer is None]:
+            self._stop_job(job, "deadline", "the request ran past its deadline")
+
+    def _heartbeat(self, now: float) -> None:
+        """A progress for every unanswered request that heard nothing for a heartbeat: the server is alive."""
+        ahead = 0
+        for job in list(self._in_flight.values()):
+            waiting = not job.started.is_set()
+            if now - job.last_sent >= protocol.HEARTBEAT_SECONDS:
+                if waiting:
+                    reply = protocol.encode_progress(job.request.id, "queued", 0.0, ahead=ahead)
+                else:
+                    reply = protocol.encode_progress(job.request.id, job.stage, job.fraction)
+                job.last_sent = now
+                self._send(job.identity, reply)
+            ahead += waiting
 
     # -- hello ----------------------------------------------------------------------------
 
     def _segmenter_names(self) -> list[str]:
-        return self._names if self._names is not None else registry.names()
+        if self._known is None:
+            self._known = self._names if self._names is not None else registry.names()
+        return self._known
+
+    def _catalogue(self) -> list[tuple[str, Any, str]]:
+        """(name, unloaded segmenter or None, problem) for ``hello``, built once before serving.
+
+        Building it imports every segmenter's module (seconds with torch's): done in the I/O
+        thread while it answers, it would hold every client's messages and heartbeats that long.
+        """
+        if self._segmenters is None:
+            entries = []
+            for name in self._segmenter_names():
+                try:
+                    entries.append((name, (self._factory or registry.create)(name, "cpu", self.models.weights), ""))
+                except Exception as exc:  # a broken optional module must not break hello
+                    entries.append((name, None, str(exc)))
+            self._segmenters = entries
+        return self._segmenters
 
     def hello(self) -> dict[str, Any]:
         from server.pipeline.devices import describe
 
         segmenters = []
-        for name in self._segmenter_names():
-            try:
-                segmenter = (self._factory or registry.create)(name, "cpu", self.models.weights)
-                missing = segmenter.missing_weights()
-                info = vocabulary.SEGMENTERS.get(name)
-                segmenters.append(
-                    {
-                        "name": name,
-                        "title": segmenter.title,
-                        "licence": segmenter.licence,
-                        "notices": list(info.notices) if info else [],
-                        "installed": not missing,
-                        "install": f"python install.py --models {info.install_models if info else name}",
-                        "options": options.describe(segmenter.options),
-                    }
-                )
-            except Exception as exc:  # a broken optional module must not break hello
-                segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": str(exc)})
+        for name, segmenter, problem in self._catalogue():
+            if segmenter is None:  # a broken optional module must not break hello
+                segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": problem})
+                continue
+            info = vocabulary.SEGMENTERS.get(name)
+            segmenters.append(
+                {
+                    "name": name,
+                    "title": segmenter.title,
+                    "licence": segmenter.licence,
+                    "notices": list(info.notices) if info else [],
+                    "installed": not segmenter.missing_weights(),
+                    "install": f"python install.py --models {info.install_models if info else name}",
+                    "options": options.describe(segmenter.options),
+                }
+            )
         installed = [s["name"] for s in segmenters if s["installed"]]
         order = [n for n in registry.DEFAULT_ORDER if n in installed] or installed
         default = order[0] if order else None
@@ -289,7 +381,7 @@ class Server:
             "ops": list(protocol.OPS),
             "edges": list(options.by_name(vocabulary.PIPELINE_OPTIONS)["edges"].values),
             "options": options.describe(vocabulary.PIPELINE_OPTIONS),
-            "queue": {"size": self.config.queue_size, "waiting": self._jobs.qsize(), "in_flight": len(self._in_flight)},
+            "queue": self._queue_state(),
         }
         if default != registry.DEFAULT_ORDER[0]:
             info["notice"] = (
@@ -304,6 +396,16 @@ class Server:
             pass
         return info
 
+    def _queue_state(self) -> dict[str, int]:
+        """``in_flight``: requests accepted and not answered, plus answered ones whose work has not stopped yet."""
+        running = {serial for serial, job in self._unfinished.items() if job.started.is_set()}
+        return {
+            "size": self.config.queue_size,
+            "waiting": sum(1 for job in self._in_flight.values() if not job.started.is_set()),
+            "running": len(running),
+            "in_flight": len(running | {job.serial for job in self._in_flight.values()}),
+        }
+
     # -- workers ------------------------------------------------------------------------------
 
     def _worker(self) -> None:
@@ -315,15 +417,14 @@ class Server:
                 job = self._jobs.get()
                 if job is None or self._stop.is_set():
                     return
-                if job.cancelled.is_set():
-                    continue
+                job.started.set()  # then 'cancelled' is read: see _stop_job
                 self._run_job(job, outbox)
         finally:
             outbox.close()
 
     def _run_job(self, job: Job, outbox: zmq.Socket) -> None:
-        request = job.request
-        head = [job.identity, request.id.encode()]
+        """Run one job, then tell the I/O thread exactly once that its work stopped (with the reply, if any)."""
+        serial = job.serial.to_bytes(8, "big")
         last = {"stage": None, "fraction": -1.0, "time": 0.0}
 
         def progress(stage: str, fraction: float) -> None:
@@ -333,26 +434,20 @@ class Server:
             # throttle: a stage change, 2 % more, or 0.2 s — enough for a progress bar
             if stage != last["stage"] or fraction - last["fraction"] >= 0.02 or now - last["time"] > 0.2:
                 last.update(stage=stage, fraction=fraction, time=now)
-                outbox.send_multipart([*head, b"0", *protocol.encode_progress(request.id, stage, fraction)])
+                outbox.send_multipart([serial, PROGRESS, *protocol.encode_progress(job.request.id, stage, fraction)])
 
+        kind, reply = STOPPED, []
         try:
-            reply = self._process(request, progress)
+            if not job.cancelled.is_set():
+                kind, reply = FINAL, self._process(job.request, progress)
         except Cancelled:
-            return  # the I/O thread has answered already
-        except protocol.ProtocolError as exc:
-            reply = protocol.encode_error(request.id, exc.code, exc.message)
-        except registry.UnknownSegmenterError as exc:
-            reply = protocol.encode_error(request.id, "unknown_segmenter", str(exc))
-        except WeightsMissingError as exc:
-            reply = protocol.encode_error(request.id, "weights_missing", str(exc), segmenter=exc.segmenter)
-        except OptionError as exc:
-            reply = protocol.encode_error(request.id, "bad_option", str(exc))
-        except MemoryError:
-            reply = protocol.encode_error(request.id, "internal", "the server ran out of memory for this image")
-        except Exception as exc:  # a bug must cost one request, not the server
-            log.exception("request %s failed", request.id)
-            reply = protocol.encode_error(request.id, "internal", f"{type(exc).__name__}: {exc}")
-        outbox.send_multipart([*head, b"1", *reply], copy=False)
+            kind, reply = STOPPED, []  # the I/O thread has (or will have) the answer
+        except Exception as exc:  # a bug must cost one request, never the worker thread
+            kind, reply = FINAL, _error_reply(job.request, exc)
+        try:
+            outbox.send_multipart([serial, kind, *reply], copy=False)
+        except Exception:  # the context is closing: the I/O thread answers 'shutdown'
+            log.exception("request %r: could not report its end", job.request.id)
 
     def _process(self, request: protocol.Request, progress) -> list:
         image = pixels.decode(request.pixels, request.width, request.height, request.format, request.stride)
@@ -388,9 +483,21 @@ def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], bytes]]:
     return frames
 
 
-def _request_timeout(request: protocol.Request, default: float) -> float:
-    """The client may ask for a shorter deadline (``timeout`` seconds in the header), never a longer one."""
-    asked = request.header.get("timeout")
-    if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked > 0:
-        return min(float(asked), default)
-    return default
+def _error_reply(request: protocol.Request, exc: Exception) -> list[bytes]:
+    """The ``error`` reply for a request that raised ``exc``; never raises itself."""
+    try:
+        if isinstance(exc, protocol.ProtocolError):
+            return protocol.encode_error(request.id, exc.code, exc.message)
+        if isinstance(exc, registry.UnknownSegmenterError):
+            return protocol.encode_error(request.id, "unknown_segmenter", str(exc))
+        if isinstance(exc, WeightsMissingError):
+            return protocol.encode_error(request.id, "weights_missing", str(exc), segmenter=exc.segmenter)
+        if isinstance(exc, OptionError):
+            return protocol.encode_error(request.id, "bad_option", str(exc))
+        if isinstance(exc, MemoryError):
+            return protocol.encode_error(request.id, "internal", "the server ran out of memory for this image")
+        log.error("request %r failed", request.id, exc_info=exc)
+        return protocol.encode_error(request.id, "internal", f"{type(exc).__name__}: {exc}")
+    except Exception:
+        log.exception("request %r: its error could not be described", request.id)
+        return protocol.encode_error(request.id, "internal", "the server failed while handling the request")

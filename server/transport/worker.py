@@ -5,6 +5,12 @@ endpoint, plus a small forwarding loop: requests from the broker go to the
 local server, its replies go back through the broker. Request ids are renamed
 on the way in (two clients may use the same id) and restored on the way out.
 If the broker falls silent, the worker reconnects and says READY again.
+
+The local server answers a cancelled request only once its work has stopped, so
+the broker never hands this worker a new job while an old one still runs. With
+``--curve DIR`` the worker authenticates with ``DIR/worker.key_secret`` (the
+broker admits the keys in its ``DIR/workers``) and checks the broker's
+``DIR/server.key``.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ import uuid
 
 import zmq
 
+from cutout_common import protocol
 from server.pipeline.model_cache import SegmenterFactory
-from server.transport.broker import HEARTBEAT, MAGIC, READY, REPLY, REQUEST
+from server.transport.broker import DEFAULT_BACKEND, HEARTBEAT, MAGIC, READY, REPLY, REQUEST
 from server.transport.service import Server, ServerConfig
 
 log = logging.getLogger("person_cutout.worker")
@@ -37,12 +44,13 @@ def run_worker(
     names: list[str] | None = None,
     stop: threading.Event | None = None,
     curve: tuple[bytes, bytes, bytes] | None = None,
+    max_pixels: int = protocol.DEFAULT_MAX_PIXELS,
 ) -> None:
-    """Serve until ``stop`` is set (or forever)."""
+    """Serve until ``stop`` is set (or forever). ``curve``: (worker public, worker secret, broker public) keys."""
     stop = stop or threading.Event()
     context = zmq.Context.instance()
     inner = Server(
-        ServerConfig(endpoint=f"inproc://person-cutout-worker-{uuid.uuid4().hex}", device=device, queue_size=4),
+        ServerConfig(endpoint=f"inproc://person-cutout-worker-{uuid.uuid4().hex}", device=device, queue_size=4, max_pixels=max_pixels),
         factory=factory,
         names=names,
         context=context,
@@ -61,10 +69,13 @@ def run_worker(
     def open_broker() -> zmq.Socket:
         sock = context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, protocol.max_frame_bytes(max_pixels))
         if curve:
             sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = curve
+        if connect.startswith("tcp://["):
+            sock.setsockopt(zmq.IPV6, 1)
         sock.connect(connect)
-        sock.send_multipart([MAGIC, READY])
+        _to_broker(sock, [MAGIC, READY])
         return sock
 
     broker = open_broker()
@@ -80,24 +91,23 @@ def run_worker(
                 message = broker.recv_multipart()
                 broker_expires = time.monotonic() + heartbeat * liveness
                 if len(message) >= 4 and message[0] == MAGIC and message[1] == REQUEST:
-                    _forward_request(message[2], message[3:], local, names_in_use, counter)
+                    try:
+                        _forward_request(message[2], message[3:], local, names_in_use, counter)
+                    except Exception:  # one message must not stop the worker
+                        log.exception("a request from the broker could not be forwarded")
             if local in events:
                 reply = local.recv_multipart()
-                header = json.loads(reply[0])
-                local_id = header.get("id")
-                owner = names_in_use.get(local_id)
-                if owner is not None:
-                    client, original = owner
-                    header["id"] = original
-                    if header.get("type") in ("result", "error"):
-                        names_in_use.pop(local_id, None)
-                    broker.send_multipart([MAGIC, REPLY, client, json.dumps(header).encode(), *reply[1:]])
+                try:
+                    _forward_reply(reply, broker, names_in_use)
+                except Exception:
+                    log.exception("a reply could not be forwarded to the broker")
             now = time.monotonic()
             if now >= next_heartbeat:
-                broker.send_multipart([MAGIC, HEARTBEAT])
+                _to_broker(broker, [MAGIC, HEARTBEAT])
                 next_heartbeat = now + heartbeat
             if now >= broker_expires:  # paranoid pirate: reconnect to a silent broker
-                log.warning("broker silent; reconnecting to %s", connect)
+                hint = " (is this worker's key in the broker's workers/ folder?)" if curve else ""
+                log.warning("broker silent; reconnecting to %s%s", connect, hint)
                 poller.unregister(broker)
                 broker.close(0)
                 broker = open_broker()
@@ -108,6 +118,29 @@ def run_worker(
         local.close(0)
         inner.stop()
         thread.join(5)
+
+
+def _forward_reply(reply: list[bytes], broker: zmq.Socket, names_in_use: dict[str, tuple[bytes, str]]) -> None:
+    """A reply of the local server back to the broker, under the client's own id."""
+    header = json.loads(reply[0])
+    owner = names_in_use.get(header.get("id"))
+    if owner is None:
+        return
+    client, original = owner
+    if header.get("type") in ("result", "error"):
+        names_in_use.pop(header["id"], None)
+    header["id"] = original
+    _to_broker(broker, [MAGIC, REPLY, client, json.dumps(header).encode(), *reply[1:]])
+
+
+def _to_broker(broker: zmq.Socket, frames: list[bytes]) -> None:
+    """Send without blocking: with no broker connected (down, or refusing this worker's key) a DEALER's
+    send would wait for ever and the worker could not even stop; the broker's liveness check covers a
+    lost message."""
+    try:
+        broker.send_multipart(frames, flags=zmq.NOBLOCK)
+    except zmq.Again:
+        log.debug("no broker connected: a message was dropped")
 
 
 def _key_of(names_in_use: dict[str, tuple[bytes, str]], owner: tuple[bytes, str]) -> str | None:
@@ -130,10 +163,12 @@ def _forward_request(client: bytes, frames: list[bytes], local: zmq.Socket, name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--connect", default="tcp://127.0.0.1:5556", help="the broker's backend endpoint")
+    parser.add_argument("--connect", default=DEFAULT_BACKEND, help="the broker's backend endpoint")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--heartbeat", type=float, default=1.0)
-    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR", help="CURVE key folder")
+    parser.add_argument("--max-pixels", type=int, default=protocol.DEFAULT_MAX_PIXELS, help="largest image accepted")
+    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
+                        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the broker's key")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,10 +179,15 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     curve = None
     if args.curve_dir:
-        from server.transport.security import client_keys
+        from server.transport.security import SecurityError, worker_keys
 
-        curve = client_keys(args.curve_dir)
+        try:
+            curve = worker_keys(args.curve_dir)
+        except SecurityError as exc:  # one line, as the broker reports its own start-up errors
+            print(f"error: {exc}")
+            return 2
     print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
-    run_worker(args.connect, device=resolve(args.device), heartbeat=args.heartbeat, stop=stop, curve=curve)
+    run_worker(args.connect, device=resolve(args.device), heartbeat=args.heartbeat, stop=stop, curve=curve,
+               max_pixels=args.max_pixels)
     return 0
 
