@@ -38,6 +38,7 @@ MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
 
 sys.path.insert(0, str(COMMON.parent))  # the names, titles and licences the server and the plug-in use
 from cutout_common import vocabulary  # noqa: E402
+from cutout_common.protocol import DEFAULT_ENDPOINT  # noqa: E402
 
 
 class InstallError(RuntimeError):
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", type=Path, default=None, metavar="DIR", help="install weights offline from this mirror")
     parser.add_argument("--gimp-profile", type=Path, default=None, metavar="DIR", help="GIMP 3 profile (default: the system's)")
     parser.add_argument("--gimp-python", default=None, metavar="PATH", help="the Python GIMP runs plug-ins with")
-    parser.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="where the plug-in finds the server")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="where the plug-in finds the server")
     parser.add_argument("--skip-venv", action="store_true", help="do not create or update .venv")
     parser.add_argument("--skip-weights", action="store_true", help="do not install model weights")
     parser.add_argument("--skip-plugin", action="store_true", help="do not touch the GIMP profile")

@@ -19,19 +19,12 @@ import numpy as np
 
 from cutout_common import vocabulary
 from cutout_common.options import Option, OptionError, check_options
+from cutout_common.protocol import ProgressFn, no_progress
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightedModel", "WeightsMissingError", "no_progress"]
-
-#: ``progress(stage, fraction)`` — fraction in [0, 1] of the segmenter's own work.
-ProgressFn = Callable[[str, float], None]
-
-
-def no_progress(stage: str, fraction: float) -> None:
-    """Progress sink for callers that do not care."""
-
 
 class WeightsMissingError(RuntimeError):
     """Raised when a segmenter's weight files are not installed.
@@ -85,10 +78,16 @@ class WeightedModel:
 
     #: registry name, e.g. ``"selfie"``
     name: ClassVar[str]
-    #: weight files (relative to the weights directory); the first is the network's state dict
+    #: weight files (relative to the weights directory); the first is the network's state dict.
+    #: A class that names a :attr:`network` and no files loads ``<name>.pt``.
     weight_files: ClassVar[tuple[str, ...]] = ()
     #: builds the network (uninitialised) that :meth:`load` fills from the first weight file
     network: ClassVar[Callable[[], torch.nn.Module] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.network is not None and not cls.weight_files:
+            cls.weight_files = (f"{cls.name}.pt",)
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)

@@ -45,7 +45,6 @@ OPTIONS = (Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help
 
 class DeepLabSegmenter(Segmenter):
     name = "deeplab"
-    weight_files = ("deeplab.pt",)
     options = OPTIONS
     network = staticmethod(build_net)
 

@@ -73,7 +73,6 @@ OPTIONS = (
 
 class ISNetSegmenter(Segmenter):
     name = "isnet"
-    weight_files = ("isnet.pt",)
     options = OPTIONS
     network = staticmethod(ISNetDIS)
 

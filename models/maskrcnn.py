@@ -57,7 +57,6 @@ def build_net() -> torch.nn.Module:
 
 class MaskRCNNSegmenter(Segmenter):
     name = "maskrcnn"
-    weight_files = ("maskrcnn.pt",)
     options = OPTIONS
     network = staticmethod(build_net)
 

@@ -51,7 +51,6 @@ OPTIONS = (
 
 class ParsingSegmenter(Segmenter):
     name = "parsing"
-    weight_files = ("parsing.pt",)
     options = OPTIONS
     network = staticmethod(SCHPNet)
 

@@ -86,7 +86,6 @@ class PersonDetector(WeightedModel):
     """The people in a photo, as boxes: CenterNet's person class (weights and loading as the segmenters')."""
 
     name = "centernet"
-    weight_files = ("centernet.pt",)
     network = CenterNet
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:

@@ -52,7 +52,6 @@ OPTIONS = (
 
 class RobustVideoMatting(Segmenter):
     name = "rvm"
-    weight_files = ("rvm.pt",)
     options = OPTIONS
     network = staticmethod(MattingNetwork)
 

@@ -87,7 +87,6 @@ OPTIONS = (
 
 class SelfieSegmenter(Segmenter):
     name = "selfie"
-    weight_files = ("selfie.pt",)
     options = OPTIONS
     network = staticmethod(SelfieSegmentationNet)
 

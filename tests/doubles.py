@@ -14,25 +14,10 @@ from typing import Any
 import numpy as np
 
 from models.base import Prediction, ProgressFn, Segmenter, no_progress
+from models.stand_ins import Brightness, brightness
 
-
-class Brightness(Segmenter):
-    """alpha = luma / 255 — an exactly predictable 'mask' for transport tests."""
-
-    name = "brightness"
-    title = "test double: brightness"
-    licence = "GPL-3.0-or-later"
-
-    def load(self) -> None:
-        pass
-
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        progress("segment", 0.5)
-        return Prediction(alpha=expected_brightness(rgb))
-
-
-def expected_brightness(rgb: np.ndarray) -> np.ndarray:
-    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255.0
+#: the mask the Brightness stand-in must give, computed independently of the server
+expected_brightness = brightness
 
 
 class Slow(Brightness):
@@ -98,3 +83,20 @@ def factory(name: str, device: str, weights: Path | None) -> Segmenter:
     if name not in DOUBLES:
         raise UnknownSegmenterError(name)
     return DOUBLES[name](weights or Path("/nonexistent"), device)
+
+
+class Stop(Exception):
+    """What :class:`StopAfter` raises: a cancel, as the server's progress callback raises one."""
+
+
+class StopAfter:
+    """A progress callback that records every call and raises :class:`Stop` on call number ``calls``."""
+
+    def __init__(self, calls: int):
+        self.calls = calls
+        self.seen: list[tuple[str, float]] = []
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.seen.append((stage, fraction))
+        if len(self.seen) == self.calls:
+            raise Stop()

@@ -17,6 +17,7 @@ from cutout_common import comic_styles
 from server import comic
 from server.comic import screentone
 from tests.conftest import load_pair
+from tests.doubles import Stop, StopAfter
 
 STEM = "219"
 
@@ -274,10 +275,6 @@ def test_demo_page_fills_panels_and_nothing_else(photo):
     assert (out[~inside] == 255).all()  # gutters and margins stay paper
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.mark.parametrize("style", list(comic.STYLES))
 def test_render_reports_progress_and_stops_when_told(style):
     """Issue 14, defect 5: comic rendering had no progress, so it could be neither followed nor cancelled."""
@@ -291,13 +288,7 @@ def test_render_reports_progress_and_stops_when_told(style):
     assert {s for s, _ in calls} == {"comic"} and len(calls) >= 3
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
-    seen = []
-
-    def stop_at_second(stage: str, fraction: float) -> None:
-        seen.append(fraction)
-        if len(seen) == 2:
-            raise Stop()
-
+    stop_at_second = StopAfter(2)
     with pytest.raises(Stop):
         comic.render(rgb, alpha, style, progress=stop_at_second)
-    assert len(seen) == 2
+    assert len(stop_at_second.seen) == 2

@@ -14,6 +14,7 @@ import pytest
 from server.evaluation import composites, metrics
 from server.pipeline import edges
 from tests.conftest import installed, load_pair, stems
+from tests.doubles import Stop, StopAfter
 
 MODES = ("fast", "best")
 
@@ -164,10 +165,6 @@ def test_boundary_f_does_not_get_worse_on_real_photos(mode, selfie_masks):
     assert np.mean(after) >= np.mean(before) - 0.001
 
 
-class Stop(Exception):
-    pass
-
-
 def _ellipse_scene(height: int = 360, width: int = 480) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -193,13 +190,7 @@ def test_refine_reports_progress_inside_each_tile_and_stops_when_told(mode):
     if mode == "best":
         assert len(calls) >= 4 * tiles, f"{len(calls)} progress calls for {tiles} tiles"
 
-    seen = []
-
-    def stop_at_third(stage: str, fraction: float) -> None:
-        seen.append(fraction)
-        if len(seen) == 3:
-            raise Stop()
-
+    stop_at_third = StopAfter(3)
     with pytest.raises(Stop):
         edges.refine(rgb, alpha, mode, progress=stop_at_third)
-    assert len(seen) == 3
+    assert len(stop_at_third.seen) == 3

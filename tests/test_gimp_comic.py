@@ -16,6 +16,7 @@ from PIL import Image
 
 from cutout_common import page_geometry
 from tests.conftest import IN_CI
+from tests.gimp_harness import no_server_start
 from tests.test_comic import _spectrum_peak
 from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP and server)
 
@@ -30,15 +31,9 @@ pytestmark = pytest.mark.gimp
 
 def run(gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:  # noqa: F811
     """Run gimp_comic_batch.py with one scenario; returns its report (raw pixels in workdir/name/)."""
-    report = workdir / f"{name}.report.json"
-    report.unlink(missing_ok=True)
     fields.setdefault("dump_dir", str(workdir / name))
     (workdir / name).mkdir(exist_ok=True)
-    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
-    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
-    if not report.exists():
-        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(report.read_text())
+    return gimp.scenario(BATCH, home, workdir, name, gui, **fields)
 
 
 def rgba(entry: dict) -> np.ndarray:
@@ -194,12 +189,7 @@ def test_placed_comic_layers_are_drawn_again_at_the_page_resolution(placed):
 
 def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(gimp, home, workdir, server):  # noqa: F811
     """With a mask painted by hand (the left half) no segmenter runs; Cut Out Person… can add comic layers."""
-    config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
-    saved = config.read_text()
-    settings = json.loads(saved)
-    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
-    config.write_text(json.dumps(settings))
-    try:
+    with no_server_start(home):
         report = run(gimp, home, workdir, "comic-mask", input=str(ASTRONAUT), prepare=["existing-mask"], steps=[
             {"run": "python-fu-person-cutout-comic-layers", "on": "photo",
              "args": {"style": "lineart", "endpoint": server}},
@@ -211,8 +201,6 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
             {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "before": "photo",  # no server: untouched
              "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0}},
         ], report=["photo", "page"])
-    finally:
-        config.write_text(saved)
     first, second, page, place, third = report["steps"]
     for step in (first, second, page, place):
         assert step.get("success"), step.get("error")

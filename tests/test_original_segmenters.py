@@ -10,7 +10,6 @@ PERSON_CUTOUT_REAL_WEIGHTS to a folder holding maskrcnn.pt, deeplab.pt and parsi
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import cv2
@@ -51,9 +50,7 @@ def test_random_weights_whole_pipeline_through_the_server(random_weights, person
         return registry.create(name, device, random_weights)
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"), factory=factory, names=list(NAMES))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = server.start()
     try:
         with Client(endpoint, deadline=300, silence_timeout=300) as client:
             hello = client.hello(timeout=30)
@@ -84,8 +81,7 @@ def test_random_weights_whole_pipeline_through_the_server(random_weights, person
                                      options={"threshold": 2})
             assert refused.value.code == "bad_option"
     finally:
-        server.stop()
-        thread.join(10)
+        server.close()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -107,17 +107,11 @@ def test_cli_cutout_in_process_and_through_a_server_agree(tmp_path):
     from server.transport.service import Server, ServerConfig
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with server:
         remote = tmp_path / "remote.png"
-        _cli("cutout", str(ASTRONAUT), "-o", str(remote), "--segmenter", name, "--connect", endpoint)
+        _cli("cutout", str(ASTRONAUT), "-o", str(remote), "--segmenter", name, "--connect", server.endpoint)
         difference = np.abs(np.asarray(Image.open(remote)).astype(int) - cut.astype(int))
         assert difference.max() <= 1
-    finally:
-        server.stop()
-        thread.join(10)
 
 
 # --------------------------------------------------------------------------- hardening (issue 14)
@@ -148,7 +142,7 @@ def cli(monkeypatch):
     from server.commands import main as cli_module
 
     received: list = []
-    monkeypatch.setattr(cutout_cli, "_local_cutter", _double_cutter(received))
+    monkeypatch.setattr(cutout_cli.cutters, "local", _double_cutter(received))
 
     def run(*args: str) -> int:
         return cli_module.main([str(a) for a in args])
@@ -217,7 +211,7 @@ def test_failed_write_leaves_the_old_output_intact(cli, tmp_path, capsys, monkey
 
 def test_16_bit_float_grey_and_palette_photos_are_read_at_8_bit(cli, tmp_path):
     """Defect 10: a 16-bit greyscale PNG became all white (Pillow's I;16 → RGB clips), so the cut-out was blank."""
-    from server.commands.images import read_photo
+    from server.pipeline.images import read_photo
 
     ramp16 = (np.arange(20 * 40, dtype=np.uint16).reshape(20, 40) * 80)  # 0 … 63920
     Image.fromarray(ramp16).save(tmp_path / "grey16.png")
@@ -245,8 +239,8 @@ def _oriented_jpeg(path: Path, rgb: np.ndarray, orientation: int) -> Path:
 
 def test_exif_orientation_is_honoured_in_the_cli_and_in_eval(cli, tmp_path):
     """Defect 11: a phone JPEG with Orientation=6 was cut out sideways."""
-    from server.commands.images import read_photo
-    from server.evaluation.evaluate import Pair, load_sample
+    from server.evaluation.dataset import Pair, load_sample
+    from server.pipeline.images import read_photo
 
     raw = np.zeros((20, 40, 3), np.uint8)
     raw[:10] = 250  # stored: bright top half; Orientation 6 shows it turned a quarter clockwise (bright on the right)
@@ -283,7 +277,7 @@ def _png_declaring(path: Path, width: int, height: int) -> Path:
 
 def test_decompression_bomb_is_a_one_line_error(cli, tmp_path, capsys):
     """Defect 12: a 74-byte PNG declaring 20000×20000 gave a traceback."""
-    from server.commands.images import PhotoError, read_photo
+    from server.pipeline.images import PhotoError, read_photo
 
     bomb = _png_declaring(tmp_path / "bomb.png", 20000, 20000)
     assert bomb.stat().st_size < 100

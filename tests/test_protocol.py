@@ -39,7 +39,7 @@ def test_module_imports_nothing_heavy():
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "json", "math", "uuid", "dataclasses", "typing"}
+    assert imported <= {"__future__", "json", "math", "uuid", "collections", "dataclasses", "typing"}
 
 
 def test_cutout_round_trip():

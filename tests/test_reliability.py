@@ -85,14 +85,11 @@ def _collect_finals(sock: zmq.Socket, expected: int) -> int:
 class BrokerRunning:
     def __init__(self, frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*", heartbeat=0.25, **kwargs):
         self.broker = Broker(BrokerConfig(frontend=frontend, backend=backend, heartbeat=heartbeat, **kwargs))
-        self.frontend, self.backend = self.broker.bind()
-        self.thread = threading.Thread(target=self.broker.serve_forever, daemon=True)
-        self.thread.start()
-        assert self.broker.wait_ready()
+        self.frontend, self.backend = self.broker.start()
+        self.thread = self.broker.thread
 
     def stop(self):
-        self.broker.stop()
-        self.thread.join(10)
+        self.broker.close()
 
 
 class WorkerThread:

@@ -4,7 +4,6 @@ steps around it), its converter and the clean-up stage."""
 from __future__ import annotations
 
 import shutil
-import threading
 
 import numpy as np
 import pytest
@@ -49,9 +48,7 @@ def test_port_matches_the_mediapipe_runtime(selfie, persons_dev, tmp_path_factor
 
 def test_cutout_through_the_server_reaches_iou_080(selfie, persons_dev):
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = server.start()
     ious = []
     try:
         with Client(endpoint, deadline=120) as client:
@@ -64,8 +61,7 @@ def test_cutout_through_the_server_reaches_iou_080(selfie, persons_dev):
                 predicted = mask >= 128
                 ious.append((predicted & truth).sum() / max((predicted | truth).sum(), 1))
     finally:
-        server.stop()
-        thread.join(10)
+        server.close()
     print(f"selfie through the server: mean IoU {np.mean(ious):.3f} over {len(ious)} photos")
     assert len(ious) == 87 and np.mean(ious) >= 0.80
 

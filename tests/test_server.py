@@ -22,14 +22,11 @@ class Running:
     def __init__(self, **config):
         config.setdefault("endpoint", "tcp://127.0.0.1:*")
         self.server = Server(ServerConfig(**config), factory=doubles.factory, names=list(doubles.DOUBLES))
-        self.endpoint = self.server.bind()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        assert self.server.wait_ready()
+        self.endpoint = self.server.start()
+        self.thread = self.server.thread
 
     def stop(self):
-        self.server.stop()
-        self.thread.join(timeout=10)
+        self.server.close()
         assert not self.thread.is_alive()
 
 

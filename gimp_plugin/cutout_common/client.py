@@ -23,7 +23,7 @@ import zmq
 
 from . import protocol
 
-ProgressFn = Callable[[str, float], None]
+ProgressFn = protocol.ProgressFn
 CancelFn = Callable[[], bool]
 
 #: ops that are cheap and idempotent: the only ones resent after a silence
@@ -213,15 +213,12 @@ class Client:
         height: int,
         format: str,
         *,
-        stride: int | None = None,
-        segmenter: str | None = None,
-        options: dict[str, Any] | None = None,
         on_progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
+        **fields: Any,
     ) -> protocol.Reply:
-        frames = protocol.encode_image_request(
-            op, pixels, width, height, format, stride=stride, segmenter=segmenter, options=options
-        )
+        """An image op; ``fields`` are :func:`protocol.encode_image_request`'s (stride, segmenter, options…)."""
+        frames = protocol.encode_image_request(op, pixels, width, height, format, **fields)
         return self.request(frames, on_progress=on_progress, cancelled=cancelled)
 
     def cutout(self, pixels: bytes | memoryview, width: int, height: int, format: str, **kwargs: Any) -> protocol.Reply:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,15 @@ PIXEL_FORMATS: dict[str, int] = {"GRAY8": 1, "GRAYA8": 2, "RGB8": 3, "RGBA8": 4}
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
+#: ``progress(stage, fraction)``: a progress reply as a callback — how every long stage reports (fraction in [0, 1]);
+#: on the server the callback may raise to cancel the work
+ProgressFn = Callable[[str, float], None]
+
+
+def no_progress(stage: str, fraction: float) -> None:
+    """Progress sink for callers that do not care."""
+
+
 #: where the server listens unless told otherwise (loopback: nothing else may reach it without CURVE keys)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP

@@ -23,7 +23,17 @@ from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_
 from plugin_logic import replies  # noqa: E402
 from plugin_logic.comic_options import all_params, argument_name, full_option, style_choices, style_option  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, show_dialog, single_layer  # noqa: E402
+from procedures import (  # noqa: E402
+    FLAGS,
+    add_server_arguments,
+    cancelled,
+    choice,
+    done,
+    fail,
+    layer_procedure,
+    show_dialog,
+    single_layer,
+)
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-comic-layers"
@@ -142,17 +152,12 @@ def add_style_arguments(procedure):
 def create(plugin, name):
     from cut_out_person import SEGMENTERS
 
-    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
-    procedure.set_image_types("RGB*, GRAY*")
-    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-    procedure.set_menu_label("_Comic Layers…")
-    procedure.add_menu_path("<Image>/Filters/Person Cutout")
-    procedure.set_documentation(
+    procedure = layer_procedure(
+        plugin, name, run, "_Comic Layers…",
         "Editable comic layers (Ink, Tone, Flat colour) of the person in the layer",
         "Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
         "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
         "else a fresh cut-out. One undo step removes it.",
-        name,
     )
     procedure.add_choice_argument("style", "St_yle", "Comic style", choice(style_choices()), "manga", FLAGS)
     procedure.add_choice_argument("mask-source", "_Mask", "Where the person's mask comes from",

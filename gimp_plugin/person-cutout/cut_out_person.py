@@ -21,7 +21,17 @@ from gimp_layers import MASK_FORMAT, RGB_FORMAT, RGBA_FORMAT, layer_pixels, read
 from plugin_logic import pixel_bytes, replies  # noqa: E402
 from plugin_logic.comic_options import STYLE_NAMES  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, show_dialog, single_layer  # noqa: E402
+from procedures import (  # noqa: E402
+    FLAGS,
+    add_server_arguments,
+    cancelled,
+    choice,
+    done,
+    fail,
+    layer_procedure,
+    show_dialog,
+    single_layer,
+)
 from server_link import CutoutError, request  # noqa: E402
 
 from cutout_common import vocabulary  # noqa: E402
@@ -132,17 +142,12 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 
 def create(plugin, name):
-    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
-    procedure.set_image_types("RGB*, GRAY*")
-    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-    procedure.set_menu_label("Cut Out _Person…")
-    procedure.add_menu_path("<Image>/Filters/Person Cutout")
-    procedure.set_documentation(
+    procedure = layer_procedure(
+        plugin, name, run, "Cut Out _Person…",
         "Cut the person out of the layer with a deep segmenter",
         "Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
         "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
         "One undo step removes it.",
-        name,
     )
     procedure.add_choice_argument("segmenter", "Se_gmenter", "Which network finds the person",
                                   choice(SEGMENTERS), "default", FLAGS)

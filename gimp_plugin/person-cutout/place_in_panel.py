@@ -19,7 +19,7 @@ from gimp_layers import MASK_FORMAT, RGBA_FORMAT, person_rgba, read_pixels, writ
 from plugin_logic.comic_options import recorded_option  # noqa: E402
 from plugin_logic.placement import person_bounds, placement  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, show_dialog  # noqa: E402
+from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, layer_procedure, show_dialog  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-place-in-panel"
@@ -173,17 +173,12 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 
 def create(plugin, name):
-    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
-    procedure.set_image_types("RGB*, GRAY*")
-    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-    procedure.set_menu_label("Place in _Panel…")
-    procedure.add_menu_path("<Image>/Filters/Person Cutout")
-    procedure.set_documentation(
+    procedure = layer_procedure(
+        plugin, name, run, "Place in _Panel…",
         "Put the cut-out (with its comic layers) into a panel of a comic page",
         "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
         "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
         "at the page's resolution. One undo step on the page.",
-        name,
     )
     procedure.add_image_argument("page", "Comic pa_ge", "Empty: the most recent comic page", True, FLAGS)
     procedure.add_int_argument("panel", "_Panel", "Panel number in reading order", 1, 99, 1, FLAGS)

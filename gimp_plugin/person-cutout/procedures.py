@@ -22,6 +22,20 @@ def choice(values):
     return result
 
 
+MENU = "<Image>/Filters/Person Cutout"
+
+
+def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):
+    """A procedure on the selected layer of an RGB or grey image, in the Person Cutout menu."""
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label(label)
+    procedure.add_menu_path(MENU)
+    procedure.set_documentation(blurb, help_text, name)
+    return procedure
+
+
 def add_server_arguments(procedure):
     procedure.add_string_argument("endpoint", "Server e_ndpoint", "Empty: the one install.py configured", "", FLAGS)
     procedure.add_double_argument("timeout", "_Timeout (s)", "How long to wait for the server", 5.0, 3600.0, 600.0, FLAGS)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 import cv2
@@ -20,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from server import comic
+from server.bench.timing import median_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "data" / "astronaut.png"
@@ -45,15 +44,6 @@ def _photo() -> tuple[np.ndarray, np.ndarray, str]:
     return rgb, mask, "astronaut, oval mask"
 
 
-def _median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def run(args: argparse.Namespace) -> int:
     rgb0, alpha0, source = _photo()
     styles = [s for s in args.styles.split(",") if s]
@@ -68,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         alpha = cv2.resize(alpha0, size, interpolation=cv2.INTER_LINEAR)
         megapixels = size[0] * size[1] / 1e6
         comic.render(rgb, alpha, styles[0])  # warm-up: OpenCV and numpy first-call costs
-        reference = _median_time(lambda x=rgb: cv2.GaussianBlur(x, (5, 5), 0), max(args.repeat, 5))
+        reference = median_seconds(lambda x=rgb: cv2.GaussianBlur(x, (5, 5), 0), max(args.repeat, 5))
         print(f"{megapixels:>5.1f} {'reference':>10} {reference:>7.3f} {reference / megapixels:>7.3f} {1.0:>7.1f} {'':>8}")
         for style in styles:
-            seconds = _median_time(lambda x=rgb, a=alpha, s=style: comic.render(x, a, s), args.repeat)
+            seconds = median_seconds(lambda x=rgb, a=alpha, s=style: comic.render(x, a, s), args.repeat)
             per_mp = seconds / megapixels
             print(f"{megapixels:>5.1f} {style:>10} {seconds:>7.3f} {per_mp:>7.3f} {seconds / reference:>7.1f} "
                   f"{per_mp / GOAL_S_PER_MP:>8.2f}", flush=True)

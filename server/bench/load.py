@@ -105,9 +105,7 @@ def _finals(sock: zmq.Socket, expected: int) -> int:
 
 def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[float, float, float, int, dict]:
     broker = Broker(BrokerConfig(frontend="tcp://127.0.0.1:*", backend="tcp://127.0.0.1:*", queue_size=1024))
-    frontend, backend = broker.bind()
-    thread = threading.Thread(target=broker.serve_forever, daemon=True)
-    thread.start()
+    frontend, backend = broker.start()
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     processes = [
         subprocess.Popen([sys.executable, "-m", "server", "worker", "--connect", backend, "--device", "cpu"],
@@ -149,8 +147,7 @@ def _measure(rgb: np.ndarray, workers: int, args: argparse.Namespace) -> tuple[f
             process.terminate()
         for process in processes:
             process.wait(10)
-        broker.stop()
-        thread.join(10)
+        broker.close()
     ordered = sorted(latencies) or [float("nan")]
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
     return len(latencies) / elapsed, statistics.median(ordered), p95, errors, fuzz

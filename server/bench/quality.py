@@ -21,7 +21,7 @@ import argparse
 import os
 from pathlib import Path
 
-from server.evaluation import evaluate
+from server.evaluation import dataset, evaluate
 
 PERSONS_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "persons-dev"
 #: the reference row: MediaPipe's network as mediapipe runs it (no letterbox, flip, zoom or clean-up)
@@ -56,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     specs[0].label = f"default pipeline ({name})"
     specs[1].label = f"reference: {args.reference}"
     try:
-        pairs, _ = evaluate.find_pairs(args.data)
+        pairs, _ = dataset.find_pairs(args.data)
         if not pairs:
             raise evaluate.EvalError(f"no photos with masks in {args.data}")
-        predictors = evaluate.in_process_predictors(specs, args.device)
-        rgb, _, _ = evaluate.load_sample(pairs[0])
+        predictors = evaluate.predictors_for(specs, None, args.device)
+        rgb, _, _ = dataset.load_sample(pairs[0])
         for predict in predictors.values():  # warm-up: first-call allocations are not the pipeline's cost
             predict(rgb)
         report = evaluate.evaluate(args.data, specs, limit=args.limit, predictors=predictors, worst=0, progress=True)

@@ -9,33 +9,17 @@ in-process run in the same process; the goal is < 1.05 with a real model on CPU.
 from __future__ import annotations
 
 import argparse
-import statistics
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from models import registry
-from models.base import Prediction, ProgressFn, Segmenter, no_progress
+from models.base import Segmenter
+from models.stand_ins import Everyone
+from server.bench.timing import median_seconds
 from server.pipeline import pixels
 from server.pipeline.cutout import run_cutout
 from server.pipeline.model_cache import ModelCache
-
-
-class NoOp(Segmenter):
-    """Benchmark only: keeps every pixel, so only transport and encoding are timed."""
-
-    name = "noop"
-    title = "no-op (benchmark)"
-    licence = "GPL-3.0-or-later"
-
-    def load(self) -> None:
-        pass
-
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        return Prediction(alpha=np.ones(rgb.shape[:2], np.float32))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _factory(name: str, device: str, weights: Path | None) -> Segmenter:
-    if name == "noop":
-        return NoOp(weights or Path("."), device)
+    if name == Everyone.name:
+        return Everyone(weights or Path("."), device)
     return registry.create(name, device, weights)
 
 
@@ -60,17 +44,14 @@ def run(args: argparse.Namespace) -> int:
     layer = np.random.default_rng(0).integers(0, 256, (height, width, 4), dtype=np.uint8)
     payload = layer.tobytes()
     real = args.segmenter or registry.default_name()
-    names = ["noop", real]
+    names = [Everyone.name, real]
 
     server = Server(
         ServerConfig(endpoint="tcp://127.0.0.1:*", device=args.device, max_pixels=200_000_000),
         factory=_factory,
         names=names,
     )
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.wait_ready()
+    endpoint = server.start()
     cache = ModelCache(args.device, factory=_factory)
     print(f"transport benchmark: {width}×{height} RGBA ({width * height / 1e6:.1f} MP, {len(payload) / 1e6:.0f} MB), "
           f"device {args.device}, median of {args.repeat}")
@@ -88,19 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
                 in_process()  # warm-up: loads the model in both places
                 via_server()
-                local = _median(in_process, args.repeat)
-                remote = _median(via_server, args.repeat)
+                local = median_seconds(in_process, args.repeat)
+                remote = median_seconds(via_server, args.repeat)
                 print(f"{name:<12} {local:>13.3f} {remote:>12.3f} {remote / local:>7.3f} {(remote - local) * 1000:>12.0f}")
     finally:
-        server.stop()
-        thread.join(10)
+        server.close()
     return 0
-
-
-def _median(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)

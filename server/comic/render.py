@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from cutout_common.comic_styles import STYLES, resolve, styles  # noqa: F401  (styles: re-exported for hello)
+from cutout_common.protocol import ProgressFn
 from server.comic import lines as comic_lines
 from server.comic import screentone
 
@@ -41,7 +42,6 @@ AUTO_PRINT_MM = 180.0  # long side of the photo as printed when dpi = 0
 COLOUR_WORK_DPI = 85.0  # resolution of the smoothing and colour clustering copy
 KMEANS_SAMPLES = 20000
 
-ProgressFn = Callable[[str, float], None]
 
 
 def print_dpi(shape: tuple[int, ...], dpi: float = 0) -> float:

@@ -17,9 +17,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from server.commands.images import PhotoError, read_photo, save_image
+from server.commands.common import add_connection_arguments, add_device_argument, curve_keys, device_of
+from server.commands.errors import CliError
 from server.pipeline import pixels
 from server.pipeline.cutout import CutoutResult, composite
+from server.pipeline.images import PhotoError, read_photo, save_image
+from server.transport import cutters
+
+HELP = "cut the person out of photos (a file or a folder)"
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 #: output formats without an alpha channel: the cut-out is flattened over a background
@@ -82,7 +87,32 @@ def _comic_layer_names(style: str) -> list[str]:
     return list(spec.layers) if spec is not None else []
 
 
-def run_cutout_command(args: argparse.Namespace) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cutout_common.vocabulary import EDGE_MODES
+
+    parser.add_argument("input", type=Path, help="a photo or a folder of photos")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output file (.png) or folder")
+    parser.add_argument("--segmenter", "-s", default=None, help="segmenter name (default: the best installed)")
+    parser.add_argument("--background", default="transparent", help="transparent (default), black, white or #rrggbb")
+    parser.add_argument("--edges", choices=[c.value for c in EDGE_MODES], default="off", help="edge refinement")
+    parser.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
+    parser.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
+    add_connection_arguments(parser)
+    add_device_argument(parser, " (in-process only)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from server.transport.security import SecurityError
+
+    try:
+        return cut_out_files(args)
+    except (FileNotFoundError, ValueError, SecurityError, cutters.CutoutRefused) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cut_out_files(args: argparse.Namespace) -> int:
     options = parse_option_pairs(args.option)
     options["edges"] = args.edges
     if args.comic:
@@ -94,9 +124,9 @@ def run_cutout_command(args: argparse.Namespace) -> int:
 
         parse_colour(args.background)  # fail before any work
     if args.connect:
-        cut = _remote_cutter(args.connect, getattr(args, "curve", None), getattr(args, "silence_timeout", None))
+        cut = cutters.remote(args.connect, curve_keys(args.curve), args.silence_timeout)
     else:
-        cut = _local_cutter(args.device)
+        cut = cutters.local(device_of(args))
 
     from tqdm import tqdm
 
@@ -140,72 +170,3 @@ def _write(target: Path, rgb: np.ndarray, result: CutoutResult, args: argparse.N
 
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
-
-
-def _local_cutter(device: str):
-    from models.base import OptionError, WeightsMissingError
-    from models.registry import UnknownSegmenterError
-    from server.commands.errors import CliError
-    from server.pipeline.cutout import run_cutout
-    from server.pipeline.devices import resolve
-    from server.pipeline.model_cache import ModelCache
-
-    cache = ModelCache(resolve(device))
-
-    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
-        try:
-            return run_cutout(rgb, segmenter, options, cache)
-        except (WeightsMissingError, UnknownSegmenterError, OptionError) as exc:
-            raise CliError(str(exc)) from None
-
-    return cut
-
-
-def _remote_cutter(endpoint: str, curve_dir: str | None = None, silence_timeout: float | None = None):
-    from cutout_common import protocol
-    from cutout_common.client import Client, ServerError
-    from server.commands.errors import CliError
-
-    curve = None
-    if curve_dir:
-        from server.transport.security import client_keys
-
-        curve = client_keys(curve_dir)
-    client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS)
-
-    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
-        height, width = rgb.shape[:2]
-        try:
-            reply = client.cutout(np.ascontiguousarray(rgb).data, width, height, "RGB8", segmenter=segmenter, options=options)
-        except ServerError as exc:
-            raise CliError(str(exc)) from None
-        return result_from_reply(reply, width, height)
-
-    return cut
-
-
-def result_from_reply(reply, width: int, height: int) -> CutoutResult:
-    """Numpy arrays back from a ``result`` reply's named frames."""
-    frames = reply.frames
-    alpha = np.frombuffer(frames["mask"], np.uint8).reshape(height, width).astype(np.float32) / 255.0
-    foreground = None
-    if "foreground" in frames:
-        foreground = np.frombuffer(frames["foreground"], np.uint8).reshape(height, width, 3).astype(np.float32) / 255.0
-    parts = {
-        name[5:]: np.frombuffer(data, np.uint8).reshape(height, width).astype(np.float32) / 255.0
-        for name, data in frames.items()
-        if name.startswith("part:")
-    }
-    layers = {
-        name[6:]: np.frombuffer(data, np.uint8).reshape(height, width, 4).copy()
-        for name, data in frames.items()
-        if name.startswith("layer:")
-    }
-    return CutoutResult(
-        segmenter=reply.header.get("segmenter", ""),
-        alpha=alpha,
-        foreground=foreground,
-        parts=parts,
-        layers=layers,
-        info=reply.header.get("info", {}),
-    )

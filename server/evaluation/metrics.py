@@ -48,6 +48,9 @@ THRESHOLD = 0.5
 BOUNDARY_TOLERANCE = 0.01
 #: sigma of the Gaussian-derivative filters of the gradient error (Rhemann et al., DIM)
 GRADIENT_SIGMA = 1.4
+#: the measures of every photo in table order; the matting ones only where the truth is an alpha matte
+REGION_MEASURES = ("precision", "recall", "f1", "iou", "boundary_f", "mae")
+MATTING_MEASURES = ("sad", "mse", "gradient")
 #: what counts as semi-transparent, how far from the true outline it is stray, and how much is a smear
 SOFT_RANGE = (0.1, 0.9)
 STRAY_DISTANCE = 0.02  # of the image diagonal

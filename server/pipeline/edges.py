@@ -48,7 +48,8 @@ from collections.abc import Callable, Iterator
 import cv2
 import numpy as np
 
-ProgressFn = Callable[[str, float], None]
+from cutout_common.protocol import ProgressFn
+
 #: progress within one piece of work, a fraction in [0, 1]
 TickFn = Callable[[float], None]
 

@@ -50,14 +50,10 @@ class ModelCache:
             self._loaded[key] = segmenter
             return segmenter
 
-    def loaded(self) -> list[str]:
-        return [f"{n}@{d}" for n, d in self._loaded]
-
-    def free_memory(self, keep: tuple[str, str] | None = None) -> None:
-        """Unload every model but ``keep`` — called when a device ran out of memory."""
+    def free_memory(self) -> None:
+        """Unload every model — called when a device ran out of memory."""
         with self._lock:
-            for key in [k for k in self._loaded if k != keep]:
-                del self._loaded[key]
+            self._loaded.clear()
             _release_device_memory()
 
     def _evict_oldest(self) -> None:

@@ -25,11 +25,8 @@ Worker frames (after the ROUTER's identity frame), first frame :data:`MAGIC`:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import signal
-import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -37,6 +34,7 @@ from dataclasses import dataclass, field
 import zmq
 
 from cutout_common import protocol
+from server.transport.loop import ServingLoop
 
 log = logging.getLogger("person_cutout.broker")
 
@@ -85,12 +83,13 @@ class BrokerConfig:
     stats: dict = field(default_factory=lambda: {"requeued": 0, "lost": 0, "dead_workers": 0})
 
 
-class Broker:
+class Broker(ServingLoop):
+    """``serve_forever()`` until ``stop()``; ``start()`` serves on a thread and returns (frontend, backend)."""
+
     def __init__(self, config: BrokerConfig, context: zmq.Context | None = None):
         self.config = config
         self.context = context or zmq.Context.instance()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
+        self._init_loop()
         self.workers: OrderedDict[bytes, WorkerState] = OrderedDict()  # idle ones first, in arrival order
         self.queue: deque[BrokerJob] = deque()
         self.in_flight: dict[tuple[bytes, str], WorkerState] = {}
@@ -113,13 +112,8 @@ class Broker:
                 configure_curve(self.context, self.frontend, self.config.curve_dir, "allowed"),
                 configure_curve(self.context, self.backend, self.config.curve_dir, "workers"),
             ]
-        return bind(self.frontend, self.config.frontend), bind(self.backend, self.config.backend)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def wait_ready(self, timeout: float = 10.0) -> bool:
-        return self._ready.wait(timeout)
+        self.bound = bind(self.frontend, self.config.frontend), bind(self.backend, self.config.backend)
+        return self.bound
 
     def serve_forever(self) -> None:
         poller = zmq.Poller()
@@ -315,42 +309,3 @@ class Broker:
             idle.job = job
             self.in_flight[job.key] = idle
             self.backend.send_multipart([idle.identity, MAGIC, REQUEST, job.client, *job.frames])
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frontend", default=protocol.DEFAULT_ENDPOINT, help="endpoint clients connect to")
-    parser.add_argument("--backend", default=DEFAULT_BACKEND, help="endpoint workers connect to")
-    parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between heartbeats")
-    parser.add_argument("--queue-size", type=int, default=64)
-    parser.add_argument("--request-timeout", type=float, default=600.0)
-    parser.add_argument("--max-pixels", type=int, default=protocol.DEFAULT_MAX_PIXELS, help="largest image accepted (width × height)")
-    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
-                        help="CURVE keys (python -m server keys DIR): clients from DIR/allowed, workers from DIR/workers")
-    parser.add_argument("--insecure", action="store_true")
-
-
-def run(args: argparse.Namespace) -> int:
-    from server.transport.security import SecurityError
-
-    broker = Broker(
-        BrokerConfig(
-            frontend=args.frontend,
-            backend=args.backend,
-            heartbeat=args.heartbeat,
-            queue_size=args.queue_size,
-            request_timeout=args.request_timeout,
-            max_pixels=args.max_pixels,
-            insecure=args.insecure,
-            curve_dir=args.curve_dir,
-        )
-    )
-    try:
-        front, back = broker.bind()
-    except (SecurityError, zmq.ZMQError) as exc:
-        print(f"error: {exc}")
-        return 2
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: broker.stop())
-    print(f"Person Cutout broker: clients on {front}, workers on {back}", flush=True)
-    broker.serve_forever()
-    return 0

@@ -35,6 +35,7 @@ from server import __version__
 from server.pipeline import pixels
 from server.pipeline.cutout import CutoutResult, run_cutout
 from server.pipeline.model_cache import ModelCache, SegmenterFactory
+from server.transport.loop import ServingLoop
 
 log = logging.getLogger("person_cutout.server")
 
@@ -81,8 +82,8 @@ class ServerConfig:
     curve_dir: str | None = None
 
 
-class Server:
-    """``serve_forever()`` until ``stop()`` (or SIGINT/SIGTERM when installed)."""
+class Server(ServingLoop):
+    """``serve_forever()`` until ``stop()`` (or SIGINT/SIGTERM when installed); ``start()`` serves on a thread."""
 
     def __init__(
         self,
@@ -101,8 +102,7 @@ class Server:
         self._in_flight: dict[tuple[bytes, str], Job] = {}  # requests not yet answered, in arrival order
         self._unfinished: dict[int, Job] = {}  # jobs no worker thread has reported stopped, by serial
         self._serials = itertools.count(1)
-        self._stop = threading.Event()
-        self._ready = threading.Event()
+        self._init_loop()
         self._outbox = OUTBOX.format(next(_server_numbers))
         self._workers: list[threading.Thread] = []
         self._auth = None
@@ -134,17 +134,12 @@ class Server:
             raise
         self._pull = self.context.socket(zmq.PULL)
         self._pull.bind(self._outbox)
+        self.bound = self.endpoint
         return self.endpoint
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def wait_ready(self, timeout: float = 10.0) -> bool:
-        return self._ready.wait(timeout)
 
     def serve_forever(self) -> None:
         if self.endpoint is None:

@@ -15,11 +15,9 @@ broker admits the keys in its ``DIR/workers``) and checks the broker's
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
-import signal
 import threading
 import time
 import uuid
@@ -28,7 +26,7 @@ import zmq
 
 from cutout_common import protocol
 from server.pipeline.model_cache import SegmenterFactory
-from server.transport.broker import DEFAULT_BACKEND, HEARTBEAT, MAGIC, READY, REPLY, REQUEST
+from server.transport.broker import HEARTBEAT, MAGIC, READY, REPLY, REQUEST
 from server.transport.service import Server, ServerConfig
 
 log = logging.getLogger("person_cutout.worker")
@@ -55,10 +53,7 @@ def run_worker(
         names=names,
         context=context,
     )
-    inner_endpoint = inner.bind()
-    thread = threading.Thread(target=inner.serve_forever, daemon=True)
-    thread.start()
-    inner.wait_ready()
+    inner_endpoint = inner.start()
     local = context.socket(zmq.DEALER)
     local.setsockopt(zmq.LINGER, 0)
     local.connect(inner_endpoint)
@@ -116,8 +111,7 @@ def run_worker(
     finally:
         broker.close(0)
         local.close(0)
-        inner.stop()
-        thread.join(5)
+        inner.close(5)
 
 
 def _forward_reply(reply: list[bytes], broker: zmq.Socket, names_in_use: dict[str, tuple[bytes, str]]) -> None:
@@ -160,34 +154,3 @@ def _forward_request(client: bytes, frames: list[bytes], local: zmq.Socket, name
         target = _key_of(names_in_use, (client, header.get("target")))
         header["target"] = target or ""
     local.send_multipart([json.dumps(header).encode(), *frames[1:]])
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--connect", default=DEFAULT_BACKEND, help="the broker's backend endpoint")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("--heartbeat", type=float, default=1.0)
-    parser.add_argument("--max-pixels", type=int, default=protocol.DEFAULT_MAX_PIXELS, help="largest image accepted")
-    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
-                        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the broker's key")
-
-
-def run(args: argparse.Namespace) -> int:
-    from server.pipeline.devices import resolve
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    curve = None
-    if args.curve_dir:
-        from server.transport.security import SecurityError, worker_keys
-
-        try:
-            curve = worker_keys(args.curve_dir)
-        except SecurityError as exc:  # one line, as the broker reports its own start-up errors
-            print(f"error: {exc}")
-            return 2
-    print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
-    run_worker(args.connect, device=resolve(args.device), heartbeat=args.heartbeat, stop=stop, curve=curve,
-               max_pixels=args.max_pixels)
-    return 0
-

@@ -10,15 +10,13 @@ Used by ``tests/test_persons.py`` (equivalence). Nothing here imports pytest.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+from server.bench.references.tfjs_rvm import run_node
+
 INPUT_SIZE = 512
 OUTPUTS = ("tower_0/keypoints", "tower_0/wh", "tower_0/detections")
 
@@ -41,17 +39,8 @@ def run_centernet(runtime: Path, model_json: Path, views: dict[str, np.ndarray],
             raise ValueError(f"the graph takes {INPUT_SIZE}×{INPUT_SIZE}×3 views, {name} is {view.shape}")
         np.ascontiguousarray(view, np.float32).tofile(work / f"{name}.in")
         jobs.append(f"{name}:float32:1x{INPUT_SIZE}x{INPUT_SIZE}x3")
-    script = Path(runtime) / "tfjs_graph.js"  # next to node_modules, so require() finds the packages
-    shutil.copyfile(HERE / "tfjs_graph.js", script)
-    result = subprocess.run(
-        ["node", str(script), str(model_json), str(work), ",".join(OUTPUTS), *jobs], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"tfjs_graph.js failed:\n{result.stderr[-3000:]}")
     results = {}
-    for line in result.stdout.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            outs = [np.fromfile(work / f"{record['name']}.{k}.out", np.float32).reshape(shape[1:]) for k, shape in enumerate(record["shapes"])]
-            results[record["name"]] = CenterNetResult(*outs, seconds=record["seconds"])
+    for record in run_node(runtime, "tfjs_graph.js", [str(model_json), str(work), ",".join(OUTPUTS), *jobs], timeout):
+        outs = [np.fromfile(work / f"{record['name']}.{k}.out", np.float32).reshape(shape[1:]) for k, shape in enumerate(record["shapes"])]
+        results[record["name"]] = CenterNetResult(*outs, seconds=record["seconds"])
     return results

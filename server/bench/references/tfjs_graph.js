@@ -1,7 +1,7 @@
 // Run an ORIGINAL TF.js graph model (MODEL.json + MODEL.bin) on the WebAssembly backend:
 // pure JavaScript/WebAssembly, no native TensorFlow.
 //
-// Called by server/references/tfjs_centernet.py, from a throwaway folder whose node_modules
+// Called by server/bench/references/tfjs_centernet.py, from a throwaway folder whose node_modules
 // holds @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm:
 //   node tfjs_graph.js MODEL_JSON OUT_DIR OUTPUTS JOB...
 // OUTPUTS is a comma-separated list of node names; each JOB is NAME:DTYPE:D0xD1x... where
@@ -12,27 +12,11 @@
 
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs');
-const wasm = require('@tensorflow/tfjs-backend-wasm');
+const { loadGraph, tf } = require('./tfjs_load.js');
 
 async function main() {
   const [modelJson, outDir, outputs, ...jobs] = process.argv.slice(2);
-  const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  wasm.setWasmPaths(wasmDir + path.sep);
-  await tf.setBackend('wasm');
-  await tf.ready();
-
-  const graph = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
-  const bin = fs.readFileSync(modelJson.replace(/\.json$/, '.bin'));
-  const model = await tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: graph.modelTopology,
-    format: graph.format,
-    generatedBy: graph.generatedBy,
-    convertedBy: graph.convertedBy,
-    signature: graph.signature,
-    weightSpecs: graph.weightsManifest.flatMap((group) => group.weights),
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-  }));
+  const model = await loadGraph(modelJson, modelJson.replace(/\.json$/, '.bin'));
   const names = outputs.split(',');
   const run = async (input) => {
     const result = await model.executeAsync(input, names);

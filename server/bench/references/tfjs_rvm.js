@@ -1,7 +1,7 @@
 // Run the ORIGINAL TF.js graph of Robust Video Matting (rvm.json + rvm.bin) on the
 // WebAssembly backend: pure JavaScript/WebAssembly, no native TensorFlow.
 //
-// Called by tests/runtimes/tfjs_rvm.py, from a throwaway folder whose node_modules
+// Called by server/bench/references/tfjs_rvm.py, from a throwaway folder whose node_modules
 // holds @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm:
 //   node tfjs_rvm.js MODEL_DIR OUT_DIR JOB...
 // where each JOB is NAME:HEIGHT:WIDTH:RATIO and OUT_DIR/NAME.rgb holds HEIGHT×WIDTH×3
@@ -11,27 +11,11 @@
 
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs');
-const wasm = require('@tensorflow/tfjs-backend-wasm');
+const { loadGraph, tf } = require('./tfjs_load.js');
 
 async function main() {
   const [modelDir, outDir, ...jobs] = process.argv.slice(2);
-  const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  wasm.setWasmPaths(wasmDir + path.sep);
-  await tf.setBackend('wasm');
-  await tf.ready();
-
-  const graph = JSON.parse(fs.readFileSync(path.join(modelDir, 'rvm.json'), 'utf8'));
-  const bin = fs.readFileSync(path.join(modelDir, 'rvm.bin'));
-  const model = await tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: graph.modelTopology,
-    format: graph.format,
-    generatedBy: graph.generatedBy,
-    convertedBy: graph.convertedBy,
-    signature: graph.signature,
-    weightSpecs: graph.weightsManifest.flatMap((group) => group.weights),
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-  }));
+  const model = await loadGraph(path.join(modelDir, 'rvm.json'), path.join(modelDir, 'rvm.bin'));
 
   const run = async (src, ratio) => {
     const zero = () => tf.scalar(0);

@@ -51,6 +51,17 @@ def install_tfjs(folder: Path, timeout: float = 600) -> Path:
     return folder
 
 
+def run_node(runtime: Path, script: str, arguments: list[str], timeout: float) -> list[dict]:
+    """Run one of this folder's node scripts inside ``runtime`` (so require() finds its node_modules and
+    tfjs_load.js); returns the JSON lines it printed."""
+    for name in (script, "tfjs_load.js"):
+        shutil.copyfile(HERE / name, Path(runtime) / name)
+    result = subprocess.run(["node", str(Path(runtime) / script), *arguments], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} failed:\n{result.stderr[-3000:]}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
 def run_tfjs(
     runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path, timeout: float = 900
 ) -> dict[str, TfjsResult]:
@@ -61,18 +72,9 @@ def run_tfjs(
     for name, (rgb, ratio) in photos.items():
         np.ascontiguousarray(rgb, np.uint8).tofile(work / f"{name}.rgb")
         jobs.append(f"{name}:{rgb.shape[0]}:{rgb.shape[1]}:{float(np.float32(ratio))!r}")
-    script = Path(runtime) / "tfjs_rvm.js"  # next to node_modules, so require() finds the packages
-    shutil.copyfile(HERE / "tfjs_rvm.js", script)
-    result = subprocess.run(
-        ["node", str(script), str(model_dir), str(work), *jobs], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"tfjs_rvm.js failed:\n{result.stderr[-3000:]}")
     seconds = {}
-    for line in result.stdout.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            seconds[record["name"]] = (record["seconds"], record["cpuSeconds"])
+    for record in run_node(runtime, "tfjs_rvm.js", [str(model_dir), str(work), *jobs], timeout):
+        seconds[record["name"]] = (record["seconds"], record["cpuSeconds"])
     results = {}
     for name, (rgb, _) in photos.items():
         height, width = rgb.shape[:2]
