@@ -1,0 +1,75 @@
+"""``modnet`` — MODNet photographic portrait matting (MobileNetV2, 6.5 M parameters), ported to PyTorch.
+
+A trimap-free matting network trained on portraits: on a person who fills the photo (a
+portrait, a full-body street photo) it gives confident alpha with soft hair; on small people
+in groups it returns almost nothing, so it is meant for person crops as much as for whole
+photos. The photo is resized by MODNet's own recipe (:mod:`models.modnet_view`: short side to
+``short_side``, sides rounded down to multiples of 32), fed as (RGB − 127.5) / 127.5, and the
+matte is resized back to the photo's size on the soft values.
+
+Option: ``short_side`` (int, 64–2048, default 512, MODNet's reference size) — the short side
+the network sees for photos larger than it on both sides or smaller on both.
+
+No foreground colours: the network predicts none, and the pipeline's ``edges`` modes estimate
+them in the outline band (``server.edges``) when asked; doing it here would cost every caller,
+the crop-wise use included, a pass over the whole photo. fp32 on every device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from .modnet_net import MODNet, for_inference
+from .modnet_view import DEFAULT_SHORT_SIDE, resize, view_size
+
+SHORT_SIDE_RANGE = (64, 2048)
+
+
+def parse_options(options: dict[str, Any] | None) -> int:
+    """``short_side`` (int pixels); unknown keys raise :class:`OptionError`."""
+    options = options or {}
+    unknown = set(options) - {"short_side"}
+    if unknown:
+        raise OptionError(f"modnet does not know the option(s) {', '.join(sorted(unknown))}")
+    short_side = options.get("short_side", DEFAULT_SHORT_SIDE)
+    low, high = SHORT_SIDE_RANGE
+    if isinstance(short_side, bool) or not isinstance(short_side, int) or not low <= short_side <= high:
+        raise OptionError(f"option 'short_side' must be an integer from {low} to {high}")
+    return short_side
+
+
+class ModNetSegmenter(Segmenter):
+    name = "modnet"
+    title = "MODNet portrait matting (MobileNetV2): soft alpha for people who fill the view"
+    licence = "Apache-2.0"
+    weight_files = ("modnet.pt",)
+
+    def load(self) -> None:
+        self.ensure_weights()
+        net = MODNet()
+        net.load_state_dict(torch.load(self.weights_dir / "modnet.pt", map_location="cpu", weights_only=True))
+        # channels-last: the layout oneDNN's CPU convolutions (and cuDNN's) run fastest in, and the
+        # layout an H×W×3 photo already has, so the input needs no transposing copy
+        self.net = for_inference(net).to(self.device, memory_format=torch.channels_last)
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        short_side = parse_options(options)
+        height, width = rgb.shape[:2]
+        size = view_size(height, width, short_side)
+        progress("segment", 0.05)
+        small = self.matte(resize(rgb, size))
+        progress("segment", 0.95)
+        alpha = resize(small, (height, width))
+        return Prediction(alpha=alpha, info={"view": [size[1], size[0]], "options": {"short_side": short_side}})
+
+    @torch.inference_mode()
+    def matte(self, view: np.ndarray) -> np.ndarray:
+        """The network's alpha (float32 in [0, 1], view-sized) for an H×W×3 uint8 view whose sides are multiples of 32."""
+        photo = torch.from_numpy(np.require(view, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))  # no copy when possible
+        # an H×W×3 array is an N×C×H×W tensor in channels-last memory: permuting is free, and the float copy keeps it
+        tensor = photo.to(self.device).permute(2, 0, 1)[None].float()
+        return self.net(tensor.sub_(127.5).div_(127.5))[0, 0].cpu().numpy()
