@@ -70,6 +70,8 @@ class ModNetSegmenter(Segmenter):
     def matte(self, view: np.ndarray) -> np.ndarray:
         """The network's alpha (float32 in [0, 1], view-sized) for an H×W×3 uint8 view whose sides are multiples of 32."""
         photo = torch.from_numpy(np.require(view, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))  # no copy when possible
-        # an H×W×3 array is an N×C×H×W tensor in channels-last memory: permuting is free, and the float copy keeps it
-        tensor = photo.to(self.device).permute(2, 0, 1)[None].float()
+        # an H×W×3 array is an N×C×H×W tensor in channels-last memory: permuting is free, and the float copy keeps it.
+        # The batch axis goes in first, so its stride is the whole image's: with any other stride torch cannot tell the
+        # layout is channels-last, and the graph's concatenations with the image would fall back to NCHW copies
+        tensor = photo.to(self.device)[None].permute(0, 3, 1, 2).float()
         return self.net(tensor.sub_(127.5).div_(127.5))[0, 0].cpu().numpy()
