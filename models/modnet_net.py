@@ -113,17 +113,23 @@ class IBNorm(nn.Module):
         return x
 
 
-def instance_norm_affine(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+def instance_norm_affine(
+    x: torch.Tensor, eps: float = 1e-5, batch_norm_kernel: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, shift), each N×C×1×1, with ``x * scale + shift`` the instance norm of ``x`` (ONNX InstanceNormalization).
 
-    For one image the per-channel statistics over H×W are batch norm's batch statistics, so
-    they come from ``torch.batch_norm_update_stats``: the batch-norm statistics kernel, made for
-    channels-last tensors (mean, then the mean square about it), about 20× faster on the CPU than
-    ``torch.var_mean`` over the spatial dimensions of a channels-last channel slice. It is given
-    the whole contiguous tensor; the caller picks its channels.
+    On the CPU, for one image, the per-channel statistics over H×W are batch norm's batch
+    statistics, so they come from ``torch.batch_norm_update_stats``: the batch-norm statistics
+    kernel, made for channels-last tensors, about 20× faster than ``torch.var_mean`` over the
+    spatial dimensions of a channels-last channel slice. It is given the whole contiguous tensor;
+    the caller picks its channels. Elsewhere ``torch.var_mean`` (``batch_norm_kernel`` forces either).
     """
+    if not (x.device.type == "cpu" if batch_norm_kernel is None else batch_norm_kernel):
+        variance, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        scale = torch.rsqrt(variance + eps)
+        return scale, -mean * scale
     if x.shape[0] != 1:  # batch statistics would mix the images: one at a time
-        pairs = [instance_norm_affine(image[None], eps) for image in x]
+        pairs = [instance_norm_affine(image[None], eps, batch_norm_kernel) for image in x]
         return torch.cat([s for s, _ in pairs]), torch.cat([b for _, b in pairs])
     mean, variance = torch.batch_norm_update_stats(x, None, None, 0.0)  # biased variance, as InstanceNormalization
     scale = torch.rsqrt(variance + eps)

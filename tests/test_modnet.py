@@ -15,7 +15,7 @@ from PIL import Image
 from models.base import OptionError
 from models.convert_modnet import ConversionError, state_dict
 from models.modnet import ModNetSegmenter
-from models.modnet_net import MODNet, TapwiseUp2Conv, Up2Conv, for_inference
+from models.modnet_net import MODNet, TapwiseUp2Conv, Up2Conv, for_inference, instance_norm_affine
 from models.modnet_view import resize, view_size
 from server.references import onnx_modnet
 from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
@@ -132,6 +132,16 @@ def test_inference_form_computes_the_same_function():
         actual = fast(images.contiguous(memory_format=torch.channels_last))
     assert actual.shape == (2, 1, 96, 64)
     assert float((actual - expected).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("batch_norm_kernel", [True, False], ids=["cpu-kernel", "other-devices"])
+def test_instance_norm_statistics(batch_norm_kernel):
+    """Both ways to the statistics (the CPU's batch-norm kernel, var_mean elsewhere) are instance norm's."""
+    x = (torch.randn(2, 8, 24, 40) * 3 + 20).contiguous(memory_format=torch.channels_last)  # means far from zero
+    scale, shift = instance_norm_affine(x, batch_norm_kernel=batch_norm_kernel)
+    assert scale.shape == shift.shape == (2, 8, 1, 1)
+    expected = torch.nn.functional.instance_norm(x.double()).float()
+    assert float((x * scale + shift - expected).abs().max()) < 1e-4
 
 
 def _copy_of(net: MODNet) -> MODNet:
