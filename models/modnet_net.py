@@ -25,8 +25,10 @@ Input: N×3×H×W in (x − 127.5) / 127.5 with H and W multiples of 32; output 
 
 Module names follow upstream (``lr_branch.conv_lr16x.layers.0.weight``), so the converter
 checks the graph's named initializers by name; the backbone's are anonymous in the graph and
-are matched by order, shape and convolution attributes. :func:`fuse_batch_norms` folds the
-IBNorm batch-norm half into its convolution for inference.
+are matched by order, shape and convolution attributes. :func:`for_inference` prepares a loaded
+network for speed without changing what it computes: the IBNorm batch-norm halves folded into
+their convolutions, instance norms in place, and ``conv_lr16x`` computed tap by tap at 1/32
+(:class:`TapwiseUp2Conv`). On the CPU it runs fastest on channels-last tensors.
 """
 
 from __future__ import annotations
@@ -190,9 +192,10 @@ class TapwiseUp2Conv(nn.Module):
     applied to the input shifted by the tap's offset, with zeros shifted in. Bilinear
     enlargement and zero-filled shifts act on each channel alike, so they commute with channel
     mixing: ``conv(up2(x)) = Σ_tap shift_tap(up2(W_tap · x))``. Mixing first, at the input's
-    resolution, needs 4× fewer multiply-adds where the output has fewer channels than k² times
-    the input's (``conv_lr16x``: 1280 → 96 channels, 3.7 of MODNet's ~18 G multiply-adds on a
-    640×480 view, become 0.9 G); enlarging k²·out channels and adding shifted slices is cheap.
+    resolution, takes a quarter of the multiply-adds; the price is enlarging k²·out channels and
+    adding k² shifted slices, small next to the mixing when the input has many channels
+    (``conv_lr16x``, 1280 → 96 channels: 3.7 of MODNet's 18.1 G multiply-adds on a 640×480 view
+    become 0.9 G).
     """
 
     def __init__(self, convolution: nn.Conv2d):
