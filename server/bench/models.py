@@ -5,7 +5,11 @@ same photos, in the same run, so the figures compare. The reference row is ``rvm
 the original runtime (its TF.js graph on TF.js's WebAssembly backend, installed with
 npm into a temporary folder); every row's time is also printed as a ratio to it.
 ``isnet`` (and ``best``, which runs it) has the original ISNet ONNX on onnxruntime next to it,
-the reference when ``rvm`` is not in the run (the table says which row the ratios are to).
+the reference when ``rvm`` is not in the run (the table says which row the ratios are to);
+``modnet`` has the original MODNet ONNX on onnxruntime (same photos, same resizing, as many
+intra-op threads as torch has), the reference when neither of the others is in the run. Below
+the table, each port's time as a ratio to its own original runtime, and its first call (loading
+included) next to the runtime's where that is known.
 Then the peak memory of each torch segmenter on a 12 MP and a 24 MP photo, each in a
 fresh process so the figures are its own.
 
@@ -30,7 +34,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +55,8 @@ class Row:
     runtime: str
     measure: Callable[[list[np.ndarray]], list[float] | list[tuple[float, float]]]
     reference: bool = False
+    #: (wall, CPU) seconds of loading plus the first photo, filled by ``measure`` where it knows them
+    first: list[tuple[float, float]] = field(default_factory=list)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         cpu_ratio = f"{cpu / reference_cpu:.2f}" if reference and cpu == cpu and reference_cpu == reference_cpu else "-"
         print(f"{row.model:<10} {row.runtime:<16} {wall:>8.3f} {per_mp:>7.3f} {wall_ratio:>7} {cpu:>12.3f} {cpu_ratio:>7}",
               flush=True)
+    print_port_ratios(results)
     if not args.no_memory:
         print(f"\n{'model':<10} {'size':<6} {'peak MiB':>9} {'growth MiB':>11} {'s':>6}")
         for name in names:
@@ -127,17 +134,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_port_ratios(results: list[tuple[Row, list[tuple[float, float]] | str]]) -> None:
+    """Each port's median time over its own original runtime's (wall and CPU), and both first calls."""
+    measured = [(row, outcome) for row, outcome in results if not isinstance(outcome, str)]
+    originals = [(row, outcome) for row, outcome in measured if not row.runtime.startswith("torch")]
+    if not originals:
+        return
+    print("\nport vs its original runtime (same photos, same run): wall, CPU; first call = loading + first photo")
+    for original, reference in originals:
+        for row, outcome in measured:
+            if row.model != original.model or not row.runtime.startswith("torch"):
+                continue
+            wall = statistics.median(w for w, _ in outcome) / statistics.median(w for w, _ in reference)
+            cpu = statistics.median(c for _, c in outcome) / statistics.median(c for _, c in reference)
+            line = f"{row.model:<10} {row.runtime} / {original.runtime}: {wall:.2f}× wall, {cpu:.2f}× CPU"
+            if row.first and original.first:
+                (port_wall, port_cpu), (orig_wall, orig_cpu) = row.first[0], original.first[0]
+                line += (f"; first call {port_wall:.2f} s (CPU {port_cpu:.2f}) against {orig_wall:.2f} s"
+                         f" (CPU {orig_cpu:.2f})")
+            print(line)
+
+
 def rows(names: list[str], device: str, args: argparse.Namespace, weights: dict[str, Path | None]) -> list[Row]:
     """The speed table: every named torch segmenter, then the original runtimes that exist for them."""
-    table = [
-        Row(name, f"torch {device}" + (" random w." if weights.get(name) else ""),
-            torch_measure(name, device, weights.get(name)))
-        for name in names
-    ]
+    table = []
+    for name in names:
+        row = Row(name, f"torch {device}" + (" random w." if weights.get(name) else ""), lambda photos: [])
+        row.measure = torch_measure(name, device, weights.get(name), row.first)
+        table.append(row)
     if not args.no_reference and "rvm" in names:
         table.append(Row("rvm", "TF.js wasm", tfjs_rvm_measure, reference=True))
     if not args.no_reference and ("isnet" in names or "best" in names):
         table.append(Row("isnet", "onnxruntime cpu", onnx_isnet_measure, reference=True))
+    if not args.no_reference and "modnet" in names:
+        row = Row("modnet", "onnxruntime cpu", lambda photos: [], reference=True)
+        row.measure = onnx_modnet_measure(row.first)
+        table.append(row)
     return table
 
 
@@ -162,15 +194,22 @@ def load_photos(folder: Path | None, count: int) -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB")) for p in paths]
 
 
-def torch_measure(name: str, device: str, weights: Path | None = None) -> Callable[[list[np.ndarray]], list[tuple[float, float]]]:
+def torch_measure(
+    name: str, device: str, weights: Path | None = None, first: list[tuple[float, float]] | None = None
+) -> Callable[[list[np.ndarray]], list[tuple[float, float]]]:
     def measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
         import torch
 
         from models import registry
 
+        start, cpu = time.perf_counter(), time.process_time()
         segmenter = registry.create(name, device, weights)
         segmenter.load()
         segmenter.predict(photos[0])  # warm-up: first-call allocations and kernel selection
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if first is not None:
+            first.append((time.perf_counter() - start, time.process_time() - cpu))
         seconds = []
         for rgb in photos:
             start, cpu = time.perf_counter(), time.process_time()
@@ -212,6 +251,30 @@ def onnx_isnet_measure(photos: list[np.ndarray]) -> list[float]:
             Image.fromarray(rgb).save(paths[-1])
         timings = run_reference(python, model, paths, work / "out")
         return [timings[f"p{i}"] for i in range(len(photos))]
+
+
+def onnx_modnet_measure(first: list[tuple[float, float]]) -> Callable[[list[np.ndarray]], list[tuple[float, float]]]:
+    """The original MODNet ONNX on onnxruntime (CPU, from PyPI into a temporary venv), same photos, same resizing."""
+
+    def measure(photos: list[np.ndarray]) -> list[tuple[float, float]]:
+        import torch
+
+        from models.paths import weights_dir
+        from server.bench.references.onnx_modnet import install_onnxruntime, model_path, run_reference
+
+        with tempfile.TemporaryDirectory(prefix="bench-onnx-modnet-") as scratch:
+            work = Path(scratch)
+            python = install_onnxruntime(work / "venv")
+            paths = []
+            for i, rgb in enumerate(photos):
+                paths.append(work / f"p{i}.png")
+                Image.fromarray(rgb).save(paths[-1])
+            timings = run_reference(python, model_path(weights_dir() / "sources" / "modnet"), paths, work / "out",
+                                    threads=torch.get_num_threads())
+            first.append(tuple(timings["first"]))
+            return [tuple(timings[f"p{i}"]) for i in range(len(photos))]
+
+    return measure
 
 
 def peak_memory(name: str, size: tuple[int, int], device: str, weights: Path | None = None) -> tuple[float, float, float]:
