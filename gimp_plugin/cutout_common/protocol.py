@@ -134,6 +134,8 @@ class Request:
     segmenter: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     pixels: bytes | memoryview = b""
+    #: with the option ``hints``: the GRAY8 frame after the pixels (255 person, 0 not, else no hint)
+    hints: bytes | memoryview | None = None
     target: str | None = None
     timeout: float | None = None  # seconds the client allows, validated
 
@@ -246,14 +248,16 @@ def encode_image_request(
     segmenter: str | None = None,
     options: dict[str, Any] | None = None,
     request_id: str | None = None,
+    hints: bytes | memoryview | None = None,
 ) -> list[bytes]:
+    """An image request; ``hints`` (width × height GRAY8 bytes) goes as a second frame with the option ``hints``."""
     fields: dict[str, Any] = {"width": width, "height": height, "format": format}
     if stride is not None:
         fields["stride"] = stride
     if segmenter is not None:
         fields["segmenter"] = segmenter
-    fields["options"] = options or {}
-    return encode_request(op, request_id, [pixels], **fields)
+    fields["options"] = dict(options or {}, **({"hints": True} if hints is not None else {}))
+    return encode_request(op, request_id, [pixels] if hints is None else [pixels, hints], **fields)
 
 
 def parse_request(
@@ -330,12 +334,18 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
     expected = stride * height
     if expected > max_frame_bytes(max_pixels):
         raise ProtocolError("too_large", f"a pixel frame of {expected} bytes exceeds the limit of {max_frame_bytes(max_pixels)}")
-    _expect_frames(frames, 1)
+    hinted = options.get("hints", False)
+    if not isinstance(hinted, bool):
+        raise ProtocolError("bad_option", "option 'hints' must be true (a GRAY8 hints frame follows the pixels) or false")
+    _expect_frames(frames, 2 if hinted else 1)
+    if hinted and len(frames[2]) != width * height:
+        raise ProtocolError("bad_frame_size", f"hints frame has {len(frames[2])} bytes, expected {width * height} (GRAY8 {width}×{height})")
     got = len(frames[1])
     if got != expected:
         raise ProtocolError("bad_frame_size", f"pixel frame has {got} bytes, header says {expected} (stride {stride} × height {height})")
     request.width, request.height, request.format, request.stride = width, height, fmt, stride
     request.segmenter, request.options, request.pixels = segmenter, options, frames[1]
+    request.hints = frames[2] if hinted else None
     return request
 
 
