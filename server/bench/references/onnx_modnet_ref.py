@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for models.modnet_view
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout, for models.modnet_view
 from models.modnet_view import resize, view_size  # noqa: E402
 
 
