@@ -213,3 +213,31 @@ def test_help_and_a_missing_ray_need_no_ray(tmp_path):
     assert "--ray [ADDRESS]" in result.stdout
     assert result.returncode == 2 and "install.py --with-ray" in result.stderr, result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(("resources", "nodes", "device", "flags", "expected"), [
+    ({"CPU": 32.0, "GPU": 4.0}, [32.0], "auto", {}, (4, 1.0, 1.0, "cuda")),  # a GPU each
+    ({"CPU": 32.0, "GPU": 4.0}, [32.0], "auto", {"actors": 2, "cpus": 4.0}, (2, 4.0, 1.0, "cuda")),
+    ({"CPU": 32.0, "GPU": 4.0}, [32.0], "cpu", {}, (8, 4.0, 0.0, "cpu")),  # GPUs left alone when asked
+    ({"CPU": 2.0}, [2.0], "auto", {}, (1, 2.0, 0.0, "cpu")),  # this machine: one actor on both cores
+    ({"CPU": 24.0}, [16.0, 8.0], "auto", {}, (6, 4.0, 0.0, "cpu")),
+    ({"CPU": 2.0}, [2.0], "auto", {"actors": 2, "cpus": 1.0}, (2, 1.0, 0.0, "cpu")),
+])
+def test_actors_get_a_gpu_each_when_the_cluster_has_gpus(monkeypatch, resources, nodes, device, flags, expected):
+    ray = _need_ray()
+    from server.commands import cutout_ray
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: resources)
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True, "Resources": {"CPU": cpus}} for cpus in nodes])
+    shape = cutout_ray.actor_shape(device, flags.get("actors"), flags.get("cpus"))
+    assert (shape.actors, shape.cpus, shape.gpus, shape.device) == expected
+
+
+def test_cuda_asked_of_a_cluster_without_gpus_is_refused(monkeypatch):
+    ray = _need_ray()
+    from server.commands import cutout_ray
+    from server.commands.errors import CliError
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0})
+    with pytest.raises(CliError, match="no GPU"):
+        cutout_ray.actor_shape("cuda")

@@ -4,9 +4,10 @@ Ray Data streams the photos' *paths* (never their pixels) through ``map_batches`
 actors; each actor holds one loaded segmenter (``cutters.local``) on its own GPU when the cluster
 has GPUs, on CPUs otherwise, and reads, cuts out and writes each photo itself with
 :func:`server.commands.cutout_files.cut_out_photo` — the function the in-process loop calls — so the
-files are the same. Only a row per photo (its name, what became of it, an error message) comes
-back, so the driver's memory stays bounded for any folder. Inputs and outputs must therefore be
-on storage every node sees under the same path.
+files are the same. Only a short row per photo (its name, what became of it, an error message)
+comes back; the driver holds the list of paths (a few hundred bytes a photo) and nothing grows
+with the photos' sizes. Inputs and outputs must therefore be on storage every node sees under the
+same path.
 
 Nothing lost, nothing redone:
 
@@ -45,8 +46,9 @@ from server.commands.errors import CliError
 from server.pipeline.images import PhotoError, remove_leftovers
 from server.transport import cutters
 
-#: photos per Ray Data block: the unit an actor is given, and redone when it dies. Small, so a death
-#: costs little and the progress bar moves; each photo takes far longer than a block's overhead.
+#: photos per Ray Data block: the unit an actor is given, given to another when it dies, and in which
+#: results come back. Small, so the progress bar moves; a photo takes far longer than a block's overhead
+#: (creating one took 0.6 ms on a busy 2-core machine).
 PHOTOS_PER_BLOCK = 4
 #: starts of one photo's cut-out (each after its actor died) before it is reported failed
 ATTEMPTS = 4
@@ -102,17 +104,19 @@ class PhotoCutter:
             self.refused = str(exc)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows, cpu = [], []
+        rows, cpu, finished = [], [], []
         for source, target in zip(batch["source"], batch["target"], strict=True):
             started = time.process_time()
             rows.append(self.one(Path(source), Path(target)))
-            cpu.append(time.process_time() - started)  # the actor's own CPU seconds, for bench batch
+            cpu.append(time.process_time() - started)  # for bench batch: the actor's own CPU seconds ...
+            finished.append(time.time())  # ... and when the photo was done, not when its batch reached the driver
         return {
             "source": np.asarray(batch["source"], dtype=object),
             "status": np.asarray([status for status, _, _ in rows], dtype=object),
             "message": np.asarray([message for _, message, _ in rows], dtype=object),
             "attempt": np.asarray([attempt for _, _, attempt in rows], dtype=np.int64),
             "cpu_seconds": np.asarray(cpu, dtype=np.float64),
+            "finished_at": np.asarray(finished, dtype=np.float64),
         }
 
     def one(self, source: Path, target: Path) -> tuple[str, str, int]:
@@ -163,6 +167,8 @@ def cut_out_on_ray(jobs: list[tuple[Path, Path]], settings: CutoutSettings, args
         import ray
     except ImportError:
         raise CliError("--ray needs Ray: python3 install.py --with-ray (or pip install -r requirements-ray.txt)") from None
+    if args.actors is not None and args.actors < 1 or args.actor_cpus is not None and args.actor_cpus <= 0:
+        raise CliError("--actors and --actor-cpus must be positive")
     overwrite = bool(getattr(args, "overwrite", False))
     jobs = [(source.absolute(), target.absolute()) for source, target in jobs]  # actors may run in other folders
     pending = jobs if overwrite else [(s, t) for s, t in jobs if not is_complete(t, settings.comic)]
@@ -180,6 +186,8 @@ def cut_out_on_ray(jobs: list[tuple[Path, Path]], settings: CutoutSettings, args
     unanswered = {str(source): source for source, _ in pending}
     try:
         shape = actor_shape(args.device, args.actors, args.actor_cpus)
+        bar.write(f"{len(pending)} photo(s) to cut out on Ray, {tally.skipped} already complete; up to {shape.actors} "
+                  f"actor(s) of {shape.cpus:g} CPU(s){' and a GPU' if shape.gpus else ''} each", file=sys.stderr)
         for row in results(pending, settings, shape, overwrite):
             source = unanswered.pop(row["source"], None)
             if source is None:  # a row twice: a retried batch whose first attempt did come back
@@ -247,8 +255,6 @@ def actor_shape(device: str = "auto", actors: int | None = None, cpus: float | N
     """The actors for the connected cluster and the flags: one per GPU when there are GPUs, else one per ``cpus``."""
     import ray
 
-    if actors is not None and actors < 1 or cpus is not None and cpus <= 0:
-        raise CliError("--actors and --actor-cpus must be positive")
     resources = ray.cluster_resources()
     gpus = 0 if device == "cpu" else int(resources.get("GPU", 0))
     if device == "cuda" and not gpus:
@@ -263,7 +269,8 @@ def actor_shape(device: str = "auto", actors: int | None = None, cpus: float | N
 
 def results(pending: list[tuple[Path, Path]], settings: CutoutSettings, shape: ActorShape,
             overwrite: bool = False) -> Iterator[dict[str, Any]]:
-    """One row per photo of ``pending`` (source, status, message, attempt, cpu_seconds) as actors finish them, in no order."""
+    """One row per photo of ``pending`` as actors finish them, in no order: source, status, message, attempt, and
+    for measurements cpu_seconds and finished_at (the actor's ``time.time()``)."""
     import ray
 
     context = ray.data.DataContext.get_current()
