@@ -1,6 +1,6 @@
 """``python -m server bench batch``: photos per second in-process and on a local Ray cluster with 1 and 2 actors.
 
-    python -m server bench batch [--photos N] [--actors 1,2] [--rounds N] [--segmenter NAME] [--spin]
+    python -m server bench batch [--photos N] [--actors 1,2] [--rounds N] [--segmenter NAME]
 
 The same photos are cut out by the same per-photo function (``cut_out_photo``: read, cut out,
 write the PNG) in three ways, each into a fresh folder: in this process, then on a local Ray
@@ -21,12 +21,11 @@ alternate for ``--rounds`` rounds and each figure is the median. Per row:
 Photos: the first N of ``../shared/data/persons-dev``, or the bundled astronaut under N names.
 CPU only: on a machine with GPUs, ``cutout --ray`` gives each actor one; this compares CPU sharing.
 
-OpenMP threads wait passively here (``OMP_WAIT_POLICY=passive``, set before torch loads, inherited
-by the cluster): on a machine whose cores are busy with other work, torch's default spin-waiting
-made the loop on this process's main thread 3-4 times slower than the same loop on any other
-thread (measured on a 2-core machine at load 12: 1.2 against 0.26 CPU s per photo), and Ray Data
-runs its actors' code on another thread, so without it the ratio would measure that, not Ray.
-``--spin`` keeps torch's default.
+OpenMP threads wait passively in every row (``OMP_WAIT_POLICY``, set by ``python -m server`` and
+passed on to the actors): with torch's default spin-waiting on a machine whose cores are busy with
+other work, the loop on this process's main thread took 3-4 times longer than the same loop on any
+other thread (2 cores at load 12: 1.2 against 0.26 CPU s per photo), and Ray Data runs an actor's
+code on another thread, so the ratio would have measured that rather than Ray.
 """
 
 from __future__ import annotations
@@ -53,12 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--actors", default="1,2", help="actor counts to compare (default %(default)s)")
     parser.add_argument("--segmenter", default=None, help="segmenter (default: the best installed)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every run, alternated (default %(default)s)")
-    parser.add_argument("--spin", action="store_true", help="keep OpenMP's default spin-waiting (see the module's notes)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.spin:
-        os.environ["OMP_WAIT_POLICY"] = "passive"  # read when torch loads OpenMP, below; inherited by the cluster
     try:
         import ray
     except ImportError:

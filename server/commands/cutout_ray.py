@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -287,8 +288,16 @@ def results(pending: list[tuple[Path, Path]], settings: CutoutSettings, shape: A
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=shape.actors, initial_size=shape.actors),
         num_cpus=shape.cpus,
         num_gpus=shape.gpus,
+        runtime_env={"env_vars": _passed_on()},
     )
     yield from dataset.iter_rows()
+
+
+def _passed_on() -> dict[str, str]:
+    """What the actors take from this process's environment wherever they run: how torch's OpenMP threads
+    wait (``python -m server`` makes them wait passively; a worker that ``ray start`` began elsewhere would
+    spin). Everything else, the weights' folder included, is each node's own."""
+    return {name: os.environ[name] for name in ("OMP_WAIT_POLICY",) if name in os.environ}
 
 
 def _first_line(exc: BaseException) -> str:
