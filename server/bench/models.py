@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout: server/bench/ is two levels down
 PERSONS_DEV = REPO.parent / "shared" / "data" / "persons-dev" / "images"
 DEMO = REPO / "tests" / "data" / "astronaut.png"
 #: synthetic photo sizes for the memory figures (width, height)
