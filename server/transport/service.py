@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import zmq
 
 from cutout_common import options, protocol, vocabulary
@@ -476,19 +477,23 @@ class Server(ServingLoop):
         return protocol.encode_result(request.id, result_frames(result), segmenter=result.segmenter, info=result.info)
 
 
-def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], bytes]]:
-    """The named frames of a cut-out result, mask first."""
+def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """The named frames of a cut-out result, mask first: C-contiguous uint8 arrays.
+
+    The arrays themselves are the frames: ZeroMQ sends them from their own memory (``copy=False``
+    all the way to the client's socket), so no ``tobytes()`` copy is made of any.
+    """
     height, width = result.alpha.shape
-    frames = [(protocol.frame_description("mask", "GRAY8", width, height), pixels.alpha_to_gray8(result.alpha).tobytes())]
+    frames = [(protocol.frame_description("mask", "GRAY8", width, height), pixels.alpha_to_gray8(result.alpha))]
     if result.foreground is not None:
         colour = pixels.colour_to_rgb8(result.foreground)
-        frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour.tobytes()))
+        frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour))
     if result.composite is not None:
-        frames.append((protocol.frame_description("composite", "RGB8", width, height), result.composite.tobytes()))
+        frames.append((protocol.frame_description("composite", "RGB8", width, height), np.ascontiguousarray(result.composite)))
     for name, part in result.parts.items():
-        frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part).tobytes()))
+        frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part)))
     for name, layer in result.layers.items():
-        frames.append((protocol.frame_description(f"layer:{name}", "RGBA8", width, height), layer.tobytes()))
+        frames.append((protocol.frame_description(f"layer:{name}", "RGBA8", width, height), np.ascontiguousarray(layer)))
     return frames
 
 
