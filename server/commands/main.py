@@ -35,6 +35,7 @@ BENCHMARKS = {
     "matting": "server.bench.matting",
     "comic": "server.bench.comic",
     "load": "server.bench.load",
+    "memory": "server.bench.memory",
 }
 
 
