@@ -54,6 +54,7 @@ class RobustVideoMatting(Segmenter):
     name = "rvm"
     options = OPTIONS
     network = staticmethod(MattingNetwork)
+    half_on_cuda = True  # as upstream runs it; the guided filter after it stays float32 (tests/test_devices.py)
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
         # channels-last: oneDNN's CPU convolutions run in it without reordering each feature map (about
@@ -85,6 +86,7 @@ class RobustVideoMatting(Segmenter):
         else:  # TF's int(size × ratio), float32 arithmetic
             small = (int(np.float32(height) * np.float32(ratio)), int(np.float32(width) * np.float32(ratio)))
             src = resize_bilinear(photo, small).to(self.device)[None].permute(0, 3, 1, 2)
+        src = src.to(self.dtype)  # the network's own type (float16 on a GPU); the guided filter works in float32
         fgr_residual, pha, _ = self.net(src)
         if ratio == 1.0:
             alpha = pha[0, 0].clamp(0, 1).float().cpu().numpy()
