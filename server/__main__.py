@@ -8,6 +8,12 @@ import sys
 # is first imported, hence here, before anything imports it; a value set by the user is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# large arrays reused from the heap instead of fresh zeroed pages for each (see the module); before any
+# thread allocates
+from server.pipeline.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()
+
 from server.commands.main import main  # noqa: E402
 
 sys.exit(main())

@@ -36,6 +36,7 @@ BENCHMARKS = {
     "comic": "server.bench.comic",
     "load": "server.bench.load",
     "batch": "server.bench.batch",
+    "memory": "server.bench.memory",
 }
 
 

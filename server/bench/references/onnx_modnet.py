@@ -13,11 +13,12 @@ import json
 import subprocess
 from pathlib import Path
 
+from . import LineSession
 from .onnx_isnet import install_onnxruntime
 
 HERE = Path(__file__).resolve().parent
 
-__all__ = ["install_onnxruntime", "model_path", "run_reference"]
+__all__ = ["install_onnxruntime", "model_path", "reference_session", "run_reference"]
 
 
 def model_path(sources: Path) -> Path:
@@ -40,3 +41,9 @@ def run_reference(
     if result.returncode != 0:
         raise RuntimeError(f"onnx_modnet_ref.py failed:\n{result.stderr[-3000:]}")
     return json.loads((Path(out) / "timings.json").read_text())
+
+
+def reference_session(python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
+    """``onnx_modnet_ref.py --serve``: the photos timed one at a time, on request (see :class:`LineSession`)."""
+    return LineSession([str(python), str(HERE / "onnx_modnet_ref.py"), "--serve", str(model), str(threads),
+                        *(str(p) for p in photos)])

@@ -5,9 +5,11 @@ Called as ``VENV/bin/python onnx_modnet_ref.py MODEL.onnx OUT_DIR THREADS PHOTO.
 per photo ``[wall, cpu]`` seconds for the whole prediction (resizes included) after one warm-up
 run, and ``first``: ``[wall, cpu]`` of creating the session plus its first prediction. The
 session runs on ``THREADS`` intra-op threads (the port's torch threads, so both get the same
-cores). Pre- and post-processing are the port's own code (:mod:`models.modnet_view`, numpy and
-OpenCV only, imported from this checkout), so the comparison isolates the network. This file
-runs under onnxruntime only, never in the server environment.
+cores). ``onnx_modnet_ref.py --serve MODEL.onnx THREADS PHOTO...`` times photos on request
+instead (:class:`server.bench.references.LineSession`). Pre- and post-processing are the port's
+own code (:mod:`models.modnet_view`, numpy and OpenCV only, imported from this checkout), so the
+comparison isolates the network. This file runs under onnxruntime only, never in the server
+environment.
 """
 
 import json
@@ -24,16 +26,29 @@ from models.modnet_view import resize, view_size  # noqa: E402
 
 
 def main() -> None:
-    model, out, threads = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    out.mkdir(parents=True, exist_ok=True)
-    photos = {Path(p).stem: np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[4:]}
+    serve = sys.argv[1] == "--serve"
+    if serve:
+        model, threads, paths = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+    else:
+        model, out, threads, paths = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+    photos = {Path(p).stem: np.asarray(Image.open(p).convert("RGB")) for p in paths}
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     start, cpu = time.perf_counter(), time.process_time()
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     if photos:
         alpha(session, next(iter(photos.values())))  # the first call: allocations, kernel choices
-    timings: dict = {"first": [time.perf_counter() - start, time.process_time() - cpu]}
+    first = [time.perf_counter() - start, time.process_time() - cpu]
+    if serve:
+        print(json.dumps({"first": first}), flush=True)
+        rgbs = list(photos.values())
+        for line in sys.stdin:
+            start, cpu = time.perf_counter(), time.process_time()
+            alpha(session, rgbs[int(line)])
+            print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}), flush=True)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict = {"first": first}
     for stem, rgb in photos.items():
         start, cpu = time.perf_counter(), time.process_time()
         matte = alpha(session, rgb)
