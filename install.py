@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install Person Cutout: the server environment, the model weights and the GIMP 3 plug-in.
 
-    python3 install.py                      # everything, default models (selfie, rvm)
+    python3 install.py                      # everything, default models (selfie, rvm, centernet)
     python3 install.py --models selfie,rvm,isnet --yes
     python3 install.py --dry-run            # print the plan, change nothing
     python3 install.py --uninstall          # remove exactly what was installed
@@ -32,7 +32,7 @@ PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
 COMMON = REPO / "gimp_plugin" / "cutout_common"
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
-DEFAULT_MODELS = "selfie,rvm"
+DEFAULT_MODELS = "selfie,rvm,centernet"
 MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
 
 
