@@ -11,10 +11,26 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cutout_common.vocabulary import PERSON_CHOICES, parse_person
 from server.pipeline import pixels
 from server.pipeline.cutout import CutoutResult, composite
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+#: segmenters whose option for ``--person`` has another name (Mask R-CNN's predates the option ``person``)
+PERSON_OPTION = {"maskrcnn": "selection"}
+
+
+def parse_person_argument(text: str) -> str | list[float]:
+    """``--person``: ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
+    if text in PERSON_CHOICES:
+        return text
+    try:
+        point = [float(v) for v in text.split(",")]
+    except ValueError:
+        point = []
+    if len(point) != 2:
+        raise ValueError(f"--person must be all, largest or X,Y in image pixels, got {text!r}")
+    return parse_person(point)
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
@@ -49,6 +65,8 @@ def plan(input_path: Path, output: Path, suffix: str = ".png") -> list[tuple[Pat
 def run_cutout_command(args: argparse.Namespace) -> int:
     options = parse_option_pairs(args.option)
     options["edges"] = args.edges
+    if getattr(args, "person", None) is not None:
+        options[PERSON_OPTION.get(args.segmenter, "person")] = parse_person_argument(args.person)
     if args.comic:
         options["comic"] = args.comic
     jobs = plan(args.input, args.output)

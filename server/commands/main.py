@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     cutout.add_argument("--edges", choices=("off", "fast", "best"), default="off", help="edge refinement")
     cutout.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
     cutout.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
+    cutout.add_argument("--person", default=None, metavar="all|largest|X,Y",
+                        help="which person of a group: all, the largest, or the one standing at pixel X,Y "
+                             "(segmenters people and maskrcnn)")
     cutout.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
     cutout.add_argument("--connect", default=None, metavar="ENDPOINT", help="use a running server instead of in-process")
     cutout.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (in-process only)")
