@@ -14,7 +14,10 @@ Each ``--model`` is a segmenter name, optionally with its own options as ``NAME:
 ``--options`` applies to every model. Predictions come from the same pipeline the server runs
 (:func:`server.pipeline.cutout.run_cutout`) in-process, or from a running server with ``--connect``.
 
-Output: a markdown table (one row per model, means over the photos) on the terminal, and with
+Output: a markdown table (one row per model, means over the photos, with the share of the photo
+covered by stray soft alpha and the number of photos that have grey smears), a second table by
+person size (small / medium / large: the share of the photo the true person covers), on the
+terminal, and with
 ``--out``: ``summary.md``, ``summary.csv``, ``photos.csv`` (every photo × model), ``report.json``
 (all of it, plus the skipped files) and ``worst-<model>.png``, a contact sheet of the photos
 with the lowest IoU: photo | truth | prediction | error (red: person claimed where there is
@@ -45,6 +48,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 #: measures in table order; the matting ones only appear when some truth is an alpha matte
 REGION_MEASURES = ("precision", "recall", "f1", "iou", "boundary_f", "mae")
 MATTING_MEASURES = ("sad", "mse", "gradient")
+#: measures reported per person size class
+SIZE_MEASURES = ("iou", "f1")
 HEADINGS = {
     "precision": "Precision",
     "recall": "Recall",
@@ -89,6 +94,7 @@ class PhotoResult:
     seconds: float  # wall clock
     cpu_seconds: float  # this process's CPU time: steadier than wall time on a busy machine
     scores: dict[str, float]
+    size: str = ""  # the true person's size class (metrics.person_size)
 
 
 @dataclass
@@ -101,7 +107,8 @@ class Report:
     worst: dict[str, list[tuple[float, str, np.ndarray]]] = field(default_factory=dict)
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per model: photo count, mean of every measure, seconds per photo and per megapixel."""
+        """Per model: photo count, mean of every measure, stray soft alpha (mean share, photos with smears),
+        count, IoU and F1 per person size class, seconds per photo and per megapixel."""
         rows = []
         for spec in self.models:
             mine = [r for r in self.results if r.model == spec.label]
@@ -109,6 +116,14 @@ class Report:
             for key in REGION_MEASURES + MATTING_MEASURES:
                 values = [r.scores[key] for r in mine if key in r.scores]
                 row[key] = float(np.mean(values)) if values else None
+            strays = [r.scores["stray"] for r in mine if "stray" in r.scores]
+            row["stray"] = float(np.mean(strays)) if strays else None
+            row["smears"] = sum(share > metrics.SMEAR_SHARE for share in strays) if strays else None
+            for size in metrics.SIZE_CLASSES:
+                sized = [r for r in mine if r.size == size]
+                row[f"{size}_photos"] = len(sized)
+                for key in SIZE_MEASURES:
+                    row[f"{size}_{key}"] = float(np.mean([r.scores[key] for r in sized])) if sized else None
             megapixels = sum(r.width * r.height for r in mine) / 1e6
             for prefix, seconds in (("", sum(r.seconds for r in mine)), ("cpu_", sum(r.cpu_seconds for r in mine))):
                 row[f"{prefix}s_per_photo"] = seconds / len(mine) if mine else None
@@ -365,7 +380,8 @@ def evaluate(
             height, width = truth.shape
             report.results.append(
                 PhotoResult(
-                    spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, cpu_seconds, scores
+                    spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, cpu_seconds, scores,
+                    metrics.person_size(truth),
                 )
             )
             if worst > 0:
@@ -394,7 +410,7 @@ def _keep_worst(
 
 
 def markdown_table(report: Report) -> str:
-    """The summary as a markdown table: one row per model, means over its photos."""
+    """The summary as markdown: one row per model, means over its photos; then the same by person size."""
     summary = report.summary()
     alpha = any(r.truth == "alpha" for r in report.results)
     keys = REGION_MEASURES + (MATTING_MEASURES if alpha else ())
@@ -404,14 +420,37 @@ def markdown_table(report: Report) -> str:
         f"Data: {report.data} — {len(photos)} photos ({', '.join(kinds) or 'none'} ground truth), "
         f"{len(report.skipped)} skipped",
         "",
-        "| Model | Photos | " + " | ".join(HEADINGS[k] for k in keys) + " | s/photo | s/MP |",
-        "|---|---:|" + "---:|" * (len(keys) + 2),
+        "| Model | Photos | " + " | ".join(HEADINGS[k] for k in keys) + " | Stray % | Smears | s/photo | s/MP |",
+        "|---|---:|" + "---:|" * (len(keys) + 4),
     ]
     for row in summary:
         cells = [_fmt(row[k], 4 if k in ("mae", "mse") else 3) for k in keys]
+        cells += [_fmt(None if row["stray"] is None else 100 * row["stray"], 3), _count(row["smears"])]
         cells += [_fmt(row["s_per_photo"], 3), _fmt(row["s_per_mp"], 3)]
         lines.append(f"| {row['model']} | {row['photos']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Stray %: mean share of the photo with alpha in [{metrics.SOFT_RANGE[0]:g}, {metrics.SOFT_RANGE[1]:g}] "
+              f"farther than {100 * metrics.STRAY_DISTANCE:g} % of the diagonal from the true outline; Smears: photos "
+              f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.", "", size_table(summary)]
     return "\n".join(lines)
+
+
+def size_table(summary: list[dict[str, Any]]) -> str:
+    """Per model and person size class (share of the photo the true person covers): photos, mean IoU and F1."""
+    low, high = (f"{100 * limit:g} %" for limit in metrics.SIZE_LIMITS)
+    heading = " | ".join(f"{size}: photos | " + " | ".join(HEADINGS[k] for k in SIZE_MEASURES) for size in metrics.SIZE_CLASSES)
+    lines = [f"By person size (the share of the photo the true person covers: small < {low}, medium < {high}, large):",
+             "", f"| Model | {heading} |", "|---|" + "---:|" * (len(metrics.SIZE_CLASSES) * (1 + len(SIZE_MEASURES)))]
+    for row in summary:
+        cells = []
+        for size in metrics.SIZE_CLASSES:
+            cells.append(str(row[f"{size}_photos"]))
+            cells += [_fmt(row[f"{size}_{key}"], 3) for key in SIZE_MEASURES]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _count(value: int | None) -> str:
+    return "–" if value is None else str(value)
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -438,11 +477,11 @@ def write_report(report: Report, out: Path) -> list[Path]:
     keys = REGION_MEASURES + MATTING_MEASURES
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "photo", "width", "height", "truth", "seconds", "cpu_seconds", *keys])
+        writer.writerow(["model", "photo", "width", "height", "truth", "size", "seconds", "cpu_seconds", *keys, "stray"])
         for r in report.results:
-            scores = [r.scores.get(k, "") for k in keys]
+            scores = [r.scores.get(k, "") for k in (*keys, "stray")]
             times = [f"{r.seconds:.4f}", f"{r.cpu_seconds:.4f}"]
-            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, *times, *scores])
+            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, r.size, *times, *scores])
     written.append(path)
 
     path = out / "report.json"
