@@ -17,6 +17,7 @@ from .paths import weights_dir
 
 #: name -> "module:Class"; the names and their order are the vocabulary's
 IMPLEMENTATIONS: dict[str, str] = {
+    "people": "models.people:PeopleSegmenter",
     "rvm": "models.rvm:RobustVideoMatting",
     "selfie": "models.selfie:SelfieSegmenter",
     "isnet": "models.isnet:ISNetSegmenter",

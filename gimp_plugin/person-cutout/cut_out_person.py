@@ -158,8 +158,8 @@ def create(plugin, name):
                                   choice(EDGES), "off", FLAGS)
     procedure.add_choice_argument("comic", "Co_mic layers", "Also add comic layers of the person (style defaults)",
                                   choice(COMIC), "none", FLAGS)
-    procedure.add_choice_argument("person", "_Person", "Mask R-CNN only: which person of a group (the selection's "
-                                  "centre, else the first path's first anchor, picks one)",
+    procedure.add_choice_argument("person", "_Person", "People first (the default) and Mask R-CNN: which person of "
+                                  "a group (the selection's centre, else the first path's first anchor, picks one)",
                                   choice(segmenter_options.PERSONS), "all", FLAGS)
     procedure.add_boolean_argument("body-parts", "_Body parts as channels", "Human parsing only: add hair, face, "
                                    "clothes, arms, legs… as channels named by their labels", False, FLAGS)

@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from cutout_common.vocabulary import PERSON_CHOICES, parse_person
 from server.commands.common import add_connection_arguments, add_device_argument, curve_keys, device_of
 from server.commands.cutout_files import CutoutSettings, OutputError, cut_out_photo, every_output
 from server.commands.errors import CliError
@@ -30,6 +31,23 @@ from server.transport import cutters
 HELP = "cut the person out of photos (a file or a folder)"
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+#: segmenters whose option for ``--person`` has another name (Mask R-CNN's predates the option ``person``)
+PERSON_OPTION = {"maskrcnn": "selection"}
+
+
+def parse_person_argument(text: str) -> str | list[float]:
+    """``--person``: ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
+    if text in PERSON_CHOICES:
+        return text
+    try:
+        point = [float(v) for v in text.split(",")]
+    except ValueError:
+        point = []
+    if len(point) != 2:
+        raise ValueError(f"--person must be all, largest or X,Y in image pixels, got {text!r}")
+    return parse_person(point)
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
@@ -50,6 +68,8 @@ def settings_from(args: argparse.Namespace) -> CutoutSettings:
     """The settings the flags ask for; a wrong colour or option pair is a ``ValueError`` before any work."""
     options = parse_option_pairs(args.option)
     options["edges"] = args.edges
+    if getattr(args, "person", None) is not None:
+        options[PERSON_OPTION.get(args.segmenter, "person")] = parse_person_argument(args.person)
     if args.comic:
         options["comic"] = args.comic
     if args.background != "transparent":
@@ -103,6 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edges", choices=[c.value for c in EDGE_MODES], default="off", help="edge refinement")
     parser.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
     parser.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
+    parser.add_argument("--person", default=None, metavar="all|largest|X,Y",
+                        help="which person of a group: all, the largest, or the one standing at pixel X,Y "
+                             "(the default segmenter people, and maskrcnn)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output files that exist already (with --ray: cut out every photo again)")

@@ -395,7 +395,7 @@ class Server(ServingLoop):
         }
         if default != registry.DEFAULT_ORDER[0]:
             info["notice"] = (
-                f"the matting network '{registry.DEFAULT_ORDER[0]}' is not installed; "
+                f"the default segmenter '{registry.DEFAULT_ORDER[0]}' is not installed; "
                 f"using '{default}' (run: python install.py)"
             )
         try:
@@ -462,10 +462,11 @@ class Server(ServingLoop):
     def _process(self, request: protocol.Request, progress) -> list:
         image = pixels.decode(request.pixels, request.width, request.height, request.format, request.stride)
         rgb = pixels.to_rgb(image)
-        if request.op == "instances":
-            segmenter = self.models.get(request.segmenter or "maskrcnn")
+        if request.op == "instances":  # the default segmenter's people unless the request names another
+            name = request.segmenter or (self._names[0] if self._names else registry.default_name(self.models.weights))
+            segmenter = self.models.get(name)
             if not hasattr(segmenter, "instances"):
-                raise OptionError(f"segmenter '{segmenter.name}' does not list instances")
+                raise OptionError(f"segmenter '{segmenter.name}' does not list instances; 'people' and 'maskrcnn' do")
             return protocol.encode_result(request.id, instances=segmenter.instances(rgb, dict(request.options)))
         options = dict(request.options)
         if request.op == "comic":
