@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Install Person Cutout: the server environment, the model weights and the GIMP 3 plug-in.
 
-    python3 install.py                      # everything, default models (selfie, rvm)
+    python3 install.py                      # everything, default models (selfie, rvm, centernet)
     python3 install.py --models selfie,rvm,isnet --yes
+    python3 install.py --with-ray           # also Ray, for batch cut-outs on a cluster (cutout --ray)
     python3 install.py --dry-run            # print the plan, change nothing
     python3 install.py --uninstall          # remove exactly what was installed
 
@@ -27,15 +28,20 @@ VENV = REPO / ".venv"
 RECORD = REPO / ".install-record.json"
 PLUGIN_NAME = "person-cutout"
 PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
-# standard-library modules of the server that the plug-in carries as copies: the wire protocol, the client,
-# comic page geometry and the comic styles' parameter table (so GIMP's dialogs use the server's ranges)
-SHARED_MODULES = [REPO / "server" / name for name in ("protocol.py", "client.py", "comic_page.py", "comic_styles.py")]
-DEFAULT_MODELS = "selfie,rvm"
-LICENCE_NOTICES = {
-    "isnet": "ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0.",
-    "rvm": "Robust Video Matting weights are licensed GPL-3.0.",
-}
+# the standard-library package the server and the plug-in share: imported from the checkout by the server
+# (see step_paths), installed as a whole beside the plug-in
+COMMON = REPO / "gimp_plugin" / "cutout_common"
+# the server environment imports the checkout's packages in place (no copies, no build step)
+PATH_FILE = "person-cutout.pth"
+DEFAULT_MODELS = "selfie,rvm,centernet"
+# optional, large: Ray for `cutout --ray` and `bench batch`, installed only with --with-ray
+RAY_REQUIREMENTS = REPO / "requirements-ray.txt"
 MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
+
+
+sys.path.insert(0, str(COMMON.parent))  # the names, titles and licences the server and the plug-in use
+from cutout_common import vocabulary  # noqa: E402
+from cutout_common.protocol import DEFAULT_ENDPOINT  # noqa: E402
 
 
 class InstallError(RuntimeError):
@@ -88,16 +94,53 @@ def step_venv(dry_run: bool) -> None:
     say("server environment ready")
 
 
+def step_ray(dry_run: bool) -> None:
+    """Ray into the server environment (``--with-ray``): optional, because it is large and only batches need it."""
+    marker = VENV / ".requirements-ray-installed"
+    wanted = RAY_REQUIREMENTS.read_text()
+    if marker.is_file() and marker.read_text() == wanted and venv_python().exists():
+        say("Ray is up to date in the server environment")
+        return
+    if dry_run:
+        say(f"would pip install -r {RAY_REQUIREMENTS.name} into {VENV} (Ray, for cutout --ray; about 500 MB)")
+        return
+    if not venv_python().exists():
+        raise InstallError(f"--with-ray installs into the server environment, but {VENV} does not exist (drop --skip-venv)")
+    say("installing Ray (cutout --ray); this takes a minute or two")
+    run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(RAY_REQUIREMENTS)])
+    marker.write_text(wanted)
+    say("Ray ready: python -m server cutout FOLDER -o OUT --ray")
+
+
+def step_paths(dry_run: bool) -> None:
+    """Put the checkout and its shared package on the server environment's import path (a .pth file)."""
+    wanted = f"{REPO}\n{COMMON.parent}\n"
+    if dry_run:
+        say(f"would put {REPO} and {COMMON.parent} on the server environment's path ({PATH_FILE})")
+        return
+    found = subprocess.run([str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise InstallError(f"cannot ask {venv_python()} for its site-packages: {found.stderr.strip()}")
+    target = Path(found.stdout.strip()) / PATH_FILE
+    if not target.is_file() or target.read_text() != wanted:
+        target.write_text(wanted)
+        say(f"the server environment imports the checkout in place ({target})")
+
+
 def step_weights(models: str, mirror: Path | None, accept: bool, dry_run: bool) -> None:
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    try:
+        names = vocabulary.networks_of([m.strip() for m in models.split(",") if m.strip()])
+    except KeyError as exc:
+        raise InstallError(exc.args[0]) from None
     for name in names:
-        notice = LICENCE_NOTICES.get(name)
-        if notice:
-            say(f"licence: {notice}")
-            if name == "isnet" and not accept and not dry_run:
-                if not sys.stdin.isatty() or input("Install it under that licence? [y/N] ").strip().lower() != "y":
-                    raise InstallError("isnet needs its AGPL-3.0 licence accepted: pass --yes or answer y")
-    command = [str(venv_python()), "-m", "models.fetch", "install", "--models", ",".join(names)]
+        network = vocabulary.NETWORKS[name]
+        if network.notice:
+            say(f"licence: {network.notice}")
+        if network.consent and not accept and not dry_run:
+            if not sys.stdin.isatty() or input("Install it under that licence? [y/N] ").strip().lower() != "y":
+                raise InstallError(f"{name} needs its {network.licence} licence accepted: pass --yes or answer y")
+    command = [str(venv_python()), "-m", "models.install", "install", "--models", ",".join(names)]
     if mirror is not None:
         command += ["--weights-dir", str(mirror)]
     if dry_run:
@@ -122,7 +165,7 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     plugins = profile / "plug-ins"
     target = plugins / PLUGIN_NAME
     if dry_run:
-        say(f"would install the plug-in into {target} with {', '.join(m.name for m in SHARED_MODULES)} beside it")
+        say(f"would install the plug-in into {target} with {COMMON.name}/ beside it")
         say(f"would write {target / 'config.json'} (endpoint {endpoint}, server started with {venv_python()})")
         return
     created = []
@@ -132,9 +175,9 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
             created.append(str(folder))
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(PLUGIN_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for module in SHARED_MODULES:
-        shutil.copy2(module, target / module.name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(PLUGIN_SOURCE, target, ignore=ignore)
+    shutil.copytree(COMMON, target / COMMON.name, ignore=ignore)
     (target / f"{PLUGIN_NAME}.py").chmod(0o755)
     config = {
         "endpoint": endpoint,
@@ -213,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", type=Path, default=None, metavar="DIR", help="install weights offline from this mirror")
     parser.add_argument("--gimp-profile", type=Path, default=None, metavar="DIR", help="GIMP 3 profile (default: the system's)")
     parser.add_argument("--gimp-python", default=None, metavar="PATH", help="the Python GIMP runs plug-ins with")
-    parser.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="where the plug-in finds the server")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="where the plug-in finds the server")
+    parser.add_argument("--with-ray", action="store_true", help="also install Ray, for batch cut-outs on a cluster (cutout --ray)")
     parser.add_argument("--skip-venv", action="store_true", help="do not create or update .venv")
     parser.add_argument("--skip-weights", action="store_true", help="do not install model weights")
     parser.add_argument("--skip-plugin", action="store_true", help="do not touch the GIMP profile")
@@ -233,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         record = json.loads(args.record.read_text()) if args.record.is_file() else {}
         if not args.skip_venv:
             step_venv(args.dry_run)
+            step_paths(args.dry_run)
             record["venv"] = True
         elif not venv_python().exists() and not args.dry_run and not (args.skip_weights and args.skip_plugin):
             raise InstallError(f"--skip-venv given but {VENV} does not exist")
+        if args.with_ray:
+            step_ray(args.dry_run)
         if not args.skip_weights:
             step_weights(args.models, args.weights_dir, args.yes, args.dry_run)
             record["weights"] = True

@@ -13,37 +13,42 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-#: ``progress(stage, fraction)`` — fraction in [0, 1] of the segmenter's own work.
-ProgressFn = Callable[[str, float], None]
+from cutout_common import vocabulary
+from cutout_common.options import Option, OptionError, check_options
+from cutout_common.protocol import ProgressFn, no_progress
 
+if TYPE_CHECKING:
+    import torch
 
-def no_progress(stage: str, fraction: float) -> None:
-    """Progress sink for callers that do not care."""
-
+__all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightedModel", "WeightsMissingError", "no_progress"]
 
 class WeightsMissingError(RuntimeError):
     """Raised when a segmenter's weight files are not installed.
 
-    The message names the install command, because the server never downloads
-    during a request.
+    The message names the install command, because the server never downloads during a request,
+    and names the files relative to the weights folder: it may travel to a client on another machine,
+    which has no business knowing the server's paths.
     """
 
-    def __init__(self, segmenter: str, missing: list[Path]):
+    def __init__(self, segmenter: str, missing: list[Path], weights_dir: Path | None = None):
         self.segmenter = segmenter
         self.missing = missing
-        names = ", ".join(str(p) for p in missing)
+        names = ", ".join(_relative(p, weights_dir) for p in missing)
+        models = vocabulary.SEGMENTERS[segmenter].install_models if segmenter in vocabulary.SEGMENTERS else segmenter
         super().__init__(
-            f"weights for segmenter '{segmenter}' are not installed ({names}); "
-            f"run: python install.py --models {segmenter}"
+            f"weights for segmenter '{segmenter}' are not installed ({names}); run: python install.py --models {models}"
         )
 
 
-class OptionError(ValueError):
-    """An option given to a segmenter has the wrong type or value."""
+def _relative(path: Path, folder: Path | None) -> str:
+    try:
+        return str(path.relative_to(folder)) if folder is not None else path.name
+    except ValueError:
+        return path.name
 
 
 @dataclass
@@ -63,25 +68,45 @@ class Prediction:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Segmenter(abc.ABC):
-    """Base class: subclasses set the class attributes and implement two methods.
+class WeightedModel:
+    """A network behind a name whose weights install.py puts in the weights folder.
 
-    Construction is cheap; :meth:`load` reads weights and moves the network to a
-    device, so the server can list segmenters without loading any of them.
+    Construction is cheap; :meth:`load` reads the weights and moves the network to a device, so
+    the server can list what it offers without loading anything. Title and licence come from
+    :mod:`cutout_common.vocabulary`, the one table the plug-in's dialogs are built from too.
     """
 
     #: registry name, e.g. ``"selfie"``
     name: ClassVar[str]
-    #: one line for ``hello`` and the GIMP dialog
-    title: ClassVar[str]
-    #: licence of the weights (SPDX where one exists)
-    licence: ClassVar[str]
-    #: weight files (relative to the weights directory) that :meth:`load` needs
+    #: weight files (relative to the weights directory); the first is the network's state dict.
+    #: A class that names a :attr:`network` and no files loads ``<name>.pt``.
     weight_files: ClassVar[tuple[str, ...]] = ()
+    #: builds the network (uninitialised) that :meth:`load` fills from the first weight file
+    network: ClassVar[Callable[[], torch.nn.Module] | None] = None
+    #: the network runs in float16 on CUDA (a class sets it when its results measured the same in it)
+    half_on_cuda: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.network is not None and not cls.weight_files:
+            cls.weight_files = (f"{cls.name}.pt",)
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)
         self.device = device
+        #: float16 forced on (True) or off (False) before :meth:`load`; None: :attr:`half_on_cuda` on CUDA. Tests
+        #: force it on the CPU, where torch runs float16 too (slowly), to check the casts a GPU run makes
+        self.half: bool | None = None
+
+    @property
+    def title(self) -> str:
+        info = vocabulary.SEGMENTERS.get(self.name) or vocabulary.NETWORKS.get(self.name)
+        return info.title if info else self.name
+
+    @property
+    def licence(self) -> str:
+        info = vocabulary.SEGMENTERS.get(self.name) or vocabulary.NETWORKS.get(self.name)
+        return info.licence if info else ""
 
     def missing_weights(self) -> list[Path]:
         """Weight files that are not on disk (empty when ready)."""
@@ -91,11 +116,52 @@ class Segmenter(abc.ABC):
     def ensure_weights(self) -> None:
         missing = self.missing_weights()
         if missing:
-            raise WeightsMissingError(self.name, missing)
+            raise WeightsMissingError(self.name, missing, self.weights_dir)
 
-    @abc.abstractmethod
     def load(self) -> None:
-        """Read the weights and prepare the network on ``self.device``."""
+        """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move and cast to
+        :attr:`dtype` (the type the network computes in; its caller casts inputs to it and outputs back to float32)."""
+        import torch
+
+        self.ensure_weights()
+        net = self.build_network()
+        state = torch.load(self.weights_dir / self.weight_files[0], map_location="cpu", weights_only=True)
+        self.load_state(net, state)
+        self.dtype = self.compute_dtype()
+        self.net = self.prepare(net.eval()).to(self.device, self.dtype)
+
+    def compute_dtype(self) -> torch.dtype:
+        """float16 where :attr:`half` asks for it, or on CUDA for a network with :attr:`half_on_cuda`; else float32."""
+        import torch
+
+        half = self.half if self.half is not None else self.half_on_cuda and str(self.device).startswith("cuda")
+        return torch.float16 if half else torch.float32
+
+    def build_network(self) -> torch.nn.Module:
+        """The network with uninitialised weights, from :attr:`network`."""
+        if self.network is None:
+            raise NotImplementedError(f"{type(self).__name__} names no network; it must override load()")
+        return self.network()
+
+    def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Put the saved state into ``net``, strictly (a wrong file fails here, not with noise later)."""
+        net.load_state_dict(state)
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        """A hook for what follows loading (fusing batch norms, a dtype or memory format for the device)."""
+        return net
+
+
+class Segmenter(WeightedModel, abc.ABC):
+    """A person segmenter: a :class:`WeightedModel` that declares its :attr:`options` and implements
+    :meth:`predict`."""
+
+    #: the segmenter's own request options (besides the pipeline's), checked by :meth:`check_options`
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def check_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        """Every option of this segmenter, checked, defaults filled in; raises :class:`OptionError`."""
+        return check_options(self.options, options, self.name)
 
     @abc.abstractmethod
     def predict(

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from cutout_common.options import Option, OptionError
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .isnet import ISNetSegmenter
 from .rvm import RobustVideoMatting
 
@@ -44,9 +46,11 @@ def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:
 
 class BestSegmenter(Segmenter):
     name = "best"
-    title = "Best: rvm and isnet combined (slow, most accurate)"
-    licence = "AGPL-3.0"  # the strictest of its parts: rvm GPL-3.0, isnet AGPL-3.0
     weight_files = ("rvm.pt", "isnet.pt")
+    options = (
+        Option("rvm", "Matting options", "custom", {}, parse=lambda value: _object(value, "rvm"),
+               type_help="an object of rvm's options", help="options for the matting part (over RVM_DEFAULTS)"),
+    )
 
     def __init__(self, weights_dir, device: str = "cpu"):
         super().__init__(weights_dir, device)
@@ -68,15 +72,9 @@ class BestSegmenter(Segmenter):
 
         Options: ``{"rvm": {...}}`` is passed to ``rvm`` (over :data:`RVM_DEFAULTS`); ``isnet`` runs with its defaults.
         """
-        options = options or {}
-        unknown = set(options) - {"rvm"}
-        if unknown:
-            raise OptionError(f"best does not know the option(s) {', '.join(sorted(unknown))}; "
-                              "options for its matting part go in {'rvm': {...}}")
-        if not isinstance(options.get("rvm", {}), dict):
-            raise OptionError("option 'rvm' must be an object of rvm's options")
+        matting = self.check_options(options)["rvm"]
         return {
-            "rvm": self.rvm.predict(rgb, {**RVM_DEFAULTS, **options.get("rvm", {})}, lambda stage, f: progress(stage, 0.2 * f)),
+            "rvm": self.rvm.predict(rgb, {**RVM_DEFAULTS, **matting}, lambda stage, f: progress(stage, 0.2 * f)),
             "isnet": self.isnet.predict(rgb, None, lambda stage, f: progress(stage, 0.2 + 0.8 * f)),
         }
 
@@ -86,3 +84,9 @@ class BestSegmenter(Segmenter):
         matte = parts["rvm"]
         alpha = combine(matte.alpha, parts["isnet"].alpha)
         return Prediction(alpha=alpha, foreground=matte.foreground, info={k: p.info for k, p in parts.items()})
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise OptionError(f"option '{name}' must be an object of {name}'s options")
+    return value

@@ -8,15 +8,15 @@ resized back to the photo on the soft values. Option ``view`` (int, 64–1024): 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
+from cutout_common.options import Option
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .torch_run import autocast, resize_soft
 
 PERSON = 15
@@ -40,21 +40,17 @@ def working_view(rgb: np.ndarray, short_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=interpolation)
 
 
+OPTIONS = (Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help="the photo's shorter side as the network sees it"),)
+
+
 class DeepLabSegmenter(Segmenter):
     name = "deeplab"
-    title = "DeepLabV3 ResNet-101 (dilated, PASCAL VOC labels)"
-    licence = "BSD-3-Clause"
-    weight_files = ("deeplab.pt",)
-
-    def load(self) -> None:
-        self.ensure_weights()
-        net = build_net()
-        net.load_state_dict(torch.load(self.weights_dir / "deeplab.pt", map_location="cpu", weights_only=True))
-        self.net = net.eval().to(self.device)
+    options = OPTIONS
+    network = staticmethod(build_net)
 
     @torch.inference_mode()
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        view = parse_options(options)
+        view = self.check_options(options)["view"]
         progress("segment", 0.1)
         small = (working_view(rgb, view).astype(np.float32) / 255.0 - MEAN) / STD
         tensor = torch.from_numpy(small).to(self.device).permute(2, 0, 1)[None]
@@ -63,22 +59,3 @@ class DeepLabSegmenter(Segmenter):
         prob = torch.softmax(logits.float(), 0)[PERSON].cpu().numpy()
         progress("segment", 1.0)
         return Prediction(alpha=resize_soft(prob, rgb.shape[:2]), info={"view": list(small.shape[1::-1])})
-
-
-def parse_options(options: dict[str, Any] | None) -> int:
-    options = dict(options or {})
-    unknown = set(options) - {"view"}
-    if unknown:
-        raise OptionError(f"deeplab does not know the option(s) {', '.join(sorted(unknown))}")
-    view = options.get("view", VIEW)
-    if isinstance(view, bool) or not isinstance(view, int) or not 64 <= view <= 1024:
-        raise OptionError("view must be an integer from 64 to 1024")
-    return view
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """torchvision's checkpoint is already a state dict: check it fits the network, save it as deeplab.pt."""
-    (path,) = sources.values()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    build_net().load_state_dict(state)
-    return [write_weights(state, weights_dir, "deeplab.pt")]

@@ -19,7 +19,9 @@ import cv2
 import numpy as np
 import torch
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from cutout_common.options import Choice, Option
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .isnet_net import ISNetDIS
 
 VIEW = 1024
@@ -61,34 +63,39 @@ def from_view(probability: np.ndarray, box: tuple[int, int, int, int], size: tup
     return np.clip(alpha, 0.0, 1.0, out=alpha).astype(np.float32, copy=False)
 
 
+OPTIONS = (
+    Option("view", "View", "choice", DEFAULT_VIEW,
+           choices=(Choice("letterbox", "Letterbox", "aspect ratio kept, padded with grey"),
+                    Choice("squash", "Squash", "stretched to the square, as IMG.LY runs it")),
+           help="how the photo becomes the network's 1024×1024 input"),
+)
+
+
 class ISNetSegmenter(Segmenter):
     name = "isnet"
-    title = "ISNet (DIS), 1024×1024 high-resolution foreground network"
-    licence = "AGPL-3.0"
-    weight_files = ("isnet.pt",)
+    options = OPTIONS
+    network = staticmethod(ISNetDIS)
+    half_on_cuda = True  # its weights ship in float16; the probability moves by < 1e-4 (tests/test_devices.py)
 
-    def load(self) -> None:
-        self.ensure_weights()
-        net = ISNetDIS()
-        state = torch.load(self.weights_dir / "isnet.pt", map_location="cpu", weights_only=True)
+    def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         net.load_state_dict({k: v.float() for k, v in state.items()})  # stored fp16, as shipped
-        self.dtype = torch.float16 if str(self.device).startswith("cuda") else torch.float32
-        self.net = net.eval().to(self.device, self.dtype)
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        # channels-last: oneDNN's CPU convolutions (and cuDNN's) run in it without reordering every feature
+        # map in and out of each convolution (4.1 against 5.3 CPU s per 1024² view on 2 threads), and an
+        # H×W×3 view already has that layout
+        return net.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def probability(self, view: np.ndarray) -> np.ndarray:
         """The network's 1024×1024 probability for a 1024×1024 uint8 RGB view."""
-        tensor = torch.from_numpy(view).to(self.device).permute(2, 0, 1)[None].to(self.dtype)
-        return self.net((tensor - 128.0) / 256.0)[0, 0].float().cpu().numpy()
+        # batch axis first, then the permute: the N×C×H×W tensor is channels-last in memory with a batch
+        # stride torch recognises, so nothing is transposed; the float copy keeps the layout
+        tensor = torch.from_numpy(view).to(self.device)[None].permute(0, 3, 1, 2).to(self.dtype)
+        return self.net(tensor.sub_(128.0).div_(256.0))[0, 0].float().cpu().numpy()
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        options = options or {}
-        unknown = set(options) - {"view"}
-        if unknown:
-            raise OptionError(f"isnet does not know the option(s) {', '.join(sorted(unknown))}")
-        view_mode = options.get("view", DEFAULT_VIEW)
-        if view_mode not in VIEWS:
-            raise OptionError(f"option 'view' must be one of {', '.join(VIEWS)}")
+        view_mode = self.check_options(options)["view"]
         progress("segment", 0.05)
         view, box = to_view(rgb, view_mode)
         small = self.probability(view)

@@ -14,20 +14,39 @@ into the photo are kept as probabilities. Options:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
+from cutout_common.options import Option, OptionError
+from cutout_common.vocabulary import parse_person
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
 #: torchvision's own transform works at 800–1333 px; larger photos are shrunk before it
 WORKING_SIZE = 1333
-DEFAULTS: dict[str, Any] = {"selection": "all", "threshold": 0.5, "view": 800}
+
+
+def parse_selection(value: Any) -> str | int | list[float]:
+    """A person as the pipeline's ``person`` option names one, or an instance index."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000:
+        return value
+    try:
+        return parse_person(value)
+    except OptionError:
+        raise OptionError("selection must be 'all', 'largest', an instance index or a point [x, y]") from None
+
+
+OPTIONS = (
+    Option("selection", "Person", "custom", "all", parse=parse_selection,
+           type_help="'all', 'largest', an instance index or a point [x, y] in image pixels",
+           help="which person of a group"),
+    Option("threshold", "Score threshold", "float", 0.5, 0.0, 1.0, help="people found with a lower score are ignored"),
+    Option("view", "Network view", "int", 800, 64, WORKING_SIZE, unit="px", help="the photo's shorter side as the network sees it"),
+)
 
 
 def build_net() -> torch.nn.Module:
@@ -38,15 +57,8 @@ def build_net() -> torch.nn.Module:
 
 class MaskRCNNSegmenter(Segmenter):
     name = "maskrcnn"
-    title = "Mask R-CNN (COCO): person instances — one person of a group"
-    licence = "BSD-3-Clause"
-    weight_files = ("maskrcnn.pt",)
-
-    def load(self) -> None:
-        self.ensure_weights()
-        net = build_net()
-        net.load_state_dict(torch.load(self.weights_dir / "maskrcnn.pt", map_location="cpu", weights_only=True))
-        self.net = net.eval().to(self.device)
+    options = OPTIONS
+    network = staticmethod(build_net)
 
     @torch.inference_mode()
     def detect(self, rgb: np.ndarray, threshold: float = 0.5, view: int = 800) -> dict[str, np.ndarray]:
@@ -69,11 +81,11 @@ class MaskRCNNSegmenter(Segmenter):
 
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5)."""
-        opts = parse_options(options)
+        opts = self.check_options(options)
         return describe(self.detect(rgb, opts["threshold"], opts["view"]))
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        opts = parse_options(options)
+        opts = self.check_options(options)
         progress("segment", 0.1)
         found = self.detect(rgb, opts["threshold"], opts["view"])
         progress("segment", 0.9)
@@ -123,33 +135,3 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
             raise OptionError(f"instance {selection} does not exist; {len(masks)} found")
         k = selection
     return masks[k].astype(np.float32), [k]
-
-
-def parse_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    options = dict(options or {})
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise OptionError(f"maskrcnn does not know the option(s) {', '.join(sorted(unknown))}")
-    opts = {**DEFAULTS, **options}
-    sel = opts["selection"]
-    point = isinstance(sel, (list, tuple)) and len(sel) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sel)
-    index = isinstance(sel, int) and not isinstance(sel, bool)
-    if not (sel in ("all", "largest") or index or point):
-        raise OptionError("selection must be 'all', 'largest', an instance index or a point [x, y]")
-    if point:
-        opts["selection"] = [float(v) for v in sel]
-    t = opts["threshold"]
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
-        raise OptionError("threshold must be a number in [0, 1]")
-    v = opts["view"]
-    if isinstance(v, bool) or not isinstance(v, int) or not 64 <= v <= WORKING_SIZE:
-        raise OptionError(f"view must be an integer from 64 to {WORKING_SIZE}")
-    return opts
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """torchvision's checkpoint is already a state dict: check it fits the network, save it as maskrcnn.pt."""
-    (path,) = sources.values()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    build_net().load_state_dict(state)  # strict: names and shapes must match
-    return [write_weights(state, weights_dir, "maskrcnn.pt")]

@@ -12,7 +12,6 @@ default 473), ``parts`` (bool, default true).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -20,8 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
-from .paths import write_weights
+from cutout_common.options import Option
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from .torch_run import autocast, resize_soft
 
@@ -43,17 +43,19 @@ def letterbox(rgb: np.ndarray, view: int) -> tuple[np.ndarray, tuple[int, int, i
     return square, (x, y, w, h)
 
 
+OPTIONS = (
+    Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help="side of the square the network sees"),
+    Option("parts", "Body parts", "bool", True, help="return the 19 part masks"),
+)
+
+
 class ParsingSegmenter(Segmenter):
     name = "parsing"
-    title = "Human parsing (SCHP, LIP): hair, face, clothes, arms, legs as separate masks"
-    licence = "MIT"
-    weight_files = ("parsing.pt",)
+    options = OPTIONS
+    network = staticmethod(SCHPNet)
 
-    def load(self) -> None:
-        self.ensure_weights()
-        net = SCHPNet()
-        load_schp_state(net, torch.load(self.weights_dir / "parsing.pt", map_location="cpu", weights_only=True))
-        self.net = net.eval().to(self.device)
+    def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        load_schp_state(net, state)
 
     @torch.inference_mode()
     def probabilities(self, rgb: np.ndarray, view: int = VIEW) -> np.ndarray:
@@ -69,7 +71,7 @@ class ParsingSegmenter(Segmenter):
         return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
-        opts = parse_options(options)
+        opts = self.check_options(options)
         progress("segment", 0.1)
         prob = self.probabilities(rgb, opts["view"])
         progress("segment", 0.9)
@@ -79,25 +81,3 @@ class ParsingSegmenter(Segmenter):
         present = [LIP_LABELS[i] for i in np.unique(labels) if i]
         progress("segment", 1.0)
         return Prediction(alpha=alpha, parts=parts, info={"view": [opts["view"]] * 2, "labels_present": present})
-
-
-def parse_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    opts = {"view": VIEW, "parts": True, **(options or {})}
-    unknown = set(opts) - {"view", "parts"}
-    if unknown:
-        raise OptionError(f"parsing does not know the option(s) {', '.join(sorted(unknown))}")
-    if isinstance(opts["view"], bool) or not isinstance(opts["view"], int) or not 64 <= opts["view"] <= 1024:
-        raise OptionError("view must be an integer from 64 to 1024")
-    if not isinstance(opts["parts"], bool):
-        raise OptionError("parts must be true or false")
-    return opts
-
-
-def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """SCHP's checkpoint ({'state_dict': {'module.…': tensor}}) → a plain, checked state dict in parsing.pt."""
-    (path,) = sources.values()
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get("state_dict", checkpoint)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    load_schp_state(SCHPNet(), state)  # raises naming any missing or mis-shaped tensor
-    return [write_weights(state, weights_dir, "parsing.pt")]

@@ -3,7 +3,7 @@
 Lin et al., "Robust High-Resolution Video Matting with Temporal Guidance" (WACV 2022),
 https://github.com/PeterL1n/RobustVideoMatting (GPL-3.0). The layer layout follows the
 paper's PyTorch code; the weights come from the TF.js export of the same network
-(see :mod:`models.convert_rvm`), in which batch norm is already folded into the
+(see :mod:`models.install.rvm`), in which batch norm is already folded into the
 convolutions. The encoder is torchvision's own ``MobileNetV3`` (Large, last three blocks
 dilated); its batch norms hold the folded offsets and are fused away by
 :func:`fuse_batch_norms` after loading. Everything after the encoder is written here

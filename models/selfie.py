@@ -23,7 +23,9 @@ import cv2
 import numpy as np
 import torch
 
-from .base import OptionError, Prediction, ProgressFn, Segmenter, no_progress
+from cutout_common.options import Option
+
+from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .mask_cleanup import clean_mask
 from .selfie_net import SelfieSegmentationNet
 
@@ -75,17 +77,18 @@ def person_box(alpha: np.ndarray, margin: float = ZOOM_MARGIN) -> Box | None:
     return (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
 
 
+OPTIONS = (
+    Option("letterbox", "Letterbox", "bool", DEFAULTS["letterbox"], help="keep the photo's aspect ratio in the view"),
+    Option("flip", "Mirror too", "bool", DEFAULTS["flip"], help="average with the mirrored photo's answer"),
+    Option("zoom", "Zoomed second pass", "bool", DEFAULTS["zoom"], help="look again at the person's box"),
+    Option("cleanup", "Clean-up", "bool", DEFAULTS["cleanup"], help="drop stray islands, fill small holes"),
+)
+
+
 class SelfieSegmenter(Segmenter):
     name = "selfie"
-    title = "MediaPipe Selfie Segmentation (fast, 256×256)"
-    licence = "Apache-2.0"
-    weight_files = ("selfie.pt",)
-
-    def load(self) -> None:
-        self.ensure_weights()
-        net = SelfieSegmentationNet()
-        net.load_state_dict(torch.load(self.weights_dir / "selfie.pt", map_location="cpu", weights_only=True))
-        self.net = net.eval().to(self.device)
+    options = OPTIONS
+    network = staticmethod(SelfieSegmentationNet)
 
     @torch.inference_mode()
     def view_probability(self, rgb: np.ndarray, transform: np.ndarray, flip: bool = False) -> np.ndarray:
@@ -112,7 +115,7 @@ class SelfieSegmenter(Segmenter):
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
-        opts = parse_options(options)
+        opts = self.check_options(options)
         height, width = rgb.shape[:2]
         progress("segment", 0.1)
         if opts["letterbox"]:
@@ -135,18 +138,6 @@ class SelfieSegmenter(Segmenter):
             alpha = clean_mask(alpha)
         progress("segment", 1.0)
         return Prediction(alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32), info=info)
-
-
-def parse_options(options: dict[str, Any] | None) -> dict[str, bool]:
-    """The four switches, defaults filled in; unknown keys or non-booleans raise :class:`OptionError`."""
-    options = options or {}
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise OptionError(f"selfie does not know the option(s) {', '.join(sorted(unknown))}")
-    for key, value in options.items():
-        if not isinstance(value, bool):
-            raise OptionError(f"option '{key}' must be true or false")
-    return {**DEFAULTS, **options}
 
 
 def to_photo(small: np.ndarray, transform: np.ndarray, shape: tuple[int, int], outside: float = 0.0) -> np.ndarray:

@@ -37,7 +37,3 @@ def resize_soft(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(prob, 0.0, 1.0).astype(np.float32)
 
-
-def save_state(net: torch.nn.Module, path) -> None:
-    """A plain state dict, as the segmenters load it (tests write random ones the same way)."""
-    torch.save(net.state_dict(), path)

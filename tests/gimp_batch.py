@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 
 import gi
 
@@ -16,7 +15,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 sys.path.insert(0, os.environ["PC_TESTS"])  # this folder (tests/gimp_harness.py sets it)
-from gimp_undo import press_ctrl_z  # noqa: E402
+from gimp_undo import finish  # noqa: E402
 
 scenario = json.loads(os.environ["PC_SCENARIO"])
 report = {"steps": []}
@@ -118,15 +117,4 @@ if procedure is not None:
             with open(scenario["layer_out"], "wb") as handle:
                 handle.write(pixels(extra, "R'G'B'A u8"))
 
-if scenario.get("undo") and report.get("success"):
-    # the GUI run (tests/gimp_harness.py, gui=True): show the image, press Ctrl+Z once in its window
-    time.sleep(2)  # let the window map
-    seen = press_ctrl_z()
-    report["titles"], report["windows"] = seen["titles"], seen["windows"]
-    if seen["windows"]:
-        report["after_undo"] = describe(image)
-
-with open(os.environ["PC_REPORT"], "w") as handle:
-    json.dump(report, handle, indent=1)
-if not scenario.get("undo"):
-    image.delete()  # a displayed image goes with GIMP's exit
+finish(scenario, report, image, bool(report.get("success")), describe)

@@ -16,10 +16,13 @@ plug-in), always with ``--quit`` and under ``timeout``. It exits 0 on success an
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,3 +129,36 @@ class Gimp:
             capture_output=True,
             text=True,
         )
+
+    def scenario(self, batch: Path, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:
+        """Run the batch script ``batch`` with one scenario (``fields`` as JSON); returns the report it wrote.
+
+        GIMP's and the plug-in's messages are kept in ``workdir/NAME.log`` for a failing test.
+        """
+        import pytest
+
+        report = workdir / f"{name}.report.json"
+        report.unlink(missing_ok=True)
+        result = self.batch(batch, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
+        (workdir / f"{name}.log").write_text(result.stderr)
+        if not report.exists():
+            pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
+        return json.loads(report.read_text())
+
+
+def plugin_config(home: Path) -> Path:
+    return home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
+
+
+@contextlib.contextmanager
+def no_server_start(home: Path) -> Iterator[None]:
+    """The installed plug-in's config.json with a server command that cannot start, restored afterwards."""
+    config = plugin_config(home)
+    saved = config.read_text()
+    settings = json.loads(saved)
+    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
+    config.write_text(json.dumps(settings))
+    try:
+        yield
+    finally:
+        config.write_text(saved)

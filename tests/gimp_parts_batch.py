@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 
 import gi
 
@@ -19,7 +18,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 sys.path.insert(0, os.environ["PC_TESTS"])  # this folder (tests/gimp_harness.py sets it)
-from gimp_undo import press_ctrl_z  # noqa: E402
+from gimp_undo import finish  # noqa: E402
 
 scenario = json.loads(os.environ["PC_SCENARIO"])
 dump = scenario["dump_dir"]
@@ -105,15 +104,4 @@ for index, run in enumerate(scenario["runs"] if procedure is not None else []):
             handle.write(pixels(layer.get_mask(), "Y u8"))
     report["runs"].append(entry)
 
-if scenario.get("undo") and report["runs"] and report["runs"][-1]["success"]:
-    # the GUI run (tests/gimp_harness.py, gui=True): press Ctrl+Z once in the image window
-    time.sleep(2)  # let the window map
-    seen = press_ctrl_z()
-    report["windows"] = seen["windows"]
-    if seen["windows"]:
-        report["after_undo"] = describe(image)
-
-with open(os.environ["PC_REPORT"], "w") as handle:
-    json.dump(report, handle, indent=1)
-if not scenario.get("undo"):
-    image.delete()  # a displayed image goes with GIMP's exit
+finish(scenario, report, image, bool(report["runs"] and report["runs"][-1]["success"]), describe)

@@ -5,6 +5,8 @@ plug-in's undo group is checked the way a user undoes, with one real key press o
 display (tests/gimp_harness.py, ``gui=True``). Standard library only (it runs in GIMP's Python).
 """
 
+import json
+import os
 import subprocess
 import time
 
@@ -23,3 +25,18 @@ def press_ctrl_z() -> dict:
                        check=True, timeout=30)
         time.sleep(3)  # GIMP undoes in its own process, asynchronously to this one
     return {"titles": titles, "windows": len(windows)}
+
+
+def finish(scenario: dict, report: dict, image, succeeded: bool, describe) -> None:
+    """End a batch scenario: with ``undo`` (the GUI run), press Ctrl+Z once in the image window and
+    describe the image again; write the report; drop the image unless it is on display."""
+    if scenario.get("undo") and succeeded:
+        time.sleep(2)  # let the window map
+        seen = press_ctrl_z()
+        report["titles"], report["windows"] = seen["titles"], seen["windows"]
+        if seen["windows"]:
+            report["after_undo"] = describe(image)
+    with open(os.environ["PC_REPORT"], "w") as handle:
+        json.dump(report, handle, indent=1)
+    if not scenario.get("undo"):
+        image.delete()  # a displayed image goes with GIMP's exit

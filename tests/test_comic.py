@@ -13,8 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from server import comic, comic_styles, screentone
+from cutout_common import comic_styles
+from server import comic
+from server.comic import screentone
 from tests.conftest import load_pair
+from tests.doubles import Stop, StopAfter
 
 STEM = "219"
 
@@ -255,17 +258,37 @@ def test_demo_sheet_lays_out_every_style(photo):
 
 
 def test_demo_page_fills_panels_and_nothing_else(photo):
-    from server import comic_demo, comic_page
+    from cutout_common import page_geometry
+    from server.demos import comic_pictures as comic_demo
 
     rgb, alpha = photo
     small = (rgb.shape[1] // 4, rgb.shape[0] // 4)
     out = comic_demo.demo_page(cv2.resize(rgb, small), cv2.resize(alpha, small), page="a4", dpi=100, layout="2 tiers")
-    sheet = comic_page.page("a4", 100)
+    sheet = page_geometry.page("a4", 100)
     assert out.shape == (sheet.height, sheet.width, 3)
     inside = np.zeros(out.shape[:2], bool)
-    for panel in comic_page.layout(sheet, "2 tiers"):
+    for panel in page_geometry.layout(sheet, "2 tiers"):
         r = panel.rect
         inside[r.y:r.bottom, r.x:r.right] = True
         assert (out[r.y, r.x:r.right] == 0).all() and (out[r.y:r.bottom, r.x] == 0).all()  # border
         assert (out[r.y + 5:r.bottom - 5, r.x + 5:r.right - 5] < 200).any()  # the person is there
     assert (out[~inside] == 255).all()  # gutters and margins stay paper
+
+
+@pytest.mark.parametrize("style", list(comic.STYLES))
+def test_render_reports_progress_and_stops_when_told(style):
+    """Issue 14, defect 5: comic rendering had no progress, so it could be neither followed nor cancelled."""
+    rng = np.random.default_rng(5)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), (0, 0), 3)
+    alpha = np.zeros((300, 400), np.float32)
+    cv2.ellipse(alpha, (200, 150), (100, 130), 0, 0, 360, 1.0, -1)
+    calls: list[tuple[str, float]] = []
+    comic.render(rgb, alpha, style, progress=lambda stage, fraction: calls.append((stage, fraction)))
+    fractions = [f for _, f in calls]
+    assert {s for s, _ in calls} == {"comic"} and len(calls) >= 3
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+    stop_at_second = StopAfter(2)
+    with pytest.raises(Stop):
+        comic.render(rgb, alpha, style, progress=stop_at_second)
+    assert len(stop_at_second.seen) == 2

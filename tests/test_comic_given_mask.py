@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.client import ServerError
+from cutout_common.client import ServerError
 from tests.test_server import Running, client
 
 

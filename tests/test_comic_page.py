@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server import comic_page as cp
+from cutout_common import page_geometry as cp
 
 SOURCE = Path(cp.__file__)
 

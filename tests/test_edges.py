@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server import composites, edges, metrics
+from server.evaluation import composites, metrics
+from server.pipeline import edges
 from tests.conftest import installed, load_pair, stems
+from tests.doubles import Stop, StopAfter
 
 MODES = ("fast", "best")
 
@@ -161,3 +163,34 @@ def test_boundary_f_does_not_get_worse_on_real_photos(mode, selfie_masks):
     after = [metrics.boundary_f(edges.refine(rgb, mask, mode)[0], truth) for rgb, truth, mask in selfie_masks]
     print(f"{mode}: boundary F {np.mean(after):.4f} vs segmenter {np.mean(before):.4f} on {len(selfie_masks)} photos")
     assert np.mean(after) >= np.mean(before) - 0.001
+
+
+def _ellipse_scene(height: int = 360, width: int = 480) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    y, x = np.ogrid[:height, :width]
+    r = np.sqrt(((x - width / 2) / (width / 4)) ** 2 + ((y - height / 2) / (height / 3)) ** 2)
+    return rgb, np.clip((1.0 - r) * 20.0 + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refine_reports_progress_inside_each_tile_and_stops_when_told(mode):
+    """Issue 14, defect 5: a cancelled ``best`` job ran to its end; the server's progress raises to stop it.
+
+    Progress must come between the solver's stages and from inside its iterations, not once per tile,
+    so a check happens every fraction of a second of work.
+    """
+    rgb, alpha = _ellipse_scene()
+    calls: list[tuple[str, float]] = []
+    edges.refine(rgb, alpha, mode, progress=lambda stage, fraction: calls.append((stage, fraction)))
+    fractions = [f for _, f in calls]
+    tiles = len(list(edges.band_tiles(edges.trimap(alpha) == 0.5, edges.TILE if mode == "best" else edges.FAST_TILE)))
+    assert {s for s, _ in calls} == {"edges"}
+    assert fractions == sorted(fractions) and 0.0 <= fractions[0] and fractions[-1] == 1.0
+    if mode == "best":
+        assert len(calls) >= 4 * tiles, f"{len(calls)} progress calls for {tiles} tiles"
+
+    stop_at_third = StopAfter(3)
+    with pytest.raises(Stop):
+        edges.refine(rgb, alpha, mode, progress=stop_at_third)
+    assert len(stop_at_third.seen) == 3

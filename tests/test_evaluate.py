@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from pathlib import Path
 
 import cv2
@@ -12,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import evaluate, metrics
-from server.cli import main
+from server.commands.main import main
+from server.evaluation import evaluate, metrics, sheets
+from server.evaluation import report as report_out
 from tests.conftest import IN_CI, load_pair, stems
 
 #: the issue's quality bar for the default cut-out on all of persons-dev
@@ -68,7 +68,7 @@ def test_eval_command_on_a_few_photos(persons_dev, tmp_path, capsys):
     summary_iou = [float(r["iou"]) for r in csv.DictReader((out / "summary.csv").open()) if r["model"] == bare]
     assert summary_iou == pytest.approx([np.mean([p["scores"]["iou"] for p in photos])])
     sheet = np.asarray(Image.open(out / "worst-selfie.png"))
-    assert sheet.shape[0] >= 3 * evaluate.THUMB_HEIGHT and sheet.shape[2] == 3
+    assert sheet.shape[0] >= 3 * sheets.THUMB_HEIGHT and sheet.shape[2] == 3
 
 
 def _bad_dataset(persons_dev: Path, root: Path) -> Path:
@@ -134,19 +134,13 @@ def test_eval_refuses_what_cannot_run(persons_dev, tmp_path, capsys):
 
 def test_eval_through_a_server_matches_in_process(persons_dev):
     name = installed("selfie")
-    from server.service import Server, ServerConfig
+    from server.transport.service import Server, ServerConfig
 
     specs = [evaluate.ModelSpec(name, name, {})]
     local = evaluate.evaluate(persons_dev, specs, limit=2, device="cpu", worst=0)
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*", device="cpu"))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        remote = evaluate.evaluate(persons_dev, specs, limit=2, connect=endpoint, worst=0)
-    finally:
-        server.stop()
-        thread.join(10)
+    with server:
+        remote = evaluate.evaluate(persons_dev, specs, limit=2, connect=server.endpoint, worst=0)
     assert len(remote.results) == len(local.results) == 2
     for a, b in zip(local.results, remote.results, strict=True):
         assert a.photo == b.photo
@@ -162,7 +156,7 @@ def test_default_cutout_meets_the_quality_bar(persons_dev, capsys):
     name = installed(registry.default_name())
     report = evaluate.evaluate(persons_dev, [evaluate.ModelSpec(f"default ({name})", None, {})], device="cpu", worst=0)
     with capsys.disabled():
-        print("\n" + evaluate.markdown_table(report))
+        print("\n" + report_out.markdown_table(report))
     assert report.skipped == []
     assert len(report.results) == len(stems(persons_dev))
     summary = report.summary()[0]

@@ -1,4 +1,4 @@
-"""models.fetch: checksums, offline mirrors, resumed downloads, idempotent installs.
+"""models.install.fetch: checksums, offline mirrors, whole-or-nothing downloads, idempotent installs.
 
 A small fake manifest entry points at files this test creates, so the mechanism is tested,
 not a model. Nothing here touches the network: urlopen is replaced where a test must stay offline,
@@ -15,9 +15,11 @@ import threading
 import zipfile
 from pathlib import Path
 
+import pooch
 import pytest
 
-from models import fetch
+from cutout_common import vocabulary
+from models.install import fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB with a known sha256
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -33,7 +35,7 @@ def fake_convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
 
 
 def entry(source: dict) -> dict:
-    return {"title": "fake", "licence": "CC0-1.0", "source": source, "convert": "tests.test_fetch:fake_convert", "files": ["fake.bin"]}
+    return {"source": source, "convert": "tests.test_fetch:fake_convert", "files": ["fake.bin"]}
 
 
 @pytest.fixture
@@ -41,13 +43,16 @@ def offline(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the network was used")
 
-    monkeypatch.setattr(fetch.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(pooch, "retrieve", refuse)
     monkeypatch.setattr(fetch.subprocess, "run", refuse)
     CONVERTED.clear()
 
 
 def use_manifest(monkeypatch, **entries) -> None:
+    """The fake entries as the manifest, and as networks of the vocabulary (their titles and licences)."""
     monkeypatch.setattr(fetch, "manifest", lambda path=None: entries)
+    for name in entries:
+        monkeypatch.setitem(vocabulary.NETWORKS, name, vocabulary.Network(name, "fake", "CC0-1.0"))
 
 
 def test_url_entry_installs_from_mirror_offline_and_only_once(tmp_path, monkeypatch, offline, capsys):
@@ -120,21 +125,17 @@ def test_package_archives_in_the_mirror(tmp_path, monkeypatch, offline):
         fetch.install(["nothing"], root, mirror)
 
 
-class RangeHandler(http.server.BaseHTTPRequestHandler):
-    """Serves ``body`` with HTTP Range support; ``requests`` records the Range headers seen."""
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``body``; with ``cut`` set it announces the whole length and hangs up after ``cut`` bytes."""
 
     body = PAYLOAD
-    requests: list[str | None] = []
+    cut: int | None = None
 
     def do_GET(self):  # noqa: N802 (http.server's name)
-        asked = self.headers.get("Range")
-        type(self).requests.append(asked)
-        start = int(asked.split("=")[1].split("-")[0]) if asked else 0
-        data = self.body[start:]
-        self.send_response(206 if asked else 200)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(self.body[: self.cut] if self.cut is not None else self.body)
 
     def log_message(self, *args):
         pass
@@ -142,29 +143,32 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_server():
-    RangeHandler.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
-    RangeHandler.body = PAYLOAD
+    Handler.body, Handler.cut = PAYLOAD, None
 
 
-def test_download_resumes_a_partial_file(tmp_path, http_server):
+def test_an_interrupted_download_leaves_nothing_and_the_next_one_is_whole(tmp_path, http_server):
     url = f"http://127.0.0.1:{http_server.server_port}/w.bin"
     target = tmp_path / "w.bin"
-    (tmp_path / "w.bin.part").write_bytes(PAYLOAD[:300_000])  # an interrupted earlier download
+    Handler.cut = 300_000  # the connection drops a third of the way
+    with pytest.raises(fetch.FetchError):
+        fetch._download(url, target, SHA)
+    assert list(tmp_path.iterdir()) == [], "no partial file may look like a download"
+    Handler.cut = None
     fetch._download(url, target, SHA)
-    assert target.read_bytes() == PAYLOAD and RangeHandler.requests == ["bytes=300000-"]
+    assert target.read_bytes() == PAYLOAD
 
 
 def test_truncated_download_is_rejected(tmp_path, http_server):
-    RangeHandler.body = PAYLOAD[:-1000]
+    Handler.body = PAYLOAD[:-1000]
     url = f"http://127.0.0.1:{http_server.server_port}/w.bin"
     with pytest.raises(fetch.FetchError, match="does not match"):
         fetch._download(url, tmp_path / "w.bin", SHA)
-    assert not (tmp_path / "w.bin").exists() and not (tmp_path / "w.bin.part").exists()
+    assert not (tmp_path / "w.bin").exists()
 
 
 def test_real_manifest_is_consistent():
@@ -176,7 +180,7 @@ def test_real_manifest_is_consistent():
         assert source["kind"] in ("pypi-wheel", "npm", "url"), name
         module, function = item["convert"].split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
-        assert item["files"] and item["licence"] and item["title"], name
+        assert item["files"] and vocabulary.NETWORKS[name].licence and vocabulary.NETWORKS[name].title, name
         if source["kind"] == "url":
             assert source.get("sha256") or "unknown" in source.get("sha256_note", ""), name
         else:

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import comic_page
+from cutout_common import page_geometry
 from tests.conftest import IN_CI
+from tests.gimp_harness import no_server_start
 from tests.test_comic import _spectrum_peak
 from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP and server)
 
@@ -30,15 +31,9 @@ pytestmark = pytest.mark.gimp
 
 def run(gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:  # noqa: F811
     """Run gimp_comic_batch.py with one scenario; returns its report (raw pixels in workdir/name/)."""
-    report = workdir / f"{name}.report.json"
-    report.unlink(missing_ok=True)
     fields.setdefault("dump_dir", str(workdir / name))
     (workdir / name).mkdir(exist_ok=True)
-    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
-    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
-    if not report.exists():
-        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(report.read_text())
+    return gimp.scenario(BATCH, home, workdir, name, gui, **fields)
 
 
 def rgba(entry: dict) -> np.ndarray:
@@ -58,7 +53,7 @@ def by_name(layers: list[dict]) -> dict[str, dict]:
 
 
 def selfie_mask(endpoint: str, rgb: np.ndarray) -> np.ndarray:
-    from server.client import Client
+    from cutout_common.client import Client
 
     height, width = rgb.shape[:2]
     with Client(endpoint, deadline=120) as client:
@@ -110,8 +105,8 @@ def test_comic_layers_are_named_layers_in_a_group_masked_by_the_person(placed, s
 
 def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
     page = placed["images"]["page"]
-    geometry = comic_page.page("b5", 300)
-    panels = comic_page.layout(geometry, "3 tiers")
+    geometry = page_geometry.page("b5", 300)
+    panels = page_geometry.layout(geometry, "3 tiers")
     assert (page["width"], page["height"]) == (geometry.width, geometry.height)
     assert page["resolution"] == pytest.approx([300, 300])
     guides = {"vertical": sorted(p for o, p in page["guides"] if o == "vertical"),
@@ -120,7 +115,7 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
     layers = by_name(page["layers"])
     assert [layer["name"] for layer in page["layers"]] == ["Panel 1", "Panel 2", "Panel 3", "Paper"]
     shown = visible(page)
-    border = comic_page.border_px(PAGE["border"], 300)
+    border = page_geometry.border_px(PAGE["border"], 300)
     for panel in panels:
         r = panel.rect
         group = layers[f"Panel {panel.order + 1}"]
@@ -141,7 +136,7 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
 
 def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
     page = placed["images"]["page"]
-    r = comic_page.layout(comic_page.page("b5", 300), "3 tiers")[1].rect
+    r = page_geometry.layout(page_geometry.page("b5", 300), "3 tiers")[1].rect
     panel = by_name(page["layers"])["Panel 2"]
     assert [c["name"] for c in panel["children"]] == ["Panel 2 border", "Background (placed)"]
     holder = panel["children"][1]
@@ -194,12 +189,7 @@ def test_placed_comic_layers_are_drawn_again_at_the_page_resolution(placed):
 
 def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(gimp, home, workdir, server):  # noqa: F811
     """With a mask painted by hand (the left half) no segmenter runs; Cut Out Person… can add comic layers."""
-    config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
-    saved = config.read_text()
-    settings = json.loads(saved)
-    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
-    config.write_text(json.dumps(settings))
-    try:
+    with no_server_start(home):
         report = run(gimp, home, workdir, "comic-mask", input=str(ASTRONAUT), prepare=["existing-mask"], steps=[
             {"run": "python-fu-person-cutout-comic-layers", "on": "photo",
              "args": {"style": "lineart", "endpoint": server}},
@@ -211,8 +201,6 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
             {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "before": "photo",  # no server: untouched
              "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0}},
         ], report=["photo", "page"])
-    finally:
-        config.write_text(saved)
     first, second, page, place, third = report["steps"]
     for step in (first, second, page, place):
         assert step.get("success"), step.get("error")

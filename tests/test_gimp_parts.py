@@ -15,21 +15,19 @@ people at known places.
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cutout_common.client import Client
 from models import registry
 from models.base import no_progress
+from models.install.random_weights import write_random_weights
 from models.maskrcnn import MaskRCNNSegmenter
 from models.parsing import ParsingSegmenter
-from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS
-from server.client import Client
-from server.service import Server, ServerConfig
+from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI
 from tests.test_gimp_plugin import REPO, gimp, home, workdir  # noqa: F401  (the same GIMP and profile)
 
@@ -88,24 +86,14 @@ def server(tmp_path_factory):
         return DOUBLES[name](weights, device)
 
     running = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"), factory=factory, names=list(DOUBLES))
-    endpoint = running.bind()
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield endpoint
-    running.stop()
-    thread.join(10)
+    with running:
+        yield running.endpoint
 
 
 def run(gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:  # noqa: F811
-    report = workdir / f"{name}.report.json"
-    report.unlink(missing_ok=True)
     fields["dump_dir"] = str(workdir / name)
     (workdir / name).mkdir(exist_ok=True)
-    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
-    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
-    if not report.exists():
-        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(report.read_text())
+    return gimp.scenario(BATCH, home, workdir, name, gui, **fields)
 
 
 def gray(path: Path, width: int, height: int) -> np.ndarray:

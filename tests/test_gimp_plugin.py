@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from server.client import Client
-from server.service import Server, ServerConfig
+from cutout_common.client import Client
+from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
-from tests.gimp_harness import Gimp, GimpUnavailable
+from tests.gimp_harness import Gimp, GimpUnavailable, no_server_start
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH = REPO / "tests" / "gimp_batch.py"
@@ -67,23 +65,13 @@ def server():
     if SelfieSegmenter(weights_dir()).missing_weights():
         pytest.fail("selfie weights missing") if IN_CI else pytest.skip("selfie weights missing (python install.py)")
     running = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
-    endpoint = running.bind()
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield endpoint
-    running.stop()
-    thread.join(10)
+    with running:
+        yield running.endpoint
 
 
 def scenario(gimp: Gimp, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:
     """Run gimp_batch.py with one scenario; returns its report."""
-    report = workdir / f"{name}.report.json"
-    report.unlink(missing_ok=True)
-    result = gimp.batch(BATCH, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
-    (workdir / f"{name}.log").write_text(result.stderr)  # GIMP's and the plug-in's messages, for a failing test
-    if not report.exists():
-        pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(report.read_text())
+    return gimp.scenario(BATCH, home, workdir, name, gui, **fields)
 
 
 def photo(persons_dev: Path, index: int = 3) -> Path:
@@ -249,18 +237,11 @@ def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, serv
 
 
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
-    config = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "person-cutout" / "config.json"
-    saved = config.read_text()
-    settings = json.loads(saved)
-    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
-    config.write_text(json.dumps(settings))
-    try:
+    with no_server_start(home):
         report = scenario(
             gimp, home, workdir, "unreachable", input=str(photo(persons_dev)),
             args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0},
         )
-    finally:
-        config.write_text(saved)
     assert report["registered"] and not report["success"]
     assert "could not start the Person Cutout server" in report.get("error", "")
     assert report["after"] == report["before"]

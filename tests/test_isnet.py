@@ -17,9 +17,9 @@ import torch
 
 from models.base import OptionError, Prediction
 from models.best import BestSegmenter, combine
-from models.convert_isnet import MODEL_KEY, ConversionError, join_chunks, state_dict
+from models.install.isnet import MODEL_KEY, ConversionError, join_chunks, state_dict
 from models.isnet import ISNetSegmenter
-from server.references import onnx_isnet
+from server.bench.references import onnx_isnet
 from tests.conftest import REPO_ROOT, installed, load_pair, stems
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from server import metrics
+from server.evaluation import metrics
 
 
 def square(size: int = 40, top: int = 10, left: int = 10, side: int = 10) -> np.ndarray:
@@ -184,3 +184,31 @@ def test_photo_metrics_adds_matting_measures_only_for_alpha_truth():
     truth = np.zeros((4, 4), np.float32)
     assert "sad" not in metrics.photo_metrics(pred, truth)
     assert {"sad", "mse", "gradient"} <= set(metrics.photo_metrics(pred, truth, alpha_truth=True))
+
+
+def test_stray_soft_alpha_counts_soft_pixels_away_from_the_true_outline_only():
+    truth = np.zeros((200, 200), bool)
+    truth[50:150, 60:140] = True
+    pred = truth.astype(np.float32)
+    assert metrics.stray_soft_alpha(pred, truth) == 0.0
+    hairy = pred.copy()
+    hairy[48:52, 60:140] = 0.5  # soft right on the outline: hair, allowed
+    assert metrics.stray_soft_alpha(hairy, truth) == 0.0
+    smeared = pred.copy()
+    smeared[10:30, 10:40] = 0.4  # a soft blob in the background, far from the person: 600 px = 1.5 %
+    smeared[100, 100] = 0.95  # confident enough: not soft
+    assert metrics.stray_soft_alpha(smeared, truth) == pytest.approx(600 / 40000)
+    assert metrics.stray_soft_alpha(smeared, truth) > metrics.SMEAR_SHARE
+    inside = pred.copy()
+    inside[90:110, 90:110] = 0.5  # soft inside the person, far from its outline: a smear too
+    assert metrics.stray_soft_alpha(inside, truth) == pytest.approx(400 / 40000)
+
+
+def test_person_size_classes_by_share_of_the_photo():
+    truth = np.zeros((100, 100), bool)
+    truth[:2, :2] = True
+    assert metrics.person_size(truth) == "small"
+    truth[:30, :30] = True
+    assert metrics.person_size(truth) == "medium"
+    truth[:60, :60] = True
+    assert metrics.person_size(truth) == "large"

@@ -4,13 +4,12 @@ No weights can be downloaded in CI, so the pipeline tests fill each network with
 (saved as the plain state dict the segmenter loads, so the real load path runs) and send real
 persons-dev photos through the server. The quality test needs the real weights: set
 PERSON_CUTOUT_REAL_WEIGHTS to a folder holding maskrcnn.pt, deeplab.pt and parsing.pt
-(``python -m models.fetch install --models maskrcnn,deeplab,parsing --target DIR``).
+(``python -m models.install install --models maskrcnn,deeplab,parsing --target DIR``).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import cv2
@@ -18,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 
+from cutout_common.options import check_options
 from models import registry
 from models.base import OptionError
-from models.maskrcnn import parse_options as maskrcnn_options
+from models.install.random_weights import write_random_weights
+from models.maskrcnn import OPTIONS as MASKRCNN_OPTIONS
 from models.maskrcnn import select
-from models.random_weights import write_random_weights
 from models.schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from tests.conftest import load_pair, stems
 
@@ -43,16 +43,14 @@ def small_photo(persons_dev: Path, stem: str, longest: int = 240) -> np.ndarray:
 
 
 def test_random_weights_whole_pipeline_through_the_server(random_weights, persons_dev):
-    from server.client import Client, ServerError
-    from server.service import Server, ServerConfig
+    from cutout_common.client import Client, ServerError
+    from server.transport.service import Server, ServerConfig
 
     def factory(name, device, weights):
         return registry.create(name, device, random_weights)
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"), factory=factory, names=list(NAMES))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = server.start()
     try:
         with Client(endpoint, deadline=300, silence_timeout=300) as client:
             hello = client.hello(timeout=30)
@@ -83,8 +81,7 @@ def test_random_weights_whole_pipeline_through_the_server(random_weights, person
                                      options={"threshold": 2})
             assert refused.value.code == "bad_option"
     finally:
-        server.stop()
-        thread.join(10)
+        server.close()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -155,7 +152,7 @@ def test_selection_refuses_bad_values():
         select(np.zeros((0, *masks.shape[1:]), np.float32), [25.0, 5.0], masks.shape[1:])
     for bad in ({"selection": "biggest"}, {"selection": True}, {"selection": [1, 2, 3]}, {"threshold": 2}, {"colour": 1}):
         with pytest.raises(OptionError):
-            maskrcnn_options(bad)
+            check_options(MASKRCNN_OPTIONS, bad, "maskrcnn")
 
 
 # --------------------------------------------------------------------------- parsing loader
@@ -169,7 +166,7 @@ def schp_checkpoint() -> dict[str, torch.Tensor]:
 
 
 def test_parsing_loader_accepts_schp_key_names(schp_checkpoint, tmp_path):
-    from models.parsing import convert
+    from models.install.checkpoints import parsing as convert
 
     source = tmp_path / "exp-schp-201908261155-lip.pth"
     torch.save({"epoch": 150, "state_dict": schp_checkpoint}, source)

@@ -6,14 +6,9 @@ calls it (tests/test_gimp_*.py run the plug-in non-interactively, where it never
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("licences", REPO / "gimp_plugin" / "person-cutout" / "licences.py")
-licences = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(licences)
+from plugin_logic import licences
 
 
 def test_only_copyleft_weights_get_a_notice():

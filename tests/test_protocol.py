@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server import protocol
-from server.protocol import ProtocolError, encode_image_request, encode_request, parse_reply, parse_request
+from cutout_common import protocol
+from cutout_common.protocol import ProtocolError, encode_image_request, encode_request, parse_reply, parse_request
 
 SEGMENTERS = ["selfie", "rvm"]
 
@@ -39,7 +39,7 @@ def test_module_imports_nothing_heavy():
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "json", "math", "uuid", "dataclasses", "typing"}
+    assert imported <= {"__future__", "json", "math", "uuid", "collections", "dataclasses", "typing"}
 
 
 def test_cutout_round_trip():
@@ -155,3 +155,50 @@ def test_every_error_code_is_documented():
     for code in ("bad_json", "bad_version", "bad_field", "unknown_op", "unknown_segmenter", "bad_format",
                  "bad_frames", "bad_frame_size", "too_large", "busy", "cancelled", "deadline", "shutdown"):
         assert code in protocol.ERROR_CODES
+
+
+# --------------------------------------------------------------------------- hardening (issue 14)
+
+
+@pytest.mark.parametrize("timeout", [10**400, -10**400, -1, 0, 0.0, -0.5, 1e300, True, "5", [], {}, None])
+def test_timeout_must_be_a_finite_positive_bounded_number(timeout):
+    """A JSON integer too large for a float once stopped the server (OverflowError in its I/O thread)."""
+    assert code_of([header(timeout=timeout), PIXELS]) == "bad_field"
+
+
+def test_valid_timeout_is_parsed_once_as_seconds():
+    assert parse([header(timeout=1), PIXELS]).timeout == 1.0
+    assert parse([header(timeout=2.5), PIXELS]).timeout == 2.5
+    assert parse([header(), PIXELS]).timeout is None
+
+
+@pytest.mark.parametrize("field", ["id", "op", "format", "segmenter"])
+def test_lone_surrogates_are_refused_in_every_text_field(field):
+    """``"\\ud800"`` is a valid JSON escape but no UTF-8 text: the id once killed the inference thread."""
+    frames = [header(**{field: "\ud800"}), PIXELS]
+    with pytest.raises(ProtocolError) as info:
+        parse(frames)
+    assert info.value.code == "bad_field"
+    if field == "id":
+        assert info.value.request_id is None  # never echoed back: the reply must be valid UTF-8 JSON
+    cancel = [json.dumps({"v": 1, "id": "c", "op": "cancel", "target": "\udfff"}).encode()]
+    assert code_of(cancel) == "bad_field"
+
+
+def test_frame_bytes_are_bounded_by_the_pixel_limit():
+    """Row padding cannot make a frame larger than the socket's message limit (max_pixels × 4 + margin)."""
+    limit = protocol.max_frame_bytes(1000)
+    assert limit >= 1000 * 4 + protocol.MAX_HEADER_BYTES
+    padded = header(width=10, height=100, format="RGBA8", stride=40 + 4096)
+    assert code_of([padded, bytes((40 + 4096) * 100)], max_pixels=1000) == "too_large"
+
+
+def test_new_error_codes_and_the_default_endpoint_are_documented():
+    for code in ("duplicate_id", "timeout", "unreachable", "internal"):
+        assert code in protocol.ERROR_CODES
+    assert protocol.DEFAULT_ENDPOINT == "tcp://127.0.0.1:5555"
+
+
+def test_queued_progress_carries_the_queue_position():
+    reply = parse_reply(protocol.encode_progress("r1", "queued", 0.0, ahead=3))
+    assert (reply.type, reply.header["stage"], reply.header["ahead"]) == ("progress", "queued", 3)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from models.base import OptionError
-from models.convert_rvm import ConversionError, state_dict_from_tfjs
+from models.install.rvm import ConversionError, state_dict_from_tfjs
 from models.rvm import DEFAULT_VIEW, RobustVideoMatting, box_filter_valid, downsample_ratio
 from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
 
@@ -41,7 +41,7 @@ def equivalence_photos(persons_dev) -> list[str]:
 @pytest.mark.network_runtime
 def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tmp_path_factory):
     """Alpha and foreground within 0.01 mean absolute difference of the TF.js graph run by TF.js itself (wasm)."""
-    from server.references.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
+    from server.bench.references.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
 
     try:
         runtime = install_tfjs(tmp_path_factory.mktemp("tfjs"))
@@ -204,7 +204,7 @@ def test_converter_writes_the_installed_weights(sources, weights, tmp_path):
     """Converting the sources again gives exactly the installed rvm.pt."""
     import torch
 
-    from models.convert_rvm import convert
+    from models.install.rvm import convert
 
     written = convert({"rvm.json": sources / "rvm.json", "rvm.bin": sources / "rvm.bin"}, tmp_path)
     installed = torch.load(weights / "rvm.pt", weights_only=True)

@@ -4,18 +4,17 @@ steps around it), its converter and the clean-up stage."""
 from __future__ import annotations
 
 import shutil
-import threading
 
 import numpy as np
 import pytest
 
+from cutout_common.client import Client
 from models.base import OptionError
-from models.convert_selfie import ConversionError, convert
+from models.install.selfie import ConversionError, convert
 from models.mask_cleanup import clean_mask
 from models.selfie import DEFAULTS, SelfieSegmenter, box_transform, to_photo
-from server.client import Client
-from server.references import run_script, throwaway_venv
-from server.service import Server, ServerConfig
+from server.bench.references import run_script, throwaway_venv
+from server.transport.service import Server, ServerConfig
 from tests.conftest import installed, load_pair, stems
 
 #: every step around the network off: the view mediapipe itself computes
@@ -49,9 +48,7 @@ def test_port_matches_the_mediapipe_runtime(selfie, persons_dev, tmp_path_factor
 
 def test_cutout_through_the_server_reaches_iou_080(selfie, persons_dev):
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = server.start()
     ious = []
     try:
         with Client(endpoint, deadline=120) as client:
@@ -64,8 +61,7 @@ def test_cutout_through_the_server_reaches_iou_080(selfie, persons_dev):
                 predicted = mask >= 128
                 ious.append((predicted & truth).sum() / max((predicted | truth).sum(), 1))
     finally:
-        server.stop()
-        thread.join(10)
+        server.close()
     print(f"selfie through the server: mean IoU {np.mean(ious):.3f} over {len(ious)} photos")
     assert len(ious) == 87 and np.mean(ious) >= 0.80
 

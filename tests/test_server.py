@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 import zmq
 
-from server import protocol
-from server.client import Client, ServerError
-from server.service import Server, ServerConfig
+from cutout_common import protocol
+from cutout_common.client import Client, ServerError
+from server.transport.service import Server, ServerConfig
 from tests import doubles
 
 
@@ -21,14 +22,11 @@ class Running:
     def __init__(self, **config):
         config.setdefault("endpoint", "tcp://127.0.0.1:*")
         self.server = Server(ServerConfig(**config), factory=doubles.factory, names=list(doubles.DOUBLES))
-        self.endpoint = self.server.bind()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        assert self.server.wait_ready()
+        self.endpoint = self.server.start()
+        self.thread = self.server.thread
 
     def stop(self):
-        self.server.stop()
-        self.thread.join(timeout=10)
+        self.server.close()
         assert not self.thread.is_alive()
 
 
@@ -72,6 +70,18 @@ def test_cutout_returns_the_segmenters_mask_exactly(running):
     np.testing.assert_array_equal(mask, expected_mask(rgb))
     assert reply.header["segmenter"] == "brightness"
     assert "segment" in stages
+
+
+def test_frames_can_be_kept_in_zeromqs_buffers(running):
+    """``copy_frames=False``: the reply's frames are views of what the socket received, the same bytes; the default
+    gives ``bytes`` (what GIMP's API takes). Large enough (≥ 64 KiB) that ZeroMQ would otherwise copy."""
+    rgb = photo(480, 640)
+    with client(running.endpoint, copy_frames=False) as c:
+        in_place = c.cutout(rgb.data, 640, 480, "RGB8", segmenter="brightness")
+    with client(running.endpoint) as c:
+        copied = c.cutout(rgb.data, 640, 480, "RGB8", segmenter="brightness")
+    assert isinstance(in_place.frames["mask"], memoryview) and isinstance(copied.frames["mask"], bytes)
+    assert in_place.frames["mask"] == copied.frames["mask"] == expected_mask(rgb).tobytes()
 
 
 @pytest.mark.parametrize("fmt", ["RGBA8", "GRAY8", "GRAYA8"])
@@ -250,3 +260,247 @@ def test_unreachable_server_fails_cleanly_within_the_deadline():
             c.cutout(bytes(12), 2, 2, "RGB8")
     assert info.value.code in ("timeout", "deadline")
     assert time.monotonic() - started < 5
+
+
+# --------------------------------------------------------------------------- hardening (issue 14)
+
+
+def raw_socket(endpoint: str) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    return sock
+
+
+def collect(sock: zmq.Socket, finals_wanted: int, timeout: float, quiet_after: float = 0.0) -> list[tuple[float, protocol.Reply]]:
+    """(arrival time, reply) for everything until ``finals_wanted`` finals came, then ``quiet_after`` s more."""
+    replies: list[tuple[float, protocol.Reply]] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if sum(r.is_final for _, r in replies) >= finals_wanted:
+            end = min(end, time.monotonic() + quiet_after)
+            quiet_after = 0.0
+        if sock.poll(50):
+            replies.append((time.monotonic(), protocol.parse_reply(sock.recv_multipart())))
+    return replies
+
+
+def image_frames(request_id: str, segmenter: str = "brightness", size: tuple[int, int] = (4, 4), **options) -> list[bytes]:
+    height, width = size
+    return protocol.encode_image_request(
+        "cutout", photo(height, width).tobytes(), width, height, "RGB8", segmenter=segmenter, options=options, request_id=request_id
+    )
+
+
+def test_huge_integer_timeout_is_refused_and_the_server_lives(running):
+    """Defect 1: ``"timeout": 1`` and 400 zeros overflowed float() in the I/O thread and stopped the server."""
+    sock = raw_socket(running.endpoint)
+    try:
+        header = (b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
+                  + b"0" * 400 + b"}")
+        sock.send_multipart([header, bytes(12)])
+        assert sock.poll(5000), "no answer: the server's I/O thread died"
+        reply = protocol.parse_reply(sock.recv_multipart())
+        assert (reply.id, reply.type, reply.header["code"]) == ("t", "error", "bad_field")
+    finally:
+        sock.close(0)
+    assert running.thread.is_alive()
+    with client(running.endpoint, deadline=5) as c:
+        assert c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="brightness").type == "result"
+
+
+def test_lone_surrogate_id_is_refused_and_image_requests_are_still_answered():
+    """Defect 2: an id that is no UTF-8 text killed the only inference thread; ping still answered, images never."""
+    single = Running(workers=1)
+    sock = raw_socket(single.endpoint)
+    try:
+        sock.send_multipart(image_frames("\ud800"))  # json.dumps writes the lone surrogate as the escape \ud800
+        assert sock.poll(5000)
+        reply = protocol.parse_reply(sock.recv_multipart())
+        assert (reply.type, reply.header["code"], reply.header["id"]) == ("error", "bad_field", None)
+        with client(single.endpoint, deadline=5, silence_timeout=5) as c:
+            assert c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="brightness").type == "result"
+    finally:
+        sock.close(0)
+        single.stop()
+
+
+def test_duplicate_id_in_flight_is_answered_with_duplicate_id(running):
+    """Defect 13: a second request under an id still in flight from the same client was silently dropped."""
+    sock = raw_socket(running.endpoint)
+    try:
+        sock.send_multipart(image_frames("d", "slow", seconds=0.6))
+        sock.send_multipart(image_frames("d", "slow", seconds=0.6))
+        finals = [r for _, r in collect(sock, 2, timeout=10, quiet_after=0.5) if r.is_final]
+    finally:
+        sock.close(0)
+    assert sorted(r.header.get("code", "result") for r in finals) == ["duplicate_id", "result"]
+    assert all(r.id == "d" for r in finals)
+
+
+def test_weights_missing_names_files_relative_to_the_weights_folder(running):
+    """Defect 14: a remote client learnt the server's absolute paths from weights_missing."""
+    with client(running.endpoint) as c:
+        with pytest.raises(ServerError) as info:
+            c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="missing")
+    assert info.value.code == "weights_missing"
+    assert "does-not-exist.pt" in info.value.message and "/nonexistent" not in info.value.message
+
+
+def test_oversized_frame_is_cut_off_by_the_socket():
+    """Defect 7: a frame far beyond --max-pixels was buffered whole before being refused (1.5 GB of RSS)."""
+    small = Running(max_pixels=1000)
+    sock = raw_socket(small.endpoint)
+    try:
+        sock.send_multipart([b'{"v":1,"id":"big","op":"cutout","width":10,"height":10,"format":"RGBA8"}', bytes(4 << 20)])
+        assert not sock.poll(1500), "the server read a 4 MB frame with a 1000-pixel limit"
+        with client(small.endpoint, deadline=5) as c:  # and it serves others
+            assert c.request(protocol.encode_request("ping")).header["pong"] is True
+        assert small.server._router.getsockopt(zmq.MAXMSGSIZE) == protocol.max_frame_bytes(1000)
+    finally:
+        sock.close(0)
+        small.stop()
+
+
+def test_progress_or_heartbeat_at_least_every_2_s_while_running_and_queued():
+    """Defect 8: a job in a stage without progress (or waiting in the queue) left the client in silence."""
+    single = Running(workers=1)
+    sock = raw_socket(single.endpoint)
+    try:
+        sent = time.monotonic()
+        sock.send_multipart(image_frames("a", "quiet", seconds=3))
+        time.sleep(0.2)  # 'a' is taken by the only worker; 'b' and 'c' wait behind it
+        sock.send_multipart(image_frames("b", "quiet", seconds=0.3))
+        sock.send_multipart(image_frames("c", "quiet", seconds=0.3))
+        replies = collect(sock, 3, timeout=15)
+    finally:
+        sock.close(0)
+        single.stop()
+    for request_id in "abc":
+        times = [sent] + [t for t, r in replies if r.id == request_id]
+        assert any(r.is_final and r.id == request_id for _, r in replies), request_id
+        gaps = np.diff(times)
+        print(f"{request_id}: {len(times) - 1} messages, longest silence {gaps.max():.2f} s")
+        assert gaps.max() <= 2.0, f"{request_id} heard nothing for {gaps.max():.2f} s"
+    ahead: dict[str, set] = {}
+    for _, r in replies:
+        if r.type == "progress" and r.header["stage"] == "queued":
+            ahead.setdefault(r.id, set()).add(r.header["ahead"])
+    assert ahead["b"] == {0} and 1 in ahead["c"] and ahead["c"] <= {0, 1} and "a" not in ahead
+
+
+def test_client_reports_a_silent_server_without_resending_the_job():
+    """Defect 8: a server gone mid-job was noticed after 3 tries × 60 s; a long job must not be sent again."""
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    received = []
+
+    def answer_once_then_fall_silent():
+        end = time.monotonic() + 6
+        while time.monotonic() < end:
+            if router.poll(100):
+                identity, *frames = router.recv_multipart()
+                received.append(frames)
+                request_id = json.loads(frames[0])["id"]
+                router.send_multipart([identity, *protocol.encode_progress(request_id, "segment", 0.1)])
+
+    thread = threading.Thread(target=answer_once_then_fall_silent)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with client(f"tcp://127.0.0.1:{port}", silence_timeout=1.0) as c:
+            with pytest.raises(ServerError) as info:
+                c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="slow")
+        noticed = time.monotonic() - started
+    finally:
+        thread.join()
+        router.close(0)
+    print(f"silent server noticed after {noticed:.2f} s (silence timeout 1 s)")
+    assert info.value.code == "unreachable" and "stopped answering" in info.value.message
+    assert noticed < 2.5
+    assert len(received) == 1, f"the image job was sent {len(received)} times"
+
+
+def test_hello_counts_a_cancelled_job_until_its_work_stops():
+    """Defect 5: a cancelled job still running showed 'in_flight: 0'; its final reply must come when it stopped."""
+    single = Running(workers=1)
+    sock = raw_socket(single.endpoint)
+    try:
+        sock.send_multipart(image_frames("q", "quiet", seconds=1.5))
+        assert sock.poll(5000)
+        assert protocol.parse_reply(sock.recv_multipart()).type == "progress"  # the worker has it
+        started = time.monotonic()
+        sock.send_multipart(protocol.encode_request("cancel", "c", target="q"))
+        with client(single.endpoint) as c:
+            assert c.hello()["queue"]["in_flight"] == 1
+        finals = {r.id: (t, r) for t, r in collect(sock, 2, timeout=10) if r.is_final}
+        with client(single.endpoint) as c:
+            assert c.hello()["queue"]["in_flight"] == 0
+    finally:
+        sock.close(0)
+        single.stop()
+    assert finals["c"][1].header["cancelled"] is True
+    stopped_at, reply = finals["q"]
+    assert reply.header["code"] == "cancelled"
+    assert stopped_at - started >= 1.0, "'cancelled' came before the work had stopped"
+
+
+def test_cancelled_edges_best_job_frees_the_worker_within_seconds():
+    """Defect 5: a cancelled ``edges: best`` on 3000×2000 kept the only worker 113 s; its progress must move."""
+    from PIL import Image
+
+    from tests.test_pipeline_cli import ASTRONAUT
+
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB").resize((3000, 2000)))
+    single = Running(workers=1)
+    sock = raw_socket(single.endpoint)
+    try:
+        sock.send_multipart(protocol.encode_image_request(
+            "cutout", rgb.tobytes(), 3000, 2000, "RGB8", segmenter="disc", options={"edges": "best"}, request_id="e"))
+        fractions = []
+        end = time.monotonic() + 60
+        while not [f for f in fractions if 0 < f < 1] and time.monotonic() < end:  # a tile solved: numba has compiled
+            if sock.poll(200):
+                reply = protocol.parse_reply(sock.recv_multipart())
+                assert not reply.is_final, reply.header
+                if reply.header.get("stage") == "edges":
+                    fractions.append(reply.header["fraction"])
+        assert [f for f in fractions if 0 < f < 1], "no progress from within the edge refinement"
+        cancelled = time.monotonic()
+        sock.send_multipart(protocol.encode_request("cancel", "c", target="e"))
+        with client(single.endpoint, deadline=30) as c:
+            while c.hello()["queue"]["in_flight"]:
+                assert time.monotonic() - cancelled < 20, "the worker is still busy 20 s after the cancel"
+                time.sleep(0.05)
+        freed = time.monotonic() - cancelled
+        finals = [r for _, r in collect(sock, 2, timeout=5) if r.is_final]
+    finally:
+        sock.close(0)
+        single.stop()
+    print(f"edges best 3000×2000: worker free {freed:.2f} s after the cancel")
+    assert freed < 4.0
+    assert sorted((r.id, r.header.get("code", "result")) for r in finals) == [("c", "result"), ("e", "cancelled")]
+
+
+def test_a_bug_while_handling_a_message_costs_that_message_only(monkeypatch):
+    """Defects 1 and 2 in general: whatever raises in the I/O thread or a worker thread answers 'internal'."""
+    from server.transport import service
+
+    single = Running(workers=1)
+    try:
+        monkeypatch.setattr(service.Server, "hello", lambda self: 1 / 0)
+        monkeypatch.setattr(service, "result_frames", lambda result: 1 / 0)
+        with client(single.endpoint, deadline=5) as c:
+            for _ in range(2):
+                with pytest.raises(ServerError) as info:
+                    c.hello()
+                assert info.value.code == "internal"
+                with pytest.raises(ServerError) as info:
+                    c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="brightness")
+                assert info.value.code == "internal" and "ZeroDivisionError" in info.value.message
+            monkeypatch.undo()
+            assert c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="brightness").type == "result"
+            assert c.hello()["queue"]["in_flight"] == 0
+    finally:
+        single.stop()

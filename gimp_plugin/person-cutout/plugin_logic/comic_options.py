@@ -1,0 +1,54 @@
+# Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
+# Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
+"""The comic styles as procedure arguments and request options, from the server's own style table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cutout_common import comic_styles
+
+STYLE_NAMES = list(comic_styles.STYLES)
+
+
+def style_choices() -> list[tuple[str, str]]:
+    return [(s.name, f"{s.label} — {s.help}") for s in comic_styles.STYLES.values()]
+
+
+def all_params() -> list:
+    """Every parameter of every style once, in table order (the procedure's arguments)."""
+    seen: dict[str, Any] = {}
+    for style in comic_styles.STYLES.values():
+        for param in style.params:
+            seen.setdefault(param.name, param)
+    return list(seen.values())
+
+
+def argument_name(param) -> str:
+    """PDB argument names use dashes: ``line_weight`` -> ``line-weight``."""
+    return param.name.replace("_", "-")
+
+
+def style_option(style: str, value_of: Callable[[str], Any]) -> dict:
+    """The ``comic`` option of a request: the style and the values of its own parameters.
+
+    ``value_of(argument_name)`` reads the procedure's argument (``config.get_property``).
+    """
+    # the group's mask applies the soft edge; layers multiplied by it too would get mask² edges
+    option = {"style": style, "soft_edges": False}
+    for param in comic_styles.STYLES[style].params:
+        value = value_of(argument_name(param))
+        option[param.name] = int(value) if param.kind == "int" else float(value)
+    return option
+
+
+def full_option(option: dict) -> dict:
+    """``option`` with every parameter of its style filled in (its defaults), as recorded on a group."""
+    params = comic_styles.STYLES[option["style"]].params
+    return {"soft_edges": False, **{p.name: p.default for p in params}, **option}
+
+
+def recorded_option(info: dict) -> dict:
+    """The comic option a group was made with; a group made before it was recorded gets its style's defaults."""
+    return dict(info.get("comic") or full_option({"style": info["style"]}))

@@ -1,0 +1,115 @@
+"""The plug-in's GIMP-free logic (gimp_plugin/person-cutout/plugin_logic), without GIMP.
+
+The GIMP modules only read layers, call these functions and write the results back; the real GIMP
+tests (tests/test_gimp_*.py) check that wiring. Here: bytes, geometry, the server's answer, settings.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from plugin_logic import comic_options, pixel_bytes, placement, replies, settings
+
+from cutout_common import comic_styles
+
+
+def test_interleave_puts_colours_and_alpha_in_rgba_order():
+    colours = bytes([1, 2, 3, 4, 5, 6])
+    assert pixel_bytes.interleave(colours, bytes([7, 8])) == bytes([1, 2, 3, 7, 4, 5, 6, 8])
+    assert pixel_bytes.opaque(colours) == bytes([1, 2, 3, 255, 4, 5, 6, 255])
+    assert pixel_bytes.alpha_of(bytes([1, 2, 3, 7, 4, 5, 6, 8])) == bytes([7, 8])
+    with pytest.raises(ValueError):
+        pixel_bytes.interleave(colours, bytes([7]))
+
+
+def test_darkest_is_the_per_pixel_minimum():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, 1000, dtype=np.uint8), rng.integers(0, 256, 1000, dtype=np.uint8)
+    assert pixel_bytes.darkest(a.tobytes(), b.tobytes()) == np.minimum(a, b).tobytes()
+    with pytest.raises(ValueError):
+        pixel_bytes.darkest(b"\x00", b"\x00\x00")
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (3, 2), (-2, -1), (6, 4), (-5, 0), (40, 40)])
+def test_a_plane_lands_at_its_offset_clipped_to_the_canvas(offset):
+    plane = np.arange(1, 5 * 4 + 1, dtype=np.uint8).reshape(4, 5)
+    canvas = np.zeros((7, 9), np.uint8)
+    ox, oy = offset
+    for y in range(4):  # the reference: pixel by pixel
+        for x in range(5):
+            if 0 <= y + oy < 7 and 0 <= x + ox < 9:
+                canvas[y + oy, x + ox] = plane[y, x]
+    placed = pixel_bytes.on_canvas(plane.tobytes(), 5, 4, offset, (9, 7))
+    assert placed == canvas.tobytes()
+
+
+def test_person_bounds_find_the_half_opaque_box_or_the_whole_photo():
+    mask = np.zeros((10, 12), np.uint8)
+    mask[2:7, 3:9] = 128
+    mask[8, 0] = 127  # under 50 %: not the person
+    assert placement.person_bounds(mask.tobytes(), 12, 10) == (3, 2, 9, 7)
+    assert placement.person_bounds(np.zeros((10, 12), np.uint8).tobytes(), 12, 10) == (0, 0, 12, 10)
+    assert placement.person_bounds(None, 12, 10) == (0, 0, 12, 10)
+
+
+def test_whole_fits_inside_and_fill_covers_the_panel():
+    panel = {"x": 100, "y": 50, "width": 200, "height": 400}
+    bounds = (10, 10, 110, 60)  # 100 × 50, not touching the photo's bottom (layer 200 × 100)
+    scale, x, y = placement.placement(bounds, (200, 100), panel, "whole")
+    assert scale == pytest.approx(2.0)  # the width limits: 100 px → 200 px
+    assert (x + 10 * scale, y + 10 * scale) == pytest.approx((100, 50 + (400 - 100) / 2))  # centred
+    scale, x, y = placement.placement(bounds, (200, 100), panel, "fill")
+    assert scale == pytest.approx(8.0)  # the height: 50 px → 400 px
+
+
+def test_a_bust_cut_by_the_photos_bottom_stands_on_the_panels_bottom():
+    panel = {"x": 0, "y": 0, "width": 300, "height": 300}
+    scale, x, y = placement.placement((50, 20, 150, 100), (200, 100), panel, "whole")
+    assert y + 100 * scale == pytest.approx(300, abs=1)
+
+
+def reply(frames: dict[str, bytes], order: list[str] | None = None):
+    names = order or list(frames)
+    return SimpleNamespace(frames=frames, header={"frames": [{"name": n} for n in names]})
+
+
+def test_answers_are_checked_before_anything_is_written():
+    good = reply({"mask": bytes(6), "foreground": bytes(18), "part:Hair": bytes(6), "layer:Ink": bytes(24),
+                  "layer:Tone": bytes(24)})
+    assert replies.checked_mask(good, 3, 2) == bytes(6)
+    assert replies.checked_colours(good, "foreground", 3, 2) == bytes(18)
+    assert replies.checked_colours(good, "composite", 3, 2) is None
+    assert replies.part_frames(good, 3, 2) == [("Hair", bytes(6))]
+    assert [name for name, _ in replies.comic_frames(good, 3, 2)] == ["Ink", "Tone"]  # frame order kept
+    with pytest.raises(replies.AnswerError):
+        replies.checked_mask(reply({"mask": bytes(5)}), 3, 2)
+    with pytest.raises(replies.AnswerError):
+        replies.part_frames(reply({"mask": bytes(6)}), 3, 2)
+    with pytest.raises(replies.AnswerError):
+        replies.comic_frames(reply({"mask": bytes(6), "layer:Ink": bytes(20)}), 3, 2)
+
+
+def test_style_options_come_from_the_servers_table():
+    names = [p.name for p in comic_options.all_params()]
+    assert len(names) == len(set(names)) and "line_weight" in names and "tone_lpi" in names
+    values = {"line-weight": 2.0, "detail": 0.5, "outline": 1.0, "colours": 6.0, "smoothing": 1.0, "dpi": 300.0}
+    option = comic_options.style_option("cartoon", values.__getitem__)
+    assert option["style"] == "cartoon" and option["soft_edges"] is False
+    assert option["colours"] == 6 and isinstance(option["colours"], int) and option["line_weight"] == 2.0
+    comic_styles.resolve("cartoon", {k: v for k, v in option.items() if k not in ("style", "soft_edges")})
+    full = comic_options.full_option({"style": "lineart", "line_weight": 3.0})
+    assert full["line_weight"] == 3.0 and full["outline"] == comic_styles.OUTLINE.default
+    assert comic_options.recorded_option({"style": "lineart"}) == comic_options.full_option({"style": "lineart"})
+
+
+def test_settings_come_from_config_json_or_the_default(tmp_path):
+    assert settings.endpoint_or_configured("", tmp_path) == settings.DEFAULT_ENDPOINT
+    (tmp_path / settings.CONFIG_FILE).write_text(json.dumps({"endpoint": "tcp://127.0.0.1:6000"}))
+    assert settings.endpoint_or_configured("", tmp_path) == "tcp://127.0.0.1:6000"
+    assert settings.endpoint_or_configured("ipc:///tmp/x", tmp_path) == "ipc:///tmp/x"
+    (tmp_path / settings.CONFIG_FILE).write_text("{broken")
+    with pytest.raises(ValueError, match="install.py"):
+        settings.load_config(tmp_path)
