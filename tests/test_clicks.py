@@ -1,12 +1,12 @@
-"""The click simulator (server/clicks.py): where it clicks, how it labels, and the NoC convention."""
+"""The click simulator (server/evaluation/clicks.py): where it clicks, how it labels, and the NoC convention."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from server import clicks
-from server.metrics import iou
+from server.evaluation import clicks
+from server.evaluation.metrics import iou
 
 
 def square(shape=(120, 160), top=20, left=30, size=80) -> np.ndarray:

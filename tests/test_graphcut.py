@@ -1,4 +1,4 @@
-"""The grid graph cut (server/graphcut.py): the exact minimum on small grids, and edges that follow the photo."""
+"""The grid graph cut (server/pipeline/graphcut.py): the exact minimum on small grids, and edges that follow the photo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from server.graphcut import HARD, OFFSETS, contrast_weights, min_cut
+from server.pipeline.graphcut import HARD, OFFSETS, contrast_weights, min_cut
 
 
 def energy(labels: np.ndarray, cost_0: np.ndarray, cost_1: np.ndarray, edges: list[np.ndarray]) -> float:

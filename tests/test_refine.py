@@ -1,7 +1,7 @@
-"""Refine by hand (server/refine.py) on real photos: a wrong region is made on purpose, one click fixes it.
+"""Refine by hand (server/pipeline/refine.py) on real photos: a wrong region is made on purpose, one click fixes it.
 
 The astronaut tests need only the bundled photo and the ``rvm`` weights; the persons-dev test runs the
-click simulator (server/clicks.py) on a handful of real photos with their true masks.
+click simulator (server/evaluation/clicks.py) on a handful of real photos with their true masks.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from models import registry
-from server import clicks
-from server.metrics import iou
-from server.refine import (
+from server.evaluation import clicks
+from server.evaluation.metrics import iou
+from server.pipeline.refine import (
     DEFAULT_SETTINGS,
     NOT_PERSON,
     PERSON,

@@ -15,7 +15,7 @@ For each such stroke, largest first:
    fringe: a dot on a passer-by, a lamp post or a stroller the segmenter added takes it away whole,
    while a dot on the edge of a child the artist brought back only trims that edge (rule 2).
 2. Otherwise the mistake is segmented in a **crop around the stroke** (:attr:`RefineSettings.crop_scale`
-   times the person's size, ``sqrt`` of the mask's area) by a **graph cut** (:mod:`server.graphcut`) at
+   times the person's size, ``sqrt`` of the mask's area) by a **graph cut** (:mod:`server.pipeline.graphcut`) at
    most :attr:`RefineSettings.work_size` pixels across. Only pixels on the wrong side of the stroke's
    label may change (a white stroke only adds, a black one only removes), and only those connected to the
    stroke. The costs of changing a pixel, from what the photo and the networks say:
@@ -45,7 +45,7 @@ For each such stroke, largest first:
 which lies within the stroke's bounding box grown by ``crop_scale × person size`` (at least ``min_crop``)
 on every side, or, for rule 1, inside the piece it removes and that piece's fringe. Pixels outside every such area are returned exactly as given.
 
-Why these parts. Measured on persons-dev with the click simulator (:mod:`server.clicks`, ``rvm``'s
+Why these parts. Measured on persons-dev with the click simulator (:mod:`server.evaluation.clicks`, ``rvm``'s
 masks, mean IoU 0.910 before any click): OpenCV's ``grabCut`` on the same crops (hints as ``GC_FGD`` /
 ``GC_BGD``, the mask as ``GC_PR_*``) and this cut without the network both grow or eat whole
 regions of similar colour (a dark head and a dark window); the network alone fixes missed people but
