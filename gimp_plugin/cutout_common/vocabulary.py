@@ -187,4 +187,7 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
            help="also return the cut-out over this colour (frame 'composite')"),
     Option("mask", "Mask", "choice", "segment", choices=MASK_SOURCES,
            help="where the person's mask comes from"),
+    Option("hints", "Hints", "bool", False,
+           help="a GRAY8 frame of the photo's size follows the pixels: 255 person, 0 not person, anything else "
+                "no hint; the mask (segmented or given) is redone where the hints contradict it"),
 )

@@ -15,7 +15,11 @@ segmenter (e.g. ``view`` for ``rvm``, ``selection`` for ``maskrcnn``):
   over that colour (frame ``composite``), computed here so GIMP needs no pixel arithmetic;
 * ``mask`` — ``segment`` (default) | ``alpha``: take the person's mask from the sent image's
   alpha channel instead of running a segmenter (GIMP's Comic Layers on a layer that already
-  has a mask the artist refined by hand).
+  has a mask the artist refined by hand);
+* ``hints`` — bool: a hints image comes with the photo (``run_cutout``'s ``hints``; on the wire a
+  GRAY8 frame after the pixels). The mask, segmented or given, is redone where the hints
+  contradict it (:mod:`server.pipeline.refine`), before the edges and comic stages, so they work
+  on the corrected mask; hint pixels stay hard (0 or 1) through the edges stage.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class PipelineOptions:
     comic: dict[str, Any] | None = None
     background: str | None = None
     mask: str = "segment"
+    hints: bool = False
     segmenter_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,15 +79,19 @@ def run_cutout(
     models: ModelCache,
     progress: ProgressFn = no_progress,
     given_alpha: np.ndarray | None = None,
+    hints: np.ndarray | None = None,
 ) -> CutoutResult:
     """Cut the person out of ``rgb`` (H×W×3 uint8).
 
     ``given_alpha`` (H×W uint8, the sent image's alpha channel) is the person's mask
-    when the option ``mask`` is ``alpha``; no segmenter runs then.
+    when the option ``mask`` is ``alpha``; no segmenter runs on the whole photo then.
+    ``hints`` (H×W uint8: 255 person, 0 not person, else no hint) redoes the mask where they
+    contradict it; the option ``hints``, when given, says they must be there.
     Raises ``UnknownSegmenterError``, ``WeightsMissingError`` or ``OptionError``
     for requests that cannot run; the caller turns them into protocol errors.
     """
     opts = parse_options(options)
+    _check_hints(rgb, hints, opts.hints)
     if opts.mask == "alpha":
         if given_alpha is None:
             raise OptionError("option 'mask': 'alpha' needs an image with an alpha channel (RGBA8 or GRAYA8)")
@@ -100,6 +109,9 @@ def run_cutout(
     if opts.parts:
         result.parts = prediction.parts
 
+    if hints is not None:
+        result.alpha = _refine(rgb, result.alpha, hints, segmenter, opts, models, progress)
+
     if opts.edges != "off":
         from server.pipeline import edges
 
@@ -109,6 +121,11 @@ def run_cutout(
         result.alpha = alpha
         if opts.foreground and colours is not None:
             result.foreground = colours
+        if hints is not None:  # the artist's pixels stay as painted
+            from server.pipeline.refine import NOT_PERSON, PERSON
+
+            result.alpha[hints == PERSON] = 1.0
+            result.alpha[hints == NOT_PERSON] = 0.0
         progress("edges", 1.0)
 
     if opts.comic is not None:
@@ -126,6 +143,42 @@ def run_cutout(
     if opts.background is not None:
         result.composite = composite(rgb, result.alpha, result.foreground, opts.background)
     return result
+
+
+def _check_hints(rgb: np.ndarray, hints: np.ndarray | None, announced: bool) -> None:
+    """A hints image of the photo's size in uint8, and one whenever the option ``hints`` says so: checked
+    before any network runs."""
+    if hints is None:
+        if announced:
+            raise OptionError("option 'hints' is true but no hints image came with the photo")
+        return
+    if hints.dtype != np.uint8 or hints.shape != rgb.shape[:2]:
+        raise OptionError(
+            f"the hints image must be one byte per pixel at the photo's size {rgb.shape[1]}×{rgb.shape[0]}, "
+            f"got {hints.dtype} {'×'.join(str(n) for n in hints.shape[::-1])}"
+        )
+
+
+def _refine(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    hints: np.ndarray,
+    segmenter: str | None,
+    opts: PipelineOptions,
+    models: ModelCache,
+    progress: ProgressFn,
+) -> np.ndarray:
+    """The mask redone under the hints, with the segmenter (the request's, else the default) re-run on crops.
+
+    Its own options are not passed to crops: a point chosen on the photo (``person``) means nothing there.
+    """
+    from server.pipeline.refine import active_strokes, refine_with_hints, segmenter_evidence
+
+    if not active_strokes(hints, alpha):  # nothing contradicts the mask: no network to load
+        return refine_with_hints(rgb, alpha, hints)
+    progress("refine", 0.0)
+    evidence = segmenter_evidence(models.get(segmenter or registry.default_name(models.weights)))
+    return refine_with_hints(rgb, alpha, hints, segment=evidence, progress=progress)
 
 
 def _predict(

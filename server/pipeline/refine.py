@@ -158,8 +158,17 @@ def refine_with_hints(
 
 
 def segmenter_evidence(segmenter, options: dict | None = None) -> Segment:
-    """A :data:`Segment` from a loaded :class:`models.base.Segmenter` (e.g. ``rvm`` with ``{"enlarge": true}``,
-    so a small crop is seen at the network's full view, as measured)."""
+    """A :data:`Segment` from a loaded :class:`models.base.Segmenter`, seeing a small crop at its full view.
+
+    A segmenter that mattes crops of its own (``people``: ``rvm`` enlarged to its view) is asked that way;
+    one with the option ``enlarge`` (``rvm``) gets it unless ``options`` say otherwise, as measured; any
+    other runs with ``options`` as given (its defaults when None).
+    """
+    matte_crop = getattr(segmenter, "matte_crop", None)
+    if matte_crop is not None and options is None:
+        return lambda crop: matte_crop(np.ascontiguousarray(crop))[0]
+    if options is None and any(option.name == "enlarge" for option in getattr(segmenter, "options", ())):
+        options = {"enlarge": True}
 
     def segment(crop: np.ndarray) -> np.ndarray:
         return segmenter.predict(np.ascontiguousarray(crop), options).alpha

@@ -473,7 +473,10 @@ class Server(ServingLoop):
             options.setdefault("comic", options.pop("style", "cartoon"))
         segmenter = request.segmenter or (self._names[0] if self._names else None)
         alpha = image[:, :, -1] if image.shape[2] in (2, 4) else None  # for the option mask=alpha
-        result = run_cutout(rgb, segmenter, options, self.models, progress, given_alpha=alpha)
+        hints = None  # the frame's size was checked by parse_request
+        if request.hints is not None:
+            hints = np.frombuffer(request.hints, np.uint8).reshape(request.height, request.width)
+        result = run_cutout(rgb, segmenter, options, self.models, progress, given_alpha=alpha, hints=hints)
         progress("encode", 1.0)
         return protocol.encode_result(request.id, result_frames(result), segmenter=result.segmenter, info=result.info)
 
