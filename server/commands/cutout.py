@@ -25,7 +25,7 @@ from cutout_common.vocabulary import PERSON_CHOICES, parse_person
 from server.commands.common import add_connection_arguments, add_device_argument, curve_keys, device_of
 from server.commands.cutout_files import CutoutSettings, OutputError, cut_out_photo, every_output
 from server.commands.errors import CliError
-from server.pipeline.images import PhotoError
+from server.pipeline.images import PhotoError, shown_size
 from server.transport import cutters
 
 HELP = "cut the person out of photos (a file or a folder)"
@@ -94,6 +94,47 @@ def plan(input_path: Path, output: Path, suffix: str = ".png") -> list[tuple[Pat
     return [(p, output / (p.stem + suffix)) for p in photos]
 
 
+Companions = dict[Path, tuple["Path | None", "Path | None"]]
+
+
+def plan_companions(jobs: list[tuple[Path, Path]], input_path: Path, hints: Path | None,
+                    mask_from: Path | None) -> Companions:
+    """Per photo, its hints file and mask file (None where it has none), each checked to be the photo's size:
+    every refusal before any work.
+
+    For one photo ``--hints``/``--mask-from`` name files (or folders holding ``NAME.png``); for a folder of
+    photos, folders holding ``NAME.png`` for photo ``NAME.*``, and a photo without one gets none.
+    """
+    found: Companions = {}
+    for source, _ in jobs:
+        pair = tuple(_companion(source, input_path, given, flag) for given, flag in
+                     ((hints, "--hints"), (mask_from, "--mask-from")))
+        if any(pair):
+            try:
+                photo_size = shown_size(source)
+            except PhotoError:  # the loop reports it skipped, like any unreadable photo
+                photo_size = None
+            for path in pair:
+                if path is not None and photo_size is not None and shown_size(path) != photo_size:
+                    raise ValueError(f"{path} is {'×'.join(map(str, shown_size(path)))}, its photo {source} is "
+                                     f"{'×'.join(map(str, photo_size))}")
+        found[source] = pair
+    return found
+
+
+def _companion(source: Path, input_path: Path, given: Path | None, flag: str) -> Path | None:
+    if given is None:
+        return None
+    if given.is_dir():
+        path = given / f"{source.stem}.png"
+        return path if path.is_file() else None
+    if input_path.is_dir():
+        raise ValueError(f"{flag} {given}: with a folder of photos, {flag} names a folder holding NAME.png per photo")
+    if not given.is_file():
+        raise FileNotFoundError(f"{flag} {given} does not exist")
+    return given
+
+
 def check_outputs(jobs: list[tuple[Path, Path]], comic: str | None, overwrite: bool) -> None:
     """Refuse unknown output formats, two photos with one output, and existing outputs unless ``overwrite``:
     before any work is done."""
@@ -126,6 +167,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", default=None, metavar="all|largest|X,Y",
                         help="which person of a group: all, the largest, or the one standing at pixel X,Y "
                              "(the default segmenter people, and maskrcnn)")
+    parser.add_argument("--hints", type=Path, default=None, metavar="HINTS",
+                        help="refine by hand: a hints image the photo's size (white: person, black: not person, "
+                             "anything else or transparent: no hint); with a folder of photos, a folder holding "
+                             "NAME.png for photo NAME.* (a photo without one gets no hint)")
+    parser.add_argument("--mask-from", type=Path, default=None, metavar="MASK",
+                        help="start from this mask (greyscale, or a cut-out whose alpha is taken) instead of "
+                             "segmenting; with a folder of photos, a folder holding NAME.png (a photo without one "
+                             "gets a fresh cut-out)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output files that exist already (with --ray: cut out every photo again)")
@@ -157,11 +206,17 @@ def cut_out_files(args: argparse.Namespace) -> int:
     if getattr(args, "ray", None) is not None:
         if args.connect:
             raise ValueError("--ray and --connect are two ways to run: give one")
+        if getattr(args, "hints", None) or getattr(args, "mask_from", None):
+            raise ValueError("--hints and --mask-from do not run on Ray yet; run without --ray")
         check_outputs(jobs, args.comic, overwrite=True)  # the suffixes; existing outputs are skipped there
         from server.commands.cutout_ray import cut_out_on_ray
 
         return cut_out_on_ray(jobs, settings, args)
     check_outputs(jobs, args.comic, getattr(args, "overwrite", False))
+    try:
+        companions = plan_companions(jobs, args.input, getattr(args, "hints", None), getattr(args, "mask_from", None))
+    except PhotoError as exc:
+        raise ValueError(str(exc)) from None
     if args.connect:
         cut = cutters.remote(args.connect, curve_keys(args.curve), args.silence_timeout)
     else:
@@ -174,7 +229,7 @@ def cut_out_files(args: argparse.Namespace) -> int:
     for source, target in bar:
         bar.set_postfix_str(source.name)
         try:
-            result = cut_out_photo(source, target, cut, settings)
+            result = cut_out_photo(source, target, cut, settings, *companions[source])
         except PhotoError as exc:
             print(f"skipped {exc}", file=sys.stderr)
             failures += 1

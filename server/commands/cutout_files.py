@@ -18,7 +18,7 @@ from PIL import Image
 
 from server.pipeline import pixels
 from server.pipeline.cutout import CutoutResult, composite
-from server.pipeline.images import read_photo, save_image
+from server.pipeline.images import PhotoError, read_grey, read_hints, read_photo, save_image
 from server.transport.cutters import Cutter
 
 #: output formats without an alpha channel: the cut-out is flattened over a background
@@ -40,14 +40,31 @@ class OutputError(OSError):
     """An output file could not be written (full or read-only disk); the message names it."""
 
 
-def cut_out_photo(source: Path, target: Path, cut: Cutter, settings: CutoutSettings) -> CutoutResult:
+def cut_out_photo(
+    source: Path,
+    target: Path,
+    cut: Cutter,
+    settings: CutoutSettings,
+    hints: Path | None = None,
+    mask_from: Path | None = None,
+) -> CutoutResult:
     """Read ``source``, cut the person out, write ``target`` and its comic layers, each atomically.
 
-    Raises :class:`~server.pipeline.images.PhotoError` for a file that is not a readable photo,
-    :class:`OutputError` when writing fails, ``CutoutRefused`` for what every photo would meet.
+    ``hints`` (a hints image: white person, black not, anything else or transparent no hint) redoes the
+    mask where they contradict it; ``mask_from`` (a mask, or a cut-out whose alpha is taken) is the mask
+    to start from instead of segmenting. Raises :class:`~server.pipeline.images.PhotoError` for a file
+    that is not a readable image or one of another size than the photo, :class:`OutputError` when writing
+    fails, ``CutoutRefused`` for what every photo would meet.
     """
     rgb = read_photo(source)
-    result = cut(rgb, settings.segmenter, settings.options)
+    hint_plane = None if hints is None else read_hints(hints)
+    mask = None if mask_from is None else read_grey(mask_from, use_alpha=True)
+    for path, plane in ((hints, hint_plane), (mask_from, mask)):
+        if plane is not None and plane.shape != rgb.shape[:2]:
+            raise PhotoError(f"{path} is {plane.shape[1]}×{plane.shape[0]}, its photo {source.name} "
+                             f"{rgb.shape[1]}×{rgb.shape[0]}")
+    given = {key: value for key, value in (("mask", mask), ("hints", hint_plane)) if value is not None}
+    result = cut(rgb, settings.segmenter, settings.options, **given)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write(target, rgb, result, settings)

@@ -4,6 +4,9 @@
 model, means over the photos); with ``--out`` also ``summary.md``, ``summary.csv``, ``photos.csv``,
 ``report.json`` and ``worst-<model>.png`` (photo | truth | prediction | error: red where a person is
 claimed where there is none, cyan where one is missed). See :mod:`server.evaluation`.
+
+``--clicks N`` measures refine by hand instead (:mod:`server.evaluation.interactive`): mean IoU after
+0…N simulated clicks and NoC@90 / NoC@95; ``--out`` then writes ``clicks.md`` and ``clicks.csv``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worst", type=int, default=8, metavar="N", help="photos on each contact sheet (default 8)")
     add_device_argument(parser, " (in-process only)")
     parser.add_argument("--connect", default=None, metavar="ENDPOINT", help="ask a running server instead of in-process")
+    parser.add_argument("--clicks", type=int, default=None, metavar="N",
+                        help="refine by hand: simulate N clicks per photo (largest error's interior point, labelled "
+                             "by the truth, radius 5 px), print mean IoU after 0..N clicks and NoC@90/NoC@95")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the report files; one-line errors for what cannot run."""
     try:
         specs = parse_models(args.models, parse_json(args.options, "--options"))
+        if getattr(args, "clicks", None) is not None:
+            return run_clicks(args, specs)
         report = evaluate(
             Path(args.data), specs, limit=args.limit, connect=args.connect,
             device=getattr(args, "device", "auto"), worst=getattr(args, "worst", 8), progress=True,
@@ -53,4 +61,23 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         for path in report_out.write_report(report, Path(args.out)):
             print(f"wrote {path}")
+    return 0
+
+
+def run_clicks(args: argparse.Namespace, specs: list) -> int:
+    """``--clicks N``: the click simulator per model, its curve printed (and written with ``--out``)."""
+    from server.evaluation import interactive
+
+    for spec in specs:
+        report = interactive.evaluate_clicks(
+            Path(args.data), spec, args.clicks, limit=args.limit, connect=args.connect,
+            device=getattr(args, "device", "auto"), progress=True,
+        )  # fmt: skip
+        print(interactive.format_report(report))
+        for item in report.skipped:
+            print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+        if args.out:
+            out = Path(args.out) if len(specs) == 1 else Path(args.out) / spec.label.replace("/", "_")
+            for path in interactive.write_report(report, out):
+                print(f"wrote {path}")
     return 0

@@ -95,6 +95,9 @@ def run_cutout(
     if opts.mask == "alpha":
         if given_alpha is None:
             raise OptionError("option 'mask': 'alpha' needs an image with an alpha channel (RGBA8 or GRAYA8)")
+        if given_alpha.shape != rgb.shape[:2]:
+            raise OptionError(f"the given mask is {given_alpha.shape[1]}×{given_alpha.shape[0]}, the photo "
+                              f"{rgb.shape[1]}×{rgb.shape[0]}")
         name = "alpha"
         prediction, fallback = Prediction(alpha=given_alpha.astype(np.float32) / 255.0), None
     else:

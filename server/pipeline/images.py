@@ -46,6 +46,61 @@ def read_photo(path: Path | str, orient: bool = True) -> np.ndarray:
             raise PhotoError(f"{path}: not a readable image ({exc})") from None
 
 
+def shown_size(path: Path | str) -> tuple[int, int]:
+    """(width, height) of an image as :func:`read_photo` returns it (EXIF orientation applied), from its header."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)  # a quarter turn, with or without a flip
+    except OSError as exc:
+        raise PhotoError(f"{path}: not a readable image ({exc})") from None
+    return (height, width) if turned else (width, height)
+
+
+#: the EXIF tag of the orientation
+ORIENTATION_TAG = 0x0112
+
+
+def read_grey(path: Path | str, use_alpha: bool) -> np.ndarray:
+    """An H×W uint8 plane of an image file (orientation applied like a photo's): its alpha channel when it has one
+    and ``use_alpha`` (a cut-out PNG given as a mask), else its grey values."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if use_alpha and ("A" in image.getbands() or "transparency" in image.info):
+                return np.asarray(image.convert("RGBA"))[:, :, 3].copy()
+            if image.mode in SIXTEEN_BIT or image.mode in ("I", "F"):
+                return to_rgb8(image)[:, :, 0].copy()
+            return np.asarray(image.convert("L")).copy()
+    except OSError as exc:
+        raise PhotoError(f"{path}: not a readable image ({exc})") from None
+
+
+def read_hints(path: Path | str, no_hint: int = 128) -> np.ndarray:
+    """A hints image as the pipeline takes it (H×W uint8: 255 person, 0 not person, else no hint).
+
+    White and black are the hints; transparent pixels (alpha below half) and every other grey are no
+    hint, so a Hints layer exported from GIMP with its transparency reads as painted.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            has_alpha = "A" in image.getbands() or "transparency" in image.info
+            rgba = np.asarray(image.convert("RGBA"))
+    except OSError as exc:
+        raise PhotoError(f"{path}: not a readable image ({exc})") from None
+    colour = rgba[:, :, :3]
+    hints = np.full(rgba.shape[:2], no_hint, np.uint8)
+    hints[np.all(colour == 255, axis=2)] = 255
+    hints[np.all(colour == 0, axis=2)] = 0
+    if has_alpha:
+        hints[rgba[:, :, 3] < 128] = no_hint
+    return hints
+
+
 def to_rgb8(image: Image.Image) -> np.ndarray:
     """H×W×3 uint8 of any Pillow image; 16-bit and 32-bit integer values are taken as 0…65535, floats as 0…1."""
     if image.mode in SIXTEEN_BIT or image.mode == "I":

@@ -296,7 +296,11 @@ def _redo_crop(
     cost_change = settings.distance_weight * from_stroke / max(height, width)
     cost_keep = np.zeros_like(cost_change)
     # depth behind the current outline (the crop's own edge is not an outline)
-    depth = cv2.distanceTransform(np.pad(wrong_side.view(np.uint8), 1, mode="edge"), cv2.DIST_L2, 5)[1:-1, 1:-1] / scale
+    if wrong_side.all():  # no outline in the crop to be deep behind (OpenCV would give 'infinite' distances)
+        depth = np.zeros(wrong_side.shape, np.float32)
+    else:
+        depth = cv2.distanceTransform(np.pad(wrong_side.view(np.uint8), 1, mode="edge"), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        depth /= scale
     stroke_depth = max(2.0, float(depth[seeds & wrong_side].max())) if (seeds & wrong_side).any() else 2.0
     cost_change += settings.depth_weight * np.maximum(0.0, depth - settings.depth_factor * stroke_depth) / stroke_depth
     if evidence is not None:

@@ -1,22 +1,44 @@
 """Where a cut-out runs — in this process or at a server — behind one call, for the CLI, ``eval`` and batches.
 
-A *cutter* is ``cut(rgb, segmenter, options) -> CutoutResult``: :func:`local` runs
+A *cutter* is ``cut(rgb, segmenter, options, *, mask=None, hints=None) -> CutoutResult``: :func:`local` runs
 :func:`server.pipeline.cutout.run_cutout` here, :func:`remote` sends the photo to a server (or a
-broker) and turns its reply's frames back into the same arrays. A failure that every photo would
+broker) and turns its reply's frames back into the same arrays. ``mask`` (H×W uint8) is a mask to
+start from instead of segmenting (the option ``mask: alpha``, sent as the image's alpha channel) and
+``hints`` (H×W uint8) the artist's hints (the option ``hints``, sent as its GRAY8 frame). A failure that every photo would
 meet (an unknown segmenter, a wrong option, missing weights, no server) is a :class:`CutoutRefused`,
 so a folder stops at the first photo instead of failing each one; anything else is the photo's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import numpy as np
 
 from server.pipeline.cutout import CutoutResult
 
-Cutter = Callable[[np.ndarray, "str | None", "dict[str, Any]"], CutoutResult]
+
+class Cutter(Protocol):
+    def __call__(
+        self,
+        rgb: np.ndarray,
+        segmenter: str | None,
+        options: dict[str, Any],
+        *,
+        mask: np.ndarray | None = None,
+        hints: np.ndarray | None = None,
+    ) -> CutoutResult: ...
+
+
+def with_mask_and_hints(options: dict[str, Any], mask: np.ndarray | None, hints: np.ndarray | None) -> dict[str, Any]:
+    """The request's options when it starts from ``mask`` and/or carries ``hints``."""
+    options = dict(options)
+    if mask is not None:
+        options["mask"] = "alpha"
+    if hints is not None:
+        options["hints"] = True
+    return options
 
 #: server error codes that no other photo would escape
 REFUSED_CODES = frozenset({"unknown_segmenter", "bad_option", "weights_missing", "unreachable", "timeout",
@@ -44,9 +66,11 @@ def local(device: str = "auto", preload: Iterable[str | None] = (), capacity: in
     except (ValueError, *refused) as exc:
         raise CutoutRefused(str(exc)) from None
 
-    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
+    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any], *,
+            mask: np.ndarray | None = None, hints: np.ndarray | None = None) -> CutoutResult:
         try:
-            return run_cutout(rgb, segmenter, options, cache)
+            return run_cutout(rgb, segmenter, with_mask_and_hints(options, mask, hints), cache,
+                              given_alpha=mask, hints=hints)
         except refused as exc:
             raise CutoutRefused(str(exc)) from None
 
@@ -61,10 +85,14 @@ def remote(endpoint: str, curve: tuple[bytes, bytes, bytes] | None = None, silen
     # frames as views of ZeroMQ's buffers: numpy reads them in place
     client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS, copy_frames=False)
 
-    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
+    def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any], *,
+            mask: np.ndarray | None = None, hints: np.ndarray | None = None) -> CutoutResult:
         height, width = rgb.shape[:2]
+        image, fmt = (rgb, "RGB8") if mask is None else (np.dstack([rgb, mask]), "RGBA8")
+        extra = {} if hints is None else {"hints": np.ascontiguousarray(hints, np.uint8).data}
         try:
-            reply = client.cutout(np.ascontiguousarray(rgb).data, width, height, "RGB8", segmenter=segmenter, options=options)
+            reply = client.cutout(np.ascontiguousarray(image).data, width, height, fmt, segmenter=segmenter,
+                                  options=with_mask_and_hints(options, mask, None), **extra)
         except ServerError as exc:
             if exc.code in REFUSED_CODES:
                 raise CutoutRefused(str(exc)) from None
