@@ -37,6 +37,7 @@ BENCHMARKS = {
     "load": "server.bench.load",
     "batch": "server.bench.batch",
     "memory": "server.bench.memory",
+    "refine": "server.bench.refine",
 }
 
 
