@@ -6,7 +6,9 @@
 * cut_out_person.py — *Filters › Person Cutout › Cut Out Person…*;
 * comic_layers.py — *Filters › Person Cutout › Comic Layers…*;
 * comic_page.py — *File › Create › Comic Page…*;
-* place_in_panel.py — *Filters › Person Cutout › Place in Panel…*.
+* place_in_panel.py — *Filters › Person Cutout › Place in Panel…*;
+* refine_cutout.py — *Filters › Person Cutout › Refine Cut-out…*;
+* add_hints_layer.py — *Filters › Person Cutout › Add Hints Layer* (the layer Refine Cut-out… reads).
 
 They talk to the Person Cutout server through server_link.py (the wire protocol and client are the
 server's own, in cutout_common/), read and write layers through gimp_layers.py, and leave every decision
@@ -26,13 +28,15 @@ if os.path.isdir(os.path.join(HERE, "vendor")):  # pyzmq installed beside the pl
 import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
+import add_hints_layer  # noqa: E402
 import comic_layers  # noqa: E402
 import comic_page  # noqa: E402
 import cut_out_person  # noqa: E402
 import place_in_panel  # noqa: E402
+import refine_cutout  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 
-MENU_ENTRIES = (cut_out_person, comic_layers, comic_page, place_in_panel)
+MENU_ENTRIES = (cut_out_person, refine_cutout, add_hints_layer, comic_layers, comic_page, place_in_panel)
 CREATORS = {entry.PROCEDURE: entry.create for entry in MENU_ENTRIES}
 
 

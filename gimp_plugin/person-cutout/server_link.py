@@ -91,8 +91,9 @@ def hello(endpoint: str, timeout: float = 2.0) -> dict | None:
 
 
 def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, options: dict,
-            endpoint: str, timeout: float, what: str = "Cutting out the person…"):
-    """Send ``pixels`` (the layer's size) with ``op``; returns the reply. Raises CutoutError."""
+            endpoint: str, timeout: float, what: str = "Cutting out the person…", hints: bytes | None = None):
+    """Send ``pixels`` (the layer's size) with ``op``, and ``hints`` (GRAY8, the layer's size) when given;
+    returns the reply. Raises CutoutError."""
     from cutout_common import client  # checked by connect()
 
     width, height = layer.get_width(), layer.get_height()
@@ -106,7 +107,7 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
     try:
         reply = connection.image_request(op, pixels, width, height, wire_format,
                                          segmenter=None if segmenter == "default" else segmenter,
-                                         options=options, on_progress=on_progress)
+                                         options=options, on_progress=on_progress, hints=hints)
     except client.ServerError as exc:
         if exc.code == "unreachable":
             raise CutoutError(f"The Person Cutout server is gone: {exc.message}") from exc

@@ -1,0 +1,135 @@
+# Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
+# Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
+"""Filters › Person Cutout › Refine Cut-out…: a few strokes on the Hints layer fix a cut-out.
+
+The artist paints on a layer named *Hints* (add_hints_layer.py makes one) white on what is the person
+and black on what is not — a dot in the middle of a mistake is enough; the server redoes the whole
+connected mistake (server/pipeline/refine.py). *Refine Cut-out…* sends the photo layer with its layer mask (as edited by hand, if it was) and the
+hints (plugin_logic/hints.py: the Hints layer's white and black, and optionally the selection as
+"keep") to the server (option ``mask: alpha`` and the ``hints`` frame), then in one undo step replaces
+the layer mask with the answer and hides the Hints layer, which stays for more strokes and another
+run. A layer without a mask gets a fresh cut-out with the hints applied. Nothing changes until the
+whole answer has arrived and been checked.
+"""
+
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+from cut_out_person import EDGES, SEGMENTERS, apply_mask  # noqa: E402
+from dialogs import licence_notice  # noqa: E402
+from gi.repository import Gimp  # noqa: E402
+from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, read_pixels  # noqa: E402
+from plugin_logic import hints as hint_logic  # noqa: E402
+from plugin_logic.settings import endpoint_or_configured  # noqa: E402
+from procedures import (  # noqa: E402
+    FLAGS,
+    add_server_arguments,
+    cancelled,
+    choice,
+    done,
+    fail,
+    layer_procedure,
+    show_dialog,
+    single_layer,
+)
+from server_link import CutoutError, request  # noqa: E402
+
+PROCEDURE = "python-fu-person-cutout-refine"
+SELECTION = [
+    ("ignore", "Ignore the selection"),
+    ("keep", "The selection is the person (a white hint)"),
+]
+
+
+def siblings(image, layer) -> list:
+    """The layers beside ``layer`` (in its group, or the image's top level), top first."""
+    parent = layer.get_parent()
+    return list(parent.get_children() if parent is not None else image.get_layers())
+
+
+def find_layers(image, selected):
+    """(photo layer, its Hints layer or None) for the selected layer; the photo may be None."""
+    layers = siblings(image, selected)
+    names = [x.get_name() for x in layers]
+    photo = hint_logic.pick_photo(names, layers.index(selected))
+    if photo is None:
+        return None, None
+    found = hint_logic.pick_hints(names, photo)
+    return layers[photo], (None if found is None else layers[found])
+
+
+def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
+    """The hints frame at the photo layer's size from the Hints layer and (with ``use_selection``) the selection."""
+    origin = photo.get_offsets()
+    painted = selection = None
+    if hints_layer is not None:
+        offsets = hints_layer.get_offsets()
+        painted = (read_pixels(hints_layer, RGBA_FORMAT), (hints_layer.get_width(), hints_layer.get_height()),
+                   (offsets.offset_x - origin.offset_x, offsets.offset_y - origin.offset_y))
+    if use_selection and not Gimp.Selection.is_empty(image):
+        channel = image.get_selection()
+        selection = (read_pixels(channel, MASK_FORMAT), (channel.get_width(), channel.get_height()),
+                     (-origin.offset_x, -origin.offset_y))
+    return hint_logic.hints_frame((photo.get_width(), photo.get_height()), painted, selection)
+
+
+def run(procedure, run_mode, image, drawables, config, data):
+    selected, problem = single_layer(drawables)
+    if selected is None:
+        return fail(procedure, f"{problem} to refine the cut-out of")
+    photo, hints_layer = find_layers(image, selected)
+    if photo is None:
+        return fail(procedure, "select the photo layer to refine (the layer below the Hints layer)")
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, "Refine Cut-out"):
+            return cancelled(procedure)
+        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
+
+    use_selection = config.get_property("selection") == "keep"
+    hints = read_hints(image, photo, hints_layer, use_selection)
+    if hint_logic.count_hints(hints) == (0, 0):
+        where = "the selection is empty" if use_selection and hints_layer is None else "no hint was found"
+        return fail(procedure, f"{where}: paint white (person) or black (not person) on a layer named "
+                               f"'{hint_logic.HINTS_LAYER}' (Filters › Person Cutout › Add Hints Layer)")
+    options = {"foreground": False, "edges": config.get_property("edges")}
+    Gimp.progress_init("Person Cutout: refine")
+    try:
+        if photo.get_mask() is not None:  # the mask as it is now, edited by hand or not
+            pixels, wire_format = layer_with_mask_as_alpha(photo), "RGBA8"
+            options["mask"] = "alpha"
+        else:
+            pixels, wire_format = layer_pixels(photo)
+        reply = request("cutout", photo, pixels, wire_format, config.get_property("segmenter"), options,
+                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
+                        "Refining the cut-out…", hints=hints)
+    except (CutoutError, ValueError) as exc:
+        return fail(procedure, str(exc))
+
+    image.undo_group_start()  # one undo step brings back the old mask and shows the Hints layer again
+    try:
+        apply_mask(image, photo, reply.frames["mask"], "replace")
+        if hints_layer is not None:
+            hints_layer.set_visible(False)
+    finally:
+        image.undo_group_end()
+    return done(procedure)
+
+
+def create(plugin, name):
+    procedure = layer_procedure(
+        plugin, name, run, "_Refine Cut-out…",
+        "Redo the cut-out where white or black strokes on the Hints layer say it is wrong",
+        "Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
+        "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
+        "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden.",
+    )
+    procedure.add_choice_argument("selection", "_Selection", "Whether the selection marks the person too",
+                                  choice(SELECTION), "ignore", FLAGS)
+    procedure.add_choice_argument("segmenter", "Se_gmenter", "The network re-run around each stroke",
+                                  choice(SEGMENTERS), "default", FLAGS)
+    procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
+                                  choice(EDGES), "off", FLAGS)
+    add_server_arguments(procedure)
+    return procedure
