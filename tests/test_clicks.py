@@ -115,3 +115,17 @@ def test_summary_is_the_mean_curve_and_mean_noc():
     assert summary.noc[0.90] == pytest.approx(0.5) and summary.noc[0.95] == pytest.approx(1.0)
     text = clicks.format_summary(summary)
     assert "0.935" in text and "NoC@90: 0.50" in text and "NoC@95: 1.00" in text
+
+
+def test_outline_bound_fixes_errors_away_from_the_true_outline_only():
+    truth = np.zeros((60, 60), bool)
+    truth[10:50, 10:50] = True
+    halo = np.zeros_like(truth)
+    halo[11:49, 11:49] = True  # one pixel inside the true outline all round: nothing a click could fix
+    assert clicks.outline_bound(halo, truth) == pytest.approx(iou(halo, truth))
+    blob = halo.copy()
+    blob[25:35, 25:35] = False  # a hole in the middle: far from the outline, so the bound fills it
+    blob[54:58, 54:58] = True  # and a stray piece in the background, beyond the band
+    assert clicks.outline_bound(blob, truth) == pytest.approx(iou(halo, truth))
+    assert iou(blob, truth) < iou(halo, truth)
+    assert clicks.outline_bound(truth, truth) == 1.0

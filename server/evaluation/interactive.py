@@ -4,8 +4,9 @@ Each photo is cut out once; then the click simulator (:mod:`.clicks`) clicks ``N
 each click the mask is refined with every hint so far by the same pipeline the server runs for GIMP's
 *Refine Cut-out…* (option ``mask: alpha`` with the previous round's mask as 8-bit alpha, option
 ``hints``; in-process or at a running server, :mod:`server.transport.cutters`). Reported: mean IoU
-after 0…N clicks, NoC@90 / NoC@95 capped at ``N`` with the photos that never get there, and the time
-of one refine (wall and this process's CPU). ``--out`` writes ``clicks.md`` and ``clicks.csv`` (one row
+after 0…N clicks, NoC@90 / NoC@95 capped at ``N`` with the photos that never get there, the ceiling
+(:func:`.clicks.outline_bound`: the first masks with every error away from the true outline fixed) and
+the time of one refine (wall and this process's CPU). ``--out`` writes ``clicks.md`` and ``clicks.csv`` (one row
 per photo: its IoU after each click, so failures can be looked at).
 """
 
@@ -32,6 +33,7 @@ class ClickPhoto:
     ious: list[float]  # after 0, 1, …, N clicks
     refine_seconds: list[float]  # wall clock of each refine
     refine_cpu_seconds: list[float]  # this process's CPU time of each refine (in-process: the whole refine)
+    bound: float = 1.0  # the first mask's IoU with every error away from the true outline fixed (clicks.outline_bound)
 
 
 @dataclass
@@ -87,6 +89,7 @@ def evaluate_clicks(
                 photo.refine_cpu_seconds.append(time.process_time() - cpu_start)
                 return out
 
+            photo.bound = simulator.outline_bound(initial, truth)
             photo.ious = simulator.simulate(rgb, truth, initial, refine, clicks)
         except cutters.CutoutRefused as exc:
             raise EvalError(f"{spec.label}: {exc}") from None
@@ -103,6 +106,8 @@ def format_report(report: ClickReport) -> str:
     """The curve, NoC lines and the refine's time, as ``eval --clicks`` prints them."""
     lines = [f"{report.model.label}, {len(report.photos)} photos, {report.clicks} simulated clicks each", ""]
     lines.append(simulator.format_summary(report.summary()))
+    lines.append(f"ceiling: mean IoU {np.mean([p.bound for p in report.photos]):.3f} with every error farther than "
+                 f"{simulator.OUTLINE_BAND} px from the true outline fixed (the outlines left as they are)")
     wall = [s for p in report.photos for s in p.refine_seconds]
     cpu = [s for p in report.photos for s in p.refine_cpu_seconds]
     if wall:
@@ -121,8 +126,8 @@ def write_report(report: ClickReport, out: Path) -> list[Path]:
         writer = csv.writer(f)
         targets = simulator.NOC_TARGETS
         writer.writerow(["photo", *(f"iou_{k}" for k in range(report.clicks + 1)),
-                         *(f"noc{round(t * 100)}" for t in targets), "refine_seconds", "refine_cpu_seconds"])
+                         *(f"noc{round(t * 100)}" for t in targets), "ceiling", "refine_seconds", "refine_cpu_seconds"])
         for p in report.photos:
             writer.writerow([p.photo, *(f"{v:.4f}" for v in p.ious), *(simulator.noc(p.ious, t) for t in targets),
-                             f"{sum(p.refine_seconds):.3f}", f"{sum(p.refine_cpu_seconds):.3f}"])
+                             f"{p.bound:.4f}", f"{sum(p.refine_seconds):.3f}", f"{sum(p.refine_cpu_seconds):.3f}"])
     return [markdown, table]
