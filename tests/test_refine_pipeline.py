@@ -7,6 +7,7 @@ need none.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -186,3 +187,22 @@ def test_run_cutout_applies_hints_with_any_segmenter():
     hinted = run_cutout(rgb, "brightness", {"hints": True}, cache, hints=hints).alpha
     assert np.all(hinted[hints == PERSON] == 1.0)
     assert np.mean(hinted[:, :60] >= 0.5) > np.mean(plain[:, :60] >= 0.5)
+
+
+def test_a_refine_is_cancelled_like_any_other_request(doubles_server):
+    """Four strokes, each re-running the slow stand-in (2 s) on its crop: a cancel after the first stops it."""
+    rgb = np.full((48, 64, 3), 200, np.uint8)
+    rgba = np.dstack([rgb, np.full((48, 64), 255, np.uint8)])  # the given mask: all person
+    hints = np.full((48, 64), NO_HINT, np.uint8)
+    for x in (8, 24, 40, 56):
+        cv2.circle(hints, (x, 24), 2, NOT_PERSON, -1)
+    seen: list[str] = []
+    with client(doubles_server) as c:
+        with pytest.raises(ServerError) as info:
+            c.cutout(rgba.tobytes(), 64, 48, "RGBA8", segmenter="slow", options={"mask": "alpha"},
+                     hints=hints.tobytes(), on_progress=lambda stage, fraction: seen.append(stage),
+                     cancelled=lambda: "refine" in seen)
+        assert info.value.code == "cancelled"
+        started = time.monotonic()
+        assert c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="brightness").type == "result"
+        assert time.monotonic() - started < 4, "the refine stopped at its next step, not after all four strokes"
