@@ -206,3 +206,18 @@ def test_a_refine_is_cancelled_like_any_other_request(doubles_server):
         started = time.monotonic()
         assert c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="brightness").type == "result"
         assert time.monotonic() - started < 4, "the refine stopped at its next step, not after all four strokes"
+
+
+def test_edges_work_on_the_mask_the_hints_refined():
+    """With edges on, the refined mask is what gets matted (not the segmenter's first mask)."""
+    cache = ModelCache("cpu", factory=doubles.factory)
+    rgb = np.full((80, 100, 3), 230, np.uint8)
+    rgb[:, :50] = 20
+    mask = np.zeros((80, 100), np.uint8)
+    mask[:, 50:] = 255
+    mask[30:50, 5:30] = 255  # a separate piece the artist removes with one dot
+    hints = np.full((80, 100), NO_HINT, np.uint8)
+    cv2.circle(hints, (17, 40), 2, NOT_PERSON, -1)
+    for edges in ("off", "fast"):
+        out = run_cutout(rgb, "brightness", {"mask": "alpha", "edges": edges}, cache, given_alpha=mask, hints=hints)
+        assert out.alpha[30:50, 5:30].max() < 0.1, edges

@@ -120,7 +120,7 @@ def run_cutout(
 
         progress("edges", 0.0)
         hair = prediction.parts.get("Hair")
-        alpha, colours = edges.refine(rgb, prediction.alpha, opts.edges, hair=hair, progress=progress)
+        alpha, colours = edges.refine(rgb, result.alpha, opts.edges, hair=hair, progress=progress)  # refined by hints
         result.alpha = alpha
         if opts.foreground and colours is not None:
             result.foreground = colours
