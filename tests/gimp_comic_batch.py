@@ -45,6 +45,7 @@ def describe_item(item, prefix, write):
         "width": item.get_width(),
         "height": item.get_height(),
         "offsets": [offsets.offset_x, offsets.offset_y],
+        "visible": item.get_visible(),
         "parasites": {n: bytes(item.get_parasite(n).get_data()).decode() for n in item.get_parasite_list()},
         "mask": None,
     }

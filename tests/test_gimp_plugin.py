@@ -14,7 +14,7 @@ from PIL import Image
 from cutout_common.client import Client
 from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
-from tests.gimp_harness import Gimp, GimpUnavailable, no_server_start
+from tests.gimp_harness import DEAD_ENDPOINT, Gimp, GimpUnavailable, configured, marker_command, no_server_start
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH = REPO / "tests" / "gimp_batch.py"
@@ -237,13 +237,42 @@ def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, serv
 
 
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
-    with no_server_start(home):
+    with no_server_start(home):  # the configured endpoint is down and its server command cannot run
         report = scenario(
             gimp, home, workdir, "unreachable", input=str(photo(persons_dev)),
-            args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0},
+            args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "", "timeout": 5},
         )
     assert report["registered"] and not report["success"]
-    assert "could not start the Person Cutout server" in report.get("error", "")
+    assert "Could not start the Person Cutout server" in report.get("error", "")
+    assert report["after"] == report["before"]
+
+
+def test_wrong_endpoints_are_told_at_once_and_start_no_server(gimp, home, workdir, persons_dev):
+    """Issue 17, defect 4: a server is started only for the configured local endpoint; anything else says why.
+
+    The server command only writes down that it ran (and exits, as a server that cannot bind does):
+    a malformed, a remote and another local endpoint start nothing and fail within 5 s; the
+    configured one starts it once, and its exit is reported at once, not after start_timeout.
+    """
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        free = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    marker = workdir / "server-started.txt"
+    marker.unlink(missing_ok=True)
+    runs = [{"endpoint": "localhost:5555"}, {"endpoint": "tcp://192.0.2.1:5555"}, {"endpoint": free}, {"endpoint": ""}]
+    with configured(home, endpoint=DEAD_ENDPOINT, server_command=marker_command(marker), start_timeout=120):
+        report = scenario(gimp, home, workdir, "endpoints", input=str(photo(persons_dev)),
+                          args={"segmenter": "selfie", "output": "cutout-layer", "timeout": 30}, runs=runs)
+    malformed, remote, other_port, dead = report["runs"]
+    assert "is not a server address" in malformed["error"] and "tcp://HOST:PORT" in malformed["error"]
+    assert "another computer" in remote["error"]
+    assert DEAD_ENDPOINT in other_port["error"] and free in other_port["error"]
+    assert all(run["seconds"] < 5 and not run["success"] for run in (malformed, remote, other_port)), report["runs"]
+    assert "stopped as it started" in dead["error"] and "no server here" in dead["error"]
+    assert dead["seconds"] < 20, "a server that exits at once is reported at once, not after start_timeout"
+    assert marker.read_text().split() == ["--endpoint", DEAD_ENDPOINT], "one server, for the configured endpoint only"
     assert report["after"] == report["before"]
 
 
