@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Install Person Cutout: the server environment, the model weights and the GIMP 3 plug-in.
 
-    python3 install.py                      # everything, default models (selfie, rvm)
+    python3 install.py                      # everything, default models (selfie, rvm, centernet)
     python3 install.py --models selfie,rvm,isnet --yes
+    python3 install.py --with-ray           # also Ray, for batch cut-outs on a cluster (cutout --ray)
     python3 install.py --dry-run            # print the plan, change nothing
     python3 install.py --uninstall          # remove exactly what was installed
 
@@ -32,7 +33,9 @@ PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
 COMMON = REPO / "gimp_plugin" / "cutout_common"
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
-DEFAULT_MODELS = "selfie,rvm"
+DEFAULT_MODELS = "selfie,rvm,centernet"
+# optional, large: Ray for `cutout --ray` and `bench batch`, installed only with --with-ray
+RAY_REQUIREMENTS = REPO / "requirements-ray.txt"
 MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
 
 
@@ -91,6 +94,24 @@ def step_venv(dry_run: bool) -> None:
         run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(dev)])
     marker.write_text(wanted)
     say("server environment ready")
+
+
+def step_ray(dry_run: bool) -> None:
+    """Ray into the server environment (``--with-ray``): optional, because it is large and only batches need it."""
+    marker = VENV / ".requirements-ray-installed"
+    wanted = RAY_REQUIREMENTS.read_text()
+    if marker.is_file() and marker.read_text() == wanted and venv_python().exists():
+        say("Ray is up to date in the server environment")
+        return
+    if dry_run:
+        say(f"would pip install -r {RAY_REQUIREMENTS.name} into {VENV} (Ray, for cutout --ray; about 500 MB)")
+        return
+    if not venv_python().exists():
+        raise InstallError(f"--with-ray installs into the server environment, but {VENV} does not exist (drop --skip-venv)")
+    say("installing Ray (cutout --ray); this takes a minute or two")
+    run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(RAY_REQUIREMENTS)])
+    marker.write_text(wanted)
+    say("Ray ready: python -m server cutout FOLDER -o OUT --ray")
 
 
 def step_paths(dry_run: bool) -> None:
@@ -253,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gimp-profile", type=Path, default=None, metavar="DIR", help="GIMP 3 profile (default: the system's)")
     parser.add_argument("--gimp-python", default=None, metavar="PATH", help="the Python GIMP runs plug-ins with")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="where the plug-in finds the server")
+    parser.add_argument("--with-ray", action="store_true", help="also install Ray, for batch cut-outs on a cluster (cutout --ray)")
     parser.add_argument("--skip-venv", action="store_true", help="do not create or update .venv")
     parser.add_argument("--skip-weights", action="store_true", help="do not install model weights")
     parser.add_argument("--skip-plugin", action="store_true", help="do not touch the GIMP profile")
@@ -276,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             record["venv"] = True
         elif not venv_python().exists() and not args.dry_run and not (args.skip_weights and args.skip_plugin):
             raise InstallError(f"--skip-venv given but {VENV} does not exist")
+        if args.with_ray:
+            step_ray(args.dry_run)
         if not args.skip_weights:
             step_weights(args.models, args.weights_dir, args.yes, args.dry_run)
             record["weights"] = True

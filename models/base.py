@@ -83,6 +83,8 @@ class WeightedModel:
     weight_files: ClassVar[tuple[str, ...]] = ()
     #: builds the network (uninitialised) that :meth:`load` fills from the first weight file
     network: ClassVar[Callable[[], torch.nn.Module] | None] = None
+    #: the network runs in float16 on CUDA (a class sets it when its results measured the same in it)
+    half_on_cuda: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +94,9 @@ class WeightedModel:
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)
         self.device = device
+        #: float16 forced on (True) or off (False) before :meth:`load`; None: :attr:`half_on_cuda` on CUDA. Tests
+        #: force it on the CPU, where torch runs float16 too (slowly), to check the casts a GPU run makes
+        self.half: bool | None = None
 
     @property
     def title(self) -> str:
@@ -114,14 +119,23 @@ class WeightedModel:
             raise WeightsMissingError(self.name, missing, self.weights_dir)
 
     def load(self) -> None:
-        """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move."""
+        """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move and cast to
+        :attr:`dtype` (the type the network computes in; its caller casts inputs to it and outputs back to float32)."""
         import torch
 
         self.ensure_weights()
         net = self.build_network()
         state = torch.load(self.weights_dir / self.weight_files[0], map_location="cpu", weights_only=True)
         self.load_state(net, state)
-        self.net = self.prepare(net.eval()).to(self.device)
+        self.dtype = self.compute_dtype()
+        self.net = self.prepare(net.eval()).to(self.device, self.dtype)
+
+    def compute_dtype(self) -> torch.dtype:
+        """float16 where :attr:`half` asks for it, or on CUDA for a network with :attr:`half_on_cuda`; else float32."""
+        import torch
+
+        half = self.half if self.half is not None else self.half_on_cuda and str(self.device).startswith("cuda")
+        return torch.float16 if half else torch.float32
 
     def build_network(self) -> torch.nn.Module:
         """The network with uninitialised weights, from :attr:`network`."""

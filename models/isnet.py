@@ -75,19 +75,24 @@ class ISNetSegmenter(Segmenter):
     name = "isnet"
     options = OPTIONS
     network = staticmethod(ISNetDIS)
+    half_on_cuda = True  # its weights ship in float16; the probability moves by < 1e-4 (tests/test_devices.py)
 
     def load_state(self, net: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         net.load_state_dict({k: v.float() for k, v in state.items()})  # stored fp16, as shipped
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
-        self.dtype = torch.float16 if str(self.device).startswith("cuda") else torch.float32
-        return net.to(self.dtype)
+        # channels-last: oneDNN's CPU convolutions (and cuDNN's) run in it without reordering every feature
+        # map in and out of each convolution (4.1 against 5.3 CPU s per 1024² view on 2 threads), and an
+        # H×W×3 view already has that layout
+        return net.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def probability(self, view: np.ndarray) -> np.ndarray:
         """The network's 1024×1024 probability for a 1024×1024 uint8 RGB view."""
-        tensor = torch.from_numpy(view).to(self.device).permute(2, 0, 1)[None].to(self.dtype)
-        return self.net((tensor - 128.0) / 256.0)[0, 0].float().cpu().numpy()
+        # batch axis first, then the permute: the N×C×H×W tensor is channels-last in memory with a batch
+        # stride torch recognises, so nothing is transposed; the float copy keeps the layout
+        tensor = torch.from_numpy(view).to(self.device)[None].permute(0, 3, 1, 2).to(self.dtype)
+        return self.net(tensor.sub_(128.0).div_(256.0))[0, 0].float().cpu().numpy()
 
     def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
         view_mode = self.check_options(options)["view"]

@@ -5,6 +5,9 @@ clothing. Morphological opening/closing would remove them too, but it also eats
 fingers, hair strands and straps; working on connected components removes whole
 islands or whole holes and leaves every remaining boundary where it was.
 OpenCV's ``connectedComponentsWithStats`` does the labelling (fast, already a dependency).
+
+:func:`decide_stray_soft_alpha` does the same for soft alpha: a matting network leaves grey
+smears and islands away from the person; only the outline keeps its soft values.
 """
 
 from __future__ import annotations
@@ -54,3 +57,67 @@ def clean_mask(
     if small.any():
         out[small[background]] = 1.0
     return out
+
+
+
+#: alpha at or above this is confidently person; a region of alpha ≥ 0.5 without such a pixel is dropped
+CORE_ALPHA = 0.9
+#: soft alpha is kept within these shares of a person region's size (the square root of its area) of its
+#: outline: narrower inside the region (soft alpha there is seams and folds) than outside (hair, motion blur) ...
+EDGE_BAND_INSIDE = 0.02
+EDGE_BAND_OUTSIDE = 0.04
+#: ... and within this share of its confident core (soft alpha far from any core is a smear, not an edge)
+CORE_REACH = 0.04
+#: no band is narrower than this many pixels (the anti-aliasing of a small person's outline)
+MIN_BAND = 2.0
+
+
+def decide_stray_soft_alpha(
+    alpha: np.ndarray,
+    core: float = CORE_ALPHA,
+    inside: float = EDGE_BAND_INSIDE,
+    outside: float = EDGE_BAND_OUTSIDE,
+    reach: float = CORE_REACH,
+    min_band: float = MIN_BAND,
+) -> np.ndarray:
+    """``alpha`` with soft values only on person outlines: confident cores, soft edges attached, the rest 0 or 1.
+
+    A person region is a connected component of ``alpha ≥ 0.5`` that holds a pixel ``≥ core``;
+    regions without one (an object half-kept as mush, a smear on clutter) become 0. Alpha keeps
+    the network's soft value only near a kept region's outline — within ``inside`` (in the
+    region) or ``outside`` (beyond it) × the square root of the region's area, so a portrait's
+    hair keeps a wide soft edge and a far-away person a narrow one — and within ``reach`` × the
+    same of the region's confident core. Everywhere else it is decided: 1 in a kept region, 0
+    outside. Grey away from the outline prints as a blotch, and there is nothing to matte there.
+
+    Thresholded at 0.5 the result differs from ``alpha`` only by the dropped regions, so the
+    region measures move only by what those were.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha >= 0.5).astype(np.uint8), connectivity=8)
+    confident = np.zeros(count, bool)
+    confident[np.unique(labels[alpha >= core])] = True
+    confident[0] = False
+    out = confident[labels].astype(np.float32)
+    soft = np.zeros(alpha.shape, bool)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    height, width = alpha.shape
+    for label in np.flatnonzero(confident):
+        size = float(np.sqrt(stats[label, cv2.CC_STAT_AREA]))
+        band_in, band_out, core_reach = (max(min_band, share * size) for share in (inside, outside, reach))
+        pad = int(np.ceil(max(band_in, band_out, core_reach))) + 1
+        x, y, w, h = stats[label, :4]
+        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(width, x + w + pad), min(height, y + h + pad)
+        region = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+        # the outline on both sides: the region's edge pixels and the background pixels touching it
+        outline = cv2.dilate(region, cross) != cv2.erode(region, cross, borderType=cv2.BORDER_REPLICATE)
+        to_outline = _distance_to(outline)
+        to_core = _distance_to((region > 0) & (alpha[y0:y1, x0:x1] >= core))
+        band = np.where(region > 0, np.float32(band_in), np.float32(band_out))
+        soft[y0:y1, x0:x1] |= (to_outline <= band) & (to_core <= core_reach)
+    out[soft] = alpha[soft]
+    return out
+
+
+def _distance_to(pixels: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every pixel to the nearest ``True`` one (OpenCV's exact transform)."""
+    return cv2.distanceTransform((~pixels).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)

@@ -17,10 +17,12 @@ from .paths import weights_dir
 
 #: name -> "module:Class"; the names and their order are the vocabulary's
 IMPLEMENTATIONS: dict[str, str] = {
+    "people": "models.people:PeopleSegmenter",
     "rvm": "models.rvm:RobustVideoMatting",
     "selfie": "models.selfie:SelfieSegmenter",
     "isnet": "models.isnet:ISNetSegmenter",
     "best": "models.best:BestSegmenter",
+    "modnet": "models.modnet:ModNetSegmenter",
     "maskrcnn": "models.maskrcnn:MaskRCNNSegmenter",
     "deeplab": "models.deeplab:DeepLabSegmenter",
     "parsing": "models.parsing:ParsingSegmenter",

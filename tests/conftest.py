@@ -8,6 +8,10 @@ copied. Outside CI a test that needs it is skipped with the reason shown; in CI
 from __future__ import annotations
 
 import os
+
+# as python -m server does (server/__main__.py): OpenMP threads wait passively, so a shared CI core is not
+# spent spinning; read by libgomp when torch is first imported, which has not happened yet here
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 
 import numpy as np

@@ -88,7 +88,35 @@ class Missing(Brightness):
     weight_files = ("does-not-exist.pt",)
 
 
-DOUBLES = {cls.name: cls for cls in (Brightness, Slow, Quiet, Disc, Crashing, Missing)}
+class DeviceMemory(Brightness):
+    """Runs out of accelerator memory on any device but the CPU, as torch says it (``torch.OutOfMemoryError``).
+
+    ``when`` (class attribute): ``"predict"`` (a photo too large for the GPU) or ``"load"`` (the network does
+    not fit). ``devices`` records the device of every instance that was loaded, in order.
+    """
+
+    name = "device-memory"
+    when = "predict"
+    devices: list[str] = []
+
+    def _out_of_memory(self) -> None:
+        import torch
+
+        if self.device != "cpu":
+            raise torch.OutOfMemoryError(f"{self.device.upper()} out of memory. Tried to allocate 2.00 GiB")
+
+    def load(self) -> None:
+        if self.when == "load":
+            self._out_of_memory()
+        DeviceMemory.devices.append(self.device)
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        if self.when == "predict":
+            self._out_of_memory()
+        return super().predict(rgb, options, progress)
+
+
+DOUBLES = {cls.name: cls for cls in (Brightness, Slow, Quiet, Disc, Crashing, Missing, DeviceMemory)}
 
 
 def factory(name: str, device: str, weights: Path | None) -> Segmenter:

@@ -122,3 +122,34 @@ def test_isnet_needs_its_licence_accepted(monkeypatch, capsys):
     with pytest.raises(install.InstallError, match="AGPL"):
         install.step_weights("selfie,isnet", None, accept=False, dry_run=False)
     assert "AGPL-3.0" in capsys.readouterr().out
+
+
+def test_with_ray_plans_ray_only_when_asked(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(install, "VENV", tmp_path / "venv")  # not the real one, where Ray may be installed already
+    quiet = ["--skip-venv", "--skip-weights", "--skip-plugin", "--dry-run", "--record", str(tmp_path / "r.json")]
+    assert install.main(quiet) == 0
+    assert "requirements-ray.txt" not in capsys.readouterr().out
+    assert install.main([*quiet, "--with-ray"]) == 0
+    assert "would pip install -r requirements-ray.txt" in capsys.readouterr().out
+    assert not (tmp_path / "venv").exists()
+
+
+def test_with_ray_installs_the_pinned_requirements_into_the_server_environment(monkeypatch, tmp_path):
+    monkeypatch.setattr(install, "VENV", tmp_path / "venv")
+    install.venv_python().parent.mkdir(parents=True)
+    install.venv_python().touch()
+    commands = []
+    monkeypatch.setattr(install, "run", lambda command, cwd=None: commands.append(command))
+    install.step_ray(dry_run=False)
+    assert commands == [[str(install.venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
+                         str(install.REPO / "requirements-ray.txt")]]
+    assert "ray[data]==" in (install.REPO / "requirements-ray.txt").read_text(), "Ray is pinned to one release"
+    install.step_ray(dry_run=False)  # the second time: up to date, nothing run
+    assert len(commands) == 1
+
+
+def test_with_ray_needs_the_server_environment(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(install, "VENV", tmp_path / "venv")
+    monkeypatch.setattr(install, "run", lambda command, cwd=None: pytest.fail("nothing to install into"))
+    assert install.main(["--skip-venv", "--skip-weights", "--skip-plugin", "--with-ray", "--record", str(tmp_path / "r.json")]) == 1
+    assert "--skip-venv" in capsys.readouterr().err

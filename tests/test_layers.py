@@ -6,6 +6,8 @@
 * the GIMP plug-in imports neither ``server`` nor ``models``;
 * ``models`` never imports ``server``; the segmenters never import their install-time code;
 * ``server``'s runtime (transport, pipeline, comic) imports neither its commands, benchmarks nor evaluation;
+* Ray, an optional dependency, is imported only inside the functions that run with ``--ray`` (and
+  ``bench batch``), so every other command works without it;
 * no import cycle among the modules of ``server`` and ``models``.
 """
 
@@ -87,6 +89,33 @@ def test_layers_of_models_and_server():
             names = imports(path)
             for upper in ("server.commands", "server.bench", "server.evaluation", "server.demos"):
                 assert not any(n == upper or n.startswith(upper + ".") for n in names), f"{path} imports {upper}"
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Names ``path`` imports when it is imported: statements outside function bodies (``if``/``try`` included)."""
+    found: set[str] = set()
+    pending = list(ast.parse(path.read_text()).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return found
+
+
+def test_ray_is_imported_only_when_asked_for():
+    ray_runners = {"server.commands.cutout_ray", "server.bench.batch"}
+    for path in sources(REPO / "server") + sources(REPO / "models"):
+        loaded = top_level_imports(path)
+        assert "ray" not in tops(loaded), f"{path} imports Ray when it is imported"
+        assert not loaded & ray_runners, f"{path} imports a module that needs Ray when it is imported"
+        if module_name(path) not in ray_runners:
+            assert "ray" not in tops(imports(path)), f"{path} imports Ray; only {sorted(ray_runners)} may"
 
 
 def test_no_import_cycles():

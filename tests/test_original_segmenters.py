@@ -166,7 +166,7 @@ def schp_checkpoint() -> dict[str, torch.Tensor]:
 
 
 def test_parsing_loader_accepts_schp_key_names(schp_checkpoint, tmp_path):
-    from models.parsing import convert
+    from models.install.checkpoints import parsing as convert
 
     source = tmp_path / "exp-schp-201908261155-lip.pth"
     torch.save({"epoch": 150, "state_dict": schp_checkpoint}, source)

@@ -63,6 +63,17 @@ def test_plan_maps_folders_to_folders(tmp_path):
         plan(tmp_path / "missing.jpg", tmp_path / "o.png")
 
 
+def test_two_photos_with_one_output_are_refused_before_any_work(tmp_path):
+    """a.jpg and a.png both become a.png: one would silently replace the other (or race it, on Ray)."""
+    from server.commands.cutout import check_outputs
+
+    (tmp_path / "in").mkdir()
+    for name in ("a.jpg", "a.png", "b.png"):
+        (tmp_path / "in" / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"a\.jpg and a\.png would both be written to .*a\.png"):
+        check_outputs(plan(tmp_path / "in", tmp_path / "out"), None, overwrite=True)
+
+
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
     if check:

@@ -72,6 +72,18 @@ def test_cutout_returns_the_segmenters_mask_exactly(running):
     assert "segment" in stages
 
 
+def test_frames_can_be_kept_in_zeromqs_buffers(running):
+    """``copy_frames=False``: the reply's frames are views of what the socket received, the same bytes; the default
+    gives ``bytes`` (what GIMP's API takes). Large enough (≥ 64 KiB) that ZeroMQ would otherwise copy."""
+    rgb = photo(480, 640)
+    with client(running.endpoint, copy_frames=False) as c:
+        in_place = c.cutout(rgb.data, 640, 480, "RGB8", segmenter="brightness")
+    with client(running.endpoint) as c:
+        copied = c.cutout(rgb.data, 640, 480, "RGB8", segmenter="brightness")
+    assert isinstance(in_place.frames["mask"], memoryview) and isinstance(copied.frames["mask"], bytes)
+    assert in_place.frames["mask"] == copied.frames["mask"] == expected_mask(rgb).tobytes()
+
+
 @pytest.mark.parametrize("fmt", ["RGBA8", "GRAY8", "GRAYA8"])
 def test_other_pixel_formats(running, fmt):
     channels = protocol.PIXEL_FORMATS[fmt]

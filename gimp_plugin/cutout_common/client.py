@@ -49,7 +49,9 @@ class Client:
     without any message before the server is taken for gone. ``retries``: how many
     times ``hello``/``ping`` are resent after a silence (image jobs never are).
     ``curve``: optional ``(client_public, client_secret, server_public)`` Z85 keys
-    for an encrypted, authenticated connection.
+    for an encrypted, authenticated connection. ``copy_frames``: a result's pixel frames as
+    ``bytes`` (True, what GIMP's API takes) or as read-only ``memoryview`` objects of ZeroMQ's own
+    receive buffers (False: no copy, for numpy callers). Pixels sent are never copied.
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class Client:
         retries: int = 0,
         curve: tuple[bytes, bytes, bytes] | None = None,
         context: zmq.Context | None = None,
+        copy_frames: bool = True,
     ):
         self.endpoint = endpoint
+        self.copy_frames = copy_frames
         self.deadline = deadline
         self.silence_timeout = silence_timeout
         self.retries = retries
@@ -175,7 +179,7 @@ class Client:
             if not sock.poll(int(min(250, (min(end, silent_until) - now) * 1000) + 1)):
                 continue
             try:
-                reply = protocol.parse_reply(sock.recv_multipart())
+                reply = protocol.parse_reply(sock.recv_multipart(copy=self.copy_frames))
             except protocol.ProtocolError as exc:
                 self._send_cancel(request_id)
                 raise ServerError(exc.code, f"the server's reply breaks the protocol: {exc.message}") from None

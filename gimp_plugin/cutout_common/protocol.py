@@ -134,18 +134,21 @@ class Request:
     segmenter: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     pixels: bytes | memoryview = b""
+    #: with the option ``hints``: the GRAY8 frame after the pixels (255 person, 0 not, else no hint)
+    hints: bytes | memoryview | None = None
     target: str | None = None
     timeout: float | None = None  # seconds the client allows, validated
 
 
 @dataclass
 class Reply:
-    """A parsed reply; ``frames`` maps frame names to their bytes."""
+    """A parsed reply; ``frames`` maps frame names to their data: ``bytes``, or read-only ``memoryview`` objects of
+    ZeroMQ's receive buffers for a client that asked for no copies (``Client(copy_frames=False)``)."""
 
     id: str
     type: str
     header: dict[str, Any]
-    frames: dict[str, bytes] = field(default_factory=dict)
+    frames: dict[str, bytes | memoryview] = field(default_factory=dict)
 
     @property
     def is_final(self) -> bool:
@@ -246,14 +249,16 @@ def encode_image_request(
     segmenter: str | None = None,
     options: dict[str, Any] | None = None,
     request_id: str | None = None,
+    hints: bytes | memoryview | None = None,
 ) -> list[bytes]:
+    """An image request; ``hints`` (width × height GRAY8 bytes) goes as a second frame with the option ``hints``."""
     fields: dict[str, Any] = {"width": width, "height": height, "format": format}
     if stride is not None:
         fields["stride"] = stride
     if segmenter is not None:
         fields["segmenter"] = segmenter
-    fields["options"] = options or {}
-    return encode_request(op, request_id, [pixels], **fields)
+    fields["options"] = dict(options or {}, **({"hints": True} if hints is not None else {}))
+    return encode_request(op, request_id, [pixels] if hints is None else [pixels, hints], **fields)
 
 
 def parse_request(
@@ -330,12 +335,18 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
     expected = stride * height
     if expected > max_frame_bytes(max_pixels):
         raise ProtocolError("too_large", f"a pixel frame of {expected} bytes exceeds the limit of {max_frame_bytes(max_pixels)}")
-    _expect_frames(frames, 1)
+    hinted = options.get("hints", False)
+    if not isinstance(hinted, bool):
+        raise ProtocolError("bad_option", "option 'hints' must be true (a GRAY8 hints frame follows the pixels) or false")
+    _expect_frames(frames, 2 if hinted else 1)
+    if hinted and len(frames[2]) != width * height:
+        raise ProtocolError("bad_frame_size", f"hints frame has {len(frames[2])} bytes, expected {width * height} (GRAY8 {width}×{height})")
     got = len(frames[1])
     if got != expected:
         raise ProtocolError("bad_frame_size", f"pixel frame has {got} bytes, header says {expected} (stride {stride} × height {height})")
     request.width, request.height, request.format, request.stride = width, height, fmt, stride
     request.segmenter, request.options, request.pixels = segmenter, options, frames[1]
+    request.hints = frames[2] if hinted else None
     return request
 
 
@@ -359,15 +370,19 @@ def encode_error(request_id: str | None, code: str, message: str, **extra: Any) 
     return [_dumps({"v": VERSION, "id": request_id, "type": "error", "code": code, "message": message, **extra})]
 
 
-def encode_result(request_id: str, frames: list[tuple[dict[str, Any], bytes]] | None = None, **fields: Any) -> list[bytes]:
-    """A result; ``frames`` pairs each frame's description (name, format, width, height) with its bytes."""
+def encode_result(request_id: str, frames: list[tuple[dict[str, Any], Any]] | None = None, **fields: Any) -> list[Any]:
+    """A result; ``frames`` pairs each frame's description (name, format, width, height) with its data.
+
+    The data is anything with the buffer protocol, passed on as it is (the server sends C-contiguous
+    numpy arrays, so ZeroMQ sends from their memory without a copy).
+    """
     frames = frames or []
     header = {"v": VERSION, "id": request_id, "type": "result", **fields, "frames": [d for d, _ in frames]}
     return [_dumps(header), *(data for _, data in frames)]
 
 
-def parse_reply(frames: list[bytes]) -> Reply:
-    """Check a reply against the protocol (the client's side of validation)."""
+def parse_reply(frames: list[bytes] | list[memoryview]) -> Reply:
+    """Check a reply against the protocol (the client's side of validation); frames are kept as given, not copied."""
     if not frames:
         raise ProtocolError("bad_frames", "empty reply")
     header = _loads_header(frames[0])
@@ -383,13 +398,15 @@ def parse_reply(frames: list[bytes]) -> Reply:
     if not isinstance(described, list) or len(described) != len(frames) - 1:
         raise ProtocolError("bad_frames", f"reply lists {len(described) if isinstance(described, list) else '?'} frames, carries {len(frames) - 1}")
     for desc, data in zip(described, frames[1:], strict=True):
+        if not isinstance(data, bytes):  # ZeroMQ frames (and any other buffer) as flat bytes, without a copy
+            data = memoryview(data).cast("B")
         if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
             raise ProtocolError("bad_field", "reply frame description without a name")
         fmt, width, height = desc.get("format"), desc.get("width"), desc.get("height")
         if fmt in PIXEL_FORMATS and isinstance(width, int) and isinstance(height, int):
             if len(data) != width * height * PIXEL_FORMATS[fmt]:
                 raise ProtocolError("bad_frame_size", f"reply frame {desc['name']!r} has {len(data)} bytes, expected {width * height * PIXEL_FORMATS[fmt]}")
-        reply.frames[desc["name"]] = bytes(data)
+        reply.frames[desc["name"]] = data
     return reply
 
 

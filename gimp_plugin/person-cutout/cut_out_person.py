@@ -170,8 +170,8 @@ def create(plugin, name):
                                   choice(EDGES), "off", FLAGS)
     procedure.add_choice_argument("comic", _("Co_mic layers"), _("Also add comic layers of the person (style defaults)"),
                                   choice(COMIC), "none", FLAGS)
-    procedure.add_choice_argument("person", _("_Person"), _("Mask R-CNN only: which person of a group (the selection's "
-                                  "centre, else the first path's first anchor, picks one)"),
+    procedure.add_choice_argument("person", _("_Person"), _("People first (the default) and Mask R-CNN: which person of "
+                                  "a group (the selection's centre, else the first path's first anchor, picks one)"),
                                   choice(segmenter_options.PERSONS), "all", FLAGS)
     procedure.add_boolean_argument("body-parts", _("_Body parts as channels"), _("Human parsing only: add hair, face, "
                                    "clothes, arms, legs… as channels named by their labels"), False, FLAGS)

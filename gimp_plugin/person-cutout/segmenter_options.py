@@ -1,10 +1,11 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Options of the original platform's segmenters in Cut Out Person… (issue 4).
+"""Options only some segmenters take in Cut Out Person… (issues 4 and 15).
 
-* ``maskrcnn`` finds person instances: *Person* picks all of them (union), the largest, or the one
-  under the image's selection — the centre of the selection's bounds, or, with no selection, the
-  first anchor of the image's first path — sent as the option ``selection`` in the layer's own pixels.
+* ``people`` (the default) and ``maskrcnn`` find each person: *Person* picks all of them, the largest,
+  or the one under the image's selection — the centre of the selection's bounds, or, with no
+  selection, the first anchor of the image's first path — sent in the layer's own pixels as the
+  option ``person`` (``selection`` for ``maskrcnn``, whose option predates it).
 * ``parsing`` labels body parts: *Body parts as channels* asks for the 19 LIP part masks
   (frames ``part:<Label>``) and adds each as an image channel named by its label, so
   *Channel to Selection* turns hair, face or clothes into a selection in one click.
@@ -28,12 +29,14 @@ from plugin_logic.pixel_bytes import on_canvas  # noqa: E402
 from server_link import CutoutError  # noqa: E402
 
 PERSONS = [
-    ("all", _("All people (Mask R-CNN)")),
-    ("largest", _("The largest person (Mask R-CNN)")),
-    ("under-selection", _("The person under the selection or path (Mask R-CNN)")),
+    ("all", _("All people")),
+    ("largest", _("The largest person")),
+    ("under-selection", _("The person under the selection or path")),
 ]
-#: the segmenters each option applies to
-PERSON_SEGMENTERS = ("maskrcnn",)
+#: the segmenters *Person* applies to, and the name of their option for it ("default": the server's
+#: default segmenter, people first unless its detector is not installed)
+PERSON_OPTION = {"default": "person", "people": "person", "maskrcnn": "selection"}
+PERSON_SEGMENTERS = tuple(PERSON_OPTION)
 PARTS_SEGMENTERS = ("parsing",)
 
 
@@ -74,8 +77,9 @@ def first_path_anchor(image) -> tuple[float, float] | None:
 def segmenter_options(segmenter: str, person: str, parts: bool, image, layer) -> dict:
     """The options these choices add to the request (none for segmenters they do not apply to)."""
     options: dict = {}
-    if segmenter in PERSON_SEGMENTERS:
-        options["selection"] = selection_point(image, layer) if person == "under-selection" else person
+    if segmenter in PERSON_OPTION and not (segmenter == "default" and person == "all"):
+        # all people is what any default does: nothing to send, so a server whose default has no people still works
+        options[PERSON_OPTION[segmenter]] = selection_point(image, layer) if person == "under-selection" else person
     if segmenter in PARTS_SEGMENTERS and parts:
         options["parts"] = True
     return options

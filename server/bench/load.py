@@ -31,7 +31,7 @@ from cutout_common.client import Client
 from server.bench.fuzz import malformed_messages
 from server.transport.broker import Broker, BrokerConfig
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout: server/bench/ is two levels down
 DEMO = REPO / "tests" / "data" / "astronaut.png"
 
 

@@ -10,7 +10,7 @@ seconds per photo, seconds per megapixel (total time / total megapixels, so tiny
 dominate), CPU seconds per megapixel (the process's CPU time: on a machine shared with other work
 it stays near what an idle machine's wall clock would show, times the threads used), the ratio
 to the reference, and the quality (IoU, F1, boundary F, MAE) of that same run.
-The goal is under 1 s per megapixel on the CPU. Timings exclude loading and one warm-up photo.
+The goal is under 2 s per megapixel on 2 CPU cores (issue 15; it was 1 s for rvm alone). Timings exclude loading and one warm-up photo.
 
 Photos: ``../shared/data/persons-dev`` (images/ + masks/) unless ``--data`` names another folder.
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 
 from server.evaluation import dataset, evaluate
 
-PERSONS_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "persons-dev"
+PERSONS_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "persons-dev"  # ../shared beside the checkout
 #: the reference row: MediaPipe's network as mediapipe runs it (no letterbox, flip, zoom or clean-up)
 REFERENCE = 'selfie:{"letterbox": false, "flip": false, "zoom": false, "cleanup": false}'
-#: the goal for the default pipeline on the CPU
-GOAL_S_PER_MP = 1.0
+#: the goal for the default pipeline on 2 CPU cores (issue 15: people first within 2 s per megapixel)
+GOAL_S_PER_MP = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,14 @@
-"""``python -m server cutout IN -o OUT``: files or folders, in-process or through a server.
+"""``python -m server cutout IN -o OUT``: files or folders, in-process, through a server or on Ray.
 
 Outputs are never half-written: each goes to a temporary file in its folder and is renamed
-into place when complete. An existing output is replaced only with ``--overwrite``, and the
-refusal comes before any photo is cut out. A JPEG output has no transparency, so it is the
+into place when complete, so an output file that exists is complete. An existing output is
+replaced only with ``--overwrite``, and the refusal comes before any photo is cut out; with
+``--ray`` (:mod:`server.commands.cutout_ray`) a photo whose outputs all exist is skipped
+instead, so an interrupted run resumes. A JPEG output has no transparency, so it is the
 cut-out over ``--background`` (white when none is given).
+
+One function, :func:`server.commands.cutout_files.cut_out_photo`, turns a photo file into its
+written outputs: the loop here and every Ray actor call it, so both give the same files.
 """
 
 from __future__ import annotations
@@ -14,21 +19,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
+from cutout_common.vocabulary import PERSON_CHOICES, parse_person
 from server.commands.common import add_connection_arguments, add_device_argument, curve_keys, device_of
+from server.commands.cutout_files import CutoutSettings, OutputError, cut_out_photo, every_output
 from server.commands.errors import CliError
-from server.pipeline import pixels
-from server.pipeline.cutout import CutoutResult, composite
-from server.pipeline.images import PhotoError, read_photo, save_image
+from server.pipeline.images import PhotoError
 from server.transport import cutters
 
 HELP = "cut the person out of photos (a file or a folder)"
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-#: output formats without an alpha channel: the cut-out is flattened over a background
-OPAQUE_FORMATS = {"JPEG"}
+
+
+#: segmenters whose option for ``--person`` has another name (Mask R-CNN's predates the option ``person``)
+PERSON_OPTION = {"maskrcnn": "selection"}
+
+
+def parse_person_argument(text: str) -> str | list[float]:
+    """``--person``: ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
+    if text in PERSON_CHOICES:
+        return text
+    try:
+        point = [float(v) for v in text.split(",")]
+    except ValueError:
+        point = []
+    if len(point) != 2:
+        raise ValueError(f"--person must be all, largest or X,Y in image pixels, got {text!r}")
+    return parse_person(point)
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
@@ -43,6 +62,21 @@ def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key] = value
     return options
+
+
+def settings_from(args: argparse.Namespace) -> CutoutSettings:
+    """The settings the flags ask for; a wrong colour or option pair is a ``ValueError`` before any work."""
+    options = parse_option_pairs(args.option)
+    options["edges"] = args.edges
+    if getattr(args, "person", None) is not None:
+        options[PERSON_OPTION.get(args.segmenter, "person")] = parse_person_argument(args.person)
+    if args.comic:
+        options["comic"] = args.comic
+    if args.background != "transparent":
+        from server.pipeline.cutout import parse_colour
+
+        parse_colour(args.background)
+    return CutoutSettings(args.segmenter, options, args.background, args.mask, args.comic)
 
 
 def plan(input_path: Path, output: Path, suffix: str = ".png") -> list[tuple[Path, Path]]:
@@ -60,31 +94,23 @@ def plan(input_path: Path, output: Path, suffix: str = ".png") -> list[tuple[Pat
     return [(p, output / (p.stem + suffix)) for p in photos]
 
 
-def outputs_of(target: Path, comic: str | None, layer_names: list[str]) -> list[Path]:
-    """Every file one photo's cut-out writes: the picture and, with ``comic``, one PNG per layer."""
-    return [target, *(target.with_name(f"{target.stem}.{comic}.{_slug(name)}.png") for name in layer_names)]
-
-
 def check_outputs(jobs: list[tuple[Path, Path]], comic: str | None, overwrite: bool) -> None:
-    """Refuse unknown output formats, and existing outputs unless ``overwrite``: before any work is done."""
-    for _, target in jobs:
+    """Refuse unknown output formats, two photos with one output, and existing outputs unless ``overwrite``:
+    before any work is done."""
+    writers: dict[Path, Path] = {}
+    for source, target in jobs:
         if target.suffix.lower() not in Image.registered_extensions():
             raise ValueError(f"{target}: unknown image file suffix {target.suffix!r}; use .png, .jpg, .webp or .tif")
+        if target in writers:
+            raise ValueError(f"{writers[target].name} and {source.name} would both be written to {target}; rename one")
+        writers[target] = source
     if overwrite:
         return
-    layers = _comic_layer_names(comic) if comic else []
-    existing = [path for _, target in jobs for path in outputs_of(target, comic, layers) if path.exists()]
+    existing = [path for _, target in jobs for path in every_output(target, comic) if path.exists()]
     if len(existing) == 1:
         raise ValueError(f"{existing[0]} exists already; pass --overwrite to replace it")
     if existing:
         raise ValueError(f"{len(existing)} output files exist already (the first: {existing[0]}); pass --overwrite to replace them")
-
-
-def _comic_layer_names(style: str) -> list[str]:
-    from cutout_common.comic_styles import STYLES
-
-    spec = STYLES.get(style)
-    return list(spec.layers) if spec is not None else []
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,10 +123,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edges", choices=[c.value for c in EDGE_MODES], default="off", help="edge refinement")
     parser.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
     parser.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
+    parser.add_argument("--person", default=None, metavar="all|largest|X,Y",
+                        help="which person of a group: all, the largest, or the one standing at pixel X,Y "
+                             "(the default segmenter people, and maskrcnn)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
-    parser.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that exist already (with --ray: cut out every photo again)")
     add_connection_arguments(parser)
-    add_device_argument(parser, " (in-process only)")
+    add_device_argument(parser, " (in-process, or each Ray actor's)")
+    ray = parser.add_argument_group("on a Ray cluster (needs python3 install.py --with-ray)")
+    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help="cut out on Ray: a cluster's address (auto: the one `ray start` made here), or none for a "
+                          "local cluster started for the run; photos whose outputs all exist are skipped (resume)")
+    ray.add_argument("--actors", type=int, default=None, metavar="N",
+                     help="actors, each holding a loaded segmenter (default: one per GPU; without GPUs, one per "
+                          "--actor-cpus CPUs)")
+    ray.add_argument("--actor-cpus", type=float, default=None, metavar="N",
+                     help="CPUs each actor reserves and runs torch threads on (default: 1 beside a GPU, else up to 4)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,16 +152,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cut_out_files(args: argparse.Namespace) -> int:
-    options = parse_option_pairs(args.option)
-    options["edges"] = args.edges
-    if args.comic:
-        options["comic"] = args.comic
+    settings = settings_from(args)
     jobs = plan(args.input, args.output)
-    check_outputs(jobs, args.comic, getattr(args, "overwrite", False))
-    if args.background != "transparent":
-        from server.pipeline.cutout import parse_colour
+    if getattr(args, "ray", None) is not None:
+        if args.connect:
+            raise ValueError("--ray and --connect are two ways to run: give one")
+        check_outputs(jobs, args.comic, overwrite=True)  # the suffixes; existing outputs are skipped there
+        from server.commands.cutout_ray import cut_out_on_ray
 
-        parse_colour(args.background)  # fail before any work
+        return cut_out_on_ray(jobs, settings, args)
+    check_outputs(jobs, args.comic, getattr(args, "overwrite", False))
     if args.connect:
         cut = cutters.remote(args.connect, curve_keys(args.curve), args.silence_timeout)
     else:
@@ -135,38 +174,16 @@ def cut_out_files(args: argparse.Namespace) -> int:
     for source, target in bar:
         bar.set_postfix_str(source.name)
         try:
-            rgb = read_photo(source)
+            result = cut_out_photo(source, target, cut, settings)
         except PhotoError as exc:
             print(f"skipped {exc}", file=sys.stderr)
             failures += 1
             continue
-        result = cut(rgb, args.segmenter, options)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _write(target, rgb, result, args)
-        except OSError as exc:  # a full or read-only disk fails every photo alike: stop
-            raise ValueError(f"could not write {target}: {exc}") from None
+        except OutputError as exc:  # a full or read-only disk fails every photo alike: stop
+            raise ValueError(str(exc)) from None
         if len(jobs) == 1:
             note = f" ({result.info['fallback']})" if "fallback" in result.info else ""
             print(f"{source} -> {target} [segmenter {result.segmenter}]{note}")
     if failures:
         print(f"{failures} of {len(jobs)} photo(s) skipped", file=sys.stderr)
     return 1 if failures == len(jobs) else 0
-
-
-def _write(target: Path, rgb: np.ndarray, result: CutoutResult, args: argparse.Namespace) -> None:
-    if args.mask:
-        picture = Image.fromarray(pixels.alpha_to_gray8(result.alpha), "L")
-    else:
-        background = args.background
-        if background == "transparent" and Image.registered_extensions()[target.suffix.lower()] in OPAQUE_FORMATS:
-            background = "white"
-        out = composite(rgb, result.alpha, result.foreground, background)
-        picture = Image.fromarray(out, "RGBA" if out.shape[2] == 4 else "RGB")
-    save_image(picture, target)
-    for path, layer in zip(outputs_of(target, args.comic, list(result.layers))[1:], result.layers.values(), strict=True):
-        save_image(Image.fromarray(layer, "RGBA"), path)
-
-
-def _slug(name: str) -> str:
-    return name.lower().replace(" ", "-")

@@ -36,6 +36,8 @@ BENCHMARKS = {
     "comic": "server.bench.comic",
     "fringe": "server.bench.fringe",
     "load": "server.bench.load",
+    "batch": "server.bench.batch",
+    "memory": "server.bench.memory",
 }
 
 

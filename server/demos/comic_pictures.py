@@ -57,7 +57,7 @@ def _fit(rgb: np.ndarray, alpha: np.ndarray, rect: page_geometry.Rect) -> tuple[
     return cv2.resize(rgb, size, interpolation=mode), cv2.resize(alpha.astype(np.float32), size, interpolation=mode)
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout (server/demos/ is two levels down)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from server.pipeline.cutout import predict_mask
+    from server.pipeline.images import read_photo
 
-    rgb = np.asarray(Image.open(args.photo).convert("RGB"))
+    rgb = read_photo(args.photo)
     alpha = predict_mask(rgb, args.segmenter)
     args.out.mkdir(parents=True, exist_ok=True)
     sheet = comic.demo_sheet(rgb, alpha, height=args.sheet_height)

@@ -51,6 +51,11 @@ class PhotoResult:
     seconds: float  # wall clock
     cpu_seconds: float  # this process's CPU time: steadier than wall time on a busy machine
     scores: dict[str, float]
+    size: str = ""  # the true person's size class (metrics.person_size)
+
+
+#: measures reported per person size class
+SIZE_MEASURES = ("iou", "f1")
 
 
 @dataclass
@@ -63,7 +68,8 @@ class Report:
     worst: dict[str, list[tuple[float, str, np.ndarray]]] = field(default_factory=dict)
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per model: photo count, mean of every measure, seconds per photo and per megapixel."""
+        """Per model: photo count, mean of every measure, stray soft alpha (mean share, photos with smears),
+        count, IoU and F1 per person size class, seconds per photo and per megapixel."""
         rows = []
         for spec in self.models:
             mine = [r for r in self.results if r.model == spec.label]
@@ -71,6 +77,14 @@ class Report:
             for key in REGION_MEASURES + MATTING_MEASURES:
                 values = [r.scores[key] for r in mine if key in r.scores]
                 row[key] = float(np.mean(values)) if values else None
+            strays = [r.scores["stray"] for r in mine if "stray" in r.scores]
+            row["stray"] = float(np.mean(strays)) if strays else None
+            row["smears"] = sum(share > metrics.SMEAR_SHARE for share in strays) if strays else None
+            for size in metrics.SIZE_CLASSES:
+                sized = [r for r in mine if r.size == size]
+                row[f"{size}_photos"] = len(sized)
+                for key in SIZE_MEASURES:
+                    row[f"{size}_{key}"] = float(np.mean([r.scores[key] for r in sized])) if sized else None
             megapixels = sum(r.width * r.height for r in mine) / 1e6
             for prefix, seconds in (("", sum(r.seconds for r in mine)), ("cpu_", sum(r.cpu_seconds for r in mine))):
                 row[f"{prefix}s_per_photo"] = seconds / len(mine) if mine else None
@@ -169,7 +183,8 @@ def evaluate(
             height, width = truth.shape
             report.results.append(
                 PhotoResult(
-                    spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, cpu_seconds, scores
+                    spec.label, pair.stem, width, height, "alpha" if alpha else "binary", seconds, cpu_seconds, scores,
+                    metrics.person_size(truth),
                 )
             )
             if worst > 0:

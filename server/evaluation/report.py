@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from server.evaluation.evaluate import Report
+from server.evaluation import metrics
+from server.evaluation.evaluate import SIZE_MEASURES, Report
 from server.evaluation.metrics import MATTING_MEASURES, REGION_MEASURES
 from server.evaluation.sheets import stack_rows
 
@@ -27,7 +28,7 @@ HEADINGS = {
 
 
 def markdown_table(report: Report) -> str:
-    """The summary as a markdown table: one row per model, means over its photos."""
+    """The summary as markdown: one row per model, means over its photos; then the same by person size."""
     summary = report.summary()
     alpha = any(r.truth == "alpha" for r in report.results)
     keys = REGION_MEASURES + (MATTING_MEASURES if alpha else ())
@@ -37,14 +38,37 @@ def markdown_table(report: Report) -> str:
         f"Data: {report.data} — {len(photos)} photos ({', '.join(kinds) or 'none'} ground truth), "
         f"{len(report.skipped)} skipped",
         "",
-        "| Model | Photos | " + " | ".join(HEADINGS[k] for k in keys) + " | s/photo | s/MP |",
-        "|---|---:|" + "---:|" * (len(keys) + 2),
+        "| Model | Photos | " + " | ".join(HEADINGS[k] for k in keys) + " | Stray % | Smears | s/photo | s/MP |",
+        "|---|---:|" + "---:|" * (len(keys) + 4),
     ]
     for row in summary:
         cells = [_fmt(row[k], 4 if k in ("mae", "mse") else 3) for k in keys]
+        cells += [_fmt(None if row["stray"] is None else 100 * row["stray"], 3), _count(row["smears"])]
         cells += [_fmt(row["s_per_photo"], 3), _fmt(row["s_per_mp"], 3)]
         lines.append(f"| {row['model']} | {row['photos']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Stray %: mean share of the photo with alpha in [{metrics.SOFT_RANGE[0]:g}, {metrics.SOFT_RANGE[1]:g}] "
+              f"farther than {100 * metrics.STRAY_DISTANCE:g} % of the diagonal from the true outline; Smears: photos "
+              f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.", "", size_table(summary)]
     return "\n".join(lines)
+
+
+def size_table(summary: list[dict]) -> str:
+    """Per model and person size class (share of the photo the true person covers): photos, mean IoU and F1."""
+    low, high = (f"{100 * limit:g} %" for limit in metrics.SIZE_LIMITS)
+    heading = " | ".join(f"{size}: photos | " + " | ".join(HEADINGS[k] for k in SIZE_MEASURES) for size in metrics.SIZE_CLASSES)
+    lines = [f"By person size (the share of the photo the true person covers: small < {low}, medium < {high}, large):",
+             "", f"| Model | {heading} |", "|---|" + "---:|" * (len(metrics.SIZE_CLASSES) * (1 + len(SIZE_MEASURES)))]
+    for row in summary:
+        cells = []
+        for size in metrics.SIZE_CLASSES:
+            cells.append(str(row[f"{size}_photos"]))
+            cells += [_fmt(row[f"{size}_{key}"], 3) for key in SIZE_MEASURES]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _count(value: int | None) -> str:
+    return "–" if value is None else str(value)
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -71,11 +95,11 @@ def write_report(report: Report, out: Path) -> list[Path]:
     keys = REGION_MEASURES + MATTING_MEASURES
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "photo", "width", "height", "truth", "seconds", "cpu_seconds", *keys])
+        writer.writerow(["model", "photo", "width", "height", "truth", "size", "seconds", "cpu_seconds", *keys, "stray"])
         for r in report.results:
-            scores = [r.scores.get(k, "") for k in keys]
+            scores = [r.scores.get(k, "") for k in (*keys, "stray")]
             times = [f"{r.seconds:.4f}", f"{r.cpu_seconds:.4f}"]
-            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, *times, *scores])
+            writer.writerow([r.model, r.photo, r.width, r.height, r.truth, r.size, *times, *scores])
     written.append(path)
 
     path = out / "report.json"

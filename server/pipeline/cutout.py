@@ -135,10 +135,14 @@ def run_cutout(
 def _predict(
     rgb: np.ndarray, name: str, opts: PipelineOptions, models: ModelCache, progress: ProgressFn
 ) -> tuple[Prediction, str | None]:
-    """Run the segmenter; on accelerator out-of-memory, free the cache and retry on the CPU."""
-    segmenter = models.get(name)
-    progress("segment", 0.0)
+    """Run the segmenter; on accelerator out-of-memory (loading it or running it), free the cache and retry on the CPU.
+
+    torch reports it as a ``RuntimeError`` saying "out of memory" (``torch.OutOfMemoryError`` on CUDA, a plain one
+    from MPS); on the CPU the error stands.
+    """
     try:
+        segmenter = models.get(name)
+        progress("segment", 0.0)
         return segmenter.predict(rgb, opts.segmenter_options, lambda s, f: progress(s or "segment", f)), None
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower() or models.device == "cpu":

@@ -12,8 +12,10 @@ complete, so a failed write never leaves a truncated picture where a good one wa
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +77,10 @@ def _size_of(path: Path) -> str:
         Image.MAX_IMAGE_PIXELS = limit
 
 
+#: hex digits of the random tag in a temporary file's name: ``.NAME.TAG.part``
+TEMPORARY_TAG = 12
+
+
 def save_image(image: Image.Image, target: Path | str) -> None:
     """Write ``image`` to ``target`` (format from its suffix) through a temporary file in the same folder.
 
@@ -85,10 +91,35 @@ def save_image(image: Image.Image, target: Path | str) -> None:
     fmt = Image.registered_extensions().get(target.suffix.lower())
     if fmt is None:
         raise PhotoError(f"{target}: unknown image file suffix {target.suffix!r}")
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:TEMPORARY_TAG]}.part")
     try:
         image.save(temporary, format=fmt)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def remove_leftovers(targets: Iterable[Path | str]) -> int:
+    """Delete the temporary files :func:`save_image` left for ``targets`` when its process was killed mid-write.
+
+    Only for a moment when nothing writes these targets (before or after a batch run): a temporary
+    file of a writer still at work would go with them. Returns how many were removed.
+    """
+    wanted: dict[Path, set[str]] = {}
+    for target in targets:
+        target = Path(target)
+        wanted.setdefault(target.parent, set()).add(target.name)
+    pattern = re.compile(rf"\.(?P<name>.+)\.[0-9a-f]{{{TEMPORARY_TAG}}}\.part")
+    removed = 0
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match and match["name"] in names:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed

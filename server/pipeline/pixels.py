@@ -34,10 +34,32 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image[:, :, :1], 3, axis=2)
 
 
+#: pixels converted at a time: a band's float temporary stays small (4 MiB) however large the photo
+BAND_PIXELS = 1 << 20
+
+
 def alpha_to_gray8(alpha: np.ndarray) -> np.ndarray:
     """Soft [0, 1] float -> 0…255 uint8, rounded (not truncated) so 0.5 maps to 128."""
-    return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
+    return _to_uint8(alpha)
 
 
 def colour_to_rgb8(colour: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(colour * 255.0), 0, 255).astype(np.uint8)
+    """[0, 1] float colours -> 0…255 uint8, rounded as :func:`alpha_to_gray8`."""
+    return _to_uint8(colour)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """``clip(rint(values × 255), 0, 255)`` as C-contiguous uint8, a band of rows at a time.
+
+    Whole-array numpy expressions would hold three photo-sized float temporaries at once (864 MB for a
+    24 MP foreground); a band's stays in the cache.
+    """
+    out = np.empty(values.shape, np.uint8)
+    if values.size == 0:
+        return out
+    rows = max(1, BAND_PIXELS // max(1, values[0].size))
+    for top in range(0, values.shape[0], rows):
+        band = np.multiply(values[top : top + rows], 255.0, dtype=np.promote_types(values.dtype, np.float32))
+        np.rint(band, out=band)
+        out[top : top + rows] = np.clip(band, 0, 255, out=band)
+    return out

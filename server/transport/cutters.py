@@ -58,7 +58,8 @@ def remote(endpoint: str, curve: tuple[bytes, bytes, bytes] | None = None, silen
     from cutout_common import protocol
     from cutout_common.client import Client, ServerError
 
-    client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS)
+    # frames as views of ZeroMQ's buffers: numpy reads them in place
+    client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS, copy_frames=False)
 
     def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any]) -> CutoutResult:
         height, width = rgb.shape[:2]
@@ -77,7 +78,7 @@ def result_from_reply(reply, width: int, height: int) -> CutoutResult:
     """Numpy arrays back from a ``result`` reply's named frames."""
     frames = reply.frames
 
-    def plane(data: bytes, channels: int = 1) -> np.ndarray:
+    def plane(data: bytes | memoryview, channels: int = 1) -> np.ndarray:
         shape = (height, width) if channels == 1 else (height, width, channels)
         return np.frombuffer(data, np.uint8).reshape(shape)
 

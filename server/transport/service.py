@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import zmq
 
 from cutout_common import options, protocol, vocabulary
@@ -33,6 +34,7 @@ from models import registry
 from models.base import OptionError, WeightsMissingError
 from server import __version__
 from server.pipeline import pixels
+from server.pipeline.allocator import release_freed_memory
 from server.pipeline.cutout import CutoutResult, run_cutout
 from server.pipeline.model_cache import ModelCache, SegmenterFactory
 from server.transport.loop import ServingLoop
@@ -44,6 +46,9 @@ _server_numbers = itertools.count()
 
 # what a worker thread tells the I/O thread about a job (frame 1 of an outbox message, after the job's serial)
 PROGRESS, FINAL, STOPPED = b"P", b"F", b"S"
+#: seconds without work after which the memory freed by the last jobs goes back to the system (see
+#: :mod:`server.pipeline.allocator`): back-to-back requests reuse it, an idle server does not keep it
+IDLE_RELEASE_SECONDS = 2.0
 
 
 class Cancelled(Exception):
@@ -110,6 +115,7 @@ class Server(ServingLoop):
         self._segmenters: list[tuple[str, Any, str]] | None = None
         self.endpoint: str | None = None
         self.stats = {"requests": 0, "errors": 0, "results": 0}
+        self._work_ended: float | None = None  # when the last job stopped, until its memory is released
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -168,6 +174,7 @@ class Server(ServingLoop):
                 now = time.monotonic()
                 self._expire_deadlines(now)
                 self._heartbeat(now)
+                self._release_memory_when_idle(now)
         finally:
             self._shutdown()
 
@@ -281,6 +288,7 @@ class Server(ServingLoop):
                     self._send(job.identity, reply)
                 continue
             del self._unfinished[job.serial]  # FINAL or STOPPED: no work runs for it any more
+            self._work_ended = time.monotonic()
             if job.answer is None and kind == STOPPED:  # the worker saw the deadline pass before this thread did
                 job.answer = protocol.encode_error(job.request.id, "deadline", "the request ran past its deadline")
             self._send_final(job, job.answer or reply)
@@ -304,6 +312,13 @@ class Server(ServingLoop):
     def _expire_deadlines(self, now: float) -> None:
         for job in [j for j in self._in_flight.values() if j.deadline <= now and j.answer is None]:
             self._stop_job(job, "deadline", "the request ran past its deadline")
+
+    def _release_memory_when_idle(self, now: float) -> None:
+        """Hand freed memory back to the system once no job has run for :data:`IDLE_RELEASE_SECONDS`."""
+        if self._work_ended is None or self._unfinished or now - self._work_ended < IDLE_RELEASE_SECONDS:
+            return
+        self._work_ended = None
+        release_freed_memory()
 
     def _heartbeat(self, now: float) -> None:
         """A progress for every unanswered request that heard nothing for a heartbeat: the server is alive."""
@@ -380,7 +395,7 @@ class Server(ServingLoop):
         }
         if default != registry.DEFAULT_ORDER[0]:
             info["notice"] = (
-                f"the matting network '{registry.DEFAULT_ORDER[0]}' is not installed; "
+                f"the default segmenter '{registry.DEFAULT_ORDER[0]}' is not installed; "
                 f"using '{default}' (run: python install.py)"
             )
         try:
@@ -447,10 +462,11 @@ class Server(ServingLoop):
     def _process(self, request: protocol.Request, progress) -> list:
         image = pixels.decode(request.pixels, request.width, request.height, request.format, request.stride)
         rgb = pixels.to_rgb(image)
-        if request.op == "instances":
-            segmenter = self.models.get(request.segmenter or "maskrcnn")
+        if request.op == "instances":  # the default segmenter's people unless the request names another
+            name = request.segmenter or (self._names[0] if self._names else registry.default_name(self.models.weights))
+            segmenter = self.models.get(name)
             if not hasattr(segmenter, "instances"):
-                raise OptionError(f"segmenter '{segmenter.name}' does not list instances")
+                raise OptionError(f"segmenter '{segmenter.name}' does not list instances; 'people' and 'maskrcnn' do")
             return protocol.encode_result(request.id, instances=segmenter.instances(rgb, dict(request.options)))
         options = dict(request.options)
         if request.op == "comic":
@@ -462,19 +478,23 @@ class Server(ServingLoop):
         return protocol.encode_result(request.id, result_frames(result), segmenter=result.segmenter, info=result.info)
 
 
-def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], bytes]]:
-    """The named frames of a cut-out result, mask first."""
+def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """The named frames of a cut-out result, mask first: C-contiguous uint8 arrays.
+
+    The arrays themselves are the frames: ZeroMQ sends them from their own memory (``copy=False``
+    all the way to the client's socket), so no ``tobytes()`` copy is made of any.
+    """
     height, width = result.alpha.shape
-    frames = [(protocol.frame_description("mask", "GRAY8", width, height), pixels.alpha_to_gray8(result.alpha).tobytes())]
+    frames = [(protocol.frame_description("mask", "GRAY8", width, height), pixels.alpha_to_gray8(result.alpha))]
     if result.foreground is not None:
         colour = pixels.colour_to_rgb8(result.foreground)
-        frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour.tobytes()))
+        frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour))
     if result.composite is not None:
-        frames.append((protocol.frame_description("composite", "RGB8", width, height), result.composite.tobytes()))
+        frames.append((protocol.frame_description("composite", "RGB8", width, height), np.ascontiguousarray(result.composite)))
     for name, part in result.parts.items():
-        frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part).tobytes()))
+        frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part)))
     for name, layer in result.layers.items():
-        frames.append((protocol.frame_description(f"layer:{name}", "RGBA8", width, height), layer.tobytes()))
+        frames.append((protocol.frame_description(f"layer:{name}", "RGBA8", width, height), np.ascontiguousarray(layer)))
     return frames
 
 

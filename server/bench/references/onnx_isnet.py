@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from server.bench.references import throwaway_venv
+from server.bench.references import LineSession, throwaway_venv
 
 HERE = Path(__file__).resolve().parent
 #: pinned so the reference does not move under the tests
@@ -34,10 +34,21 @@ def write_model(sources: Path, target: Path) -> Path:
     return target
 
 
-def run_reference(python: Path, model: Path, photos: list[Path], out: Path, timeout: float = 1800) -> dict[str, float]:
-    """Run ``onnx_ref.py``: ``out/STEM.npy`` per photo; returns seconds per photo (after a warm-up)."""
-    command = [str(python), str(HERE / "onnx_ref.py"), str(model), str(out), *(str(p) for p in photos)]
+def run_reference(
+    python: Path, model: Path, photos: list[Path], out: Path, threads: int = 0, timeout: float = 1800
+) -> dict[str, list[float]]:
+    """Run ``onnx_ref.py`` on ``threads`` intra-op threads (0: onnxruntime's choice): ``out/STEM.npy`` per photo.
+
+    Returns ``{STEM: [wall, cpu], ..., "first": [wall, cpu]}`` in seconds (see the script).
+    """
+    command = [str(python), str(HERE / "onnx_ref.py"), str(model), str(out), str(threads), *(str(p) for p in photos)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"onnx_ref.py failed:\n{result.stderr[-3000:]}")
     return json.loads((Path(out) / "timings.json").read_text())
+
+
+def reference_session(python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
+    """``onnx_ref.py --serve``: the photos timed one at a time, on request (see :class:`LineSession`)."""
+    return LineSession([str(python), str(HERE / "onnx_ref.py"), "--serve", str(model), str(threads),
+                        *(str(p) for p in photos)])

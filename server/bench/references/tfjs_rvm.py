@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from server.bench.references import LineSession
+
 HERE = Path(__file__).resolve().parent
 PACKAGES = ("@tensorflow/tfjs@4.22.0", "@tensorflow/tfjs-backend-wasm@4.22.0")
 
@@ -62,16 +64,30 @@ def run_node(runtime: Path, script: str, arguments: list[str], timeout: float) -
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
-def run_tfjs(
-    runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path, timeout: float = 900
-) -> dict[str, TfjsResult]:
-    """Run the graph on ``photos`` (name → (RGB uint8 H×W×3, downsample_ratio)) with zero recurrent states."""
-    work = Path(work)
+def _write_jobs(photos: dict[str, tuple[np.ndarray, float]], work: Path) -> list[str]:
+    """The photos as raw RGB files in ``work``, and the script's job arguments for them."""
     work.mkdir(parents=True, exist_ok=True)
     jobs = []
     for name, (rgb, ratio) in photos.items():
         np.ascontiguousarray(rgb, np.uint8).tofile(work / f"{name}.rgb")
         jobs.append(f"{name}:{rgb.shape[0]}:{rgb.shape[1]}:{float(np.float32(ratio))!r}")
+    return jobs
+
+
+def tfjs_session(runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path) -> LineSession:
+    """``tfjs_rvm.js --serve``: the photos (in order) timed one at a time, on request (see :class:`LineSession`)."""
+    jobs = _write_jobs(photos, Path(work))
+    for name in ("tfjs_rvm.js", "tfjs_load.js"):
+        shutil.copyfile(HERE / name, Path(runtime) / name)
+    return LineSession(["node", str(Path(runtime) / "tfjs_rvm.js"), "--serve", str(model_dir), str(work), *jobs])
+
+
+def run_tfjs(
+    runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path, timeout: float = 900
+) -> dict[str, TfjsResult]:
+    """Run the graph on ``photos`` (name → (RGB uint8 H×W×3, downsample_ratio)) with zero recurrent states."""
+    work = Path(work)
+    jobs = _write_jobs(photos, work)
     seconds = {}
     for record in run_node(runtime, "tfjs_rvm.js", [str(model_dir), str(work), *jobs], timeout):
         seconds[record["name"]] = (record["seconds"], record["cpuSeconds"])
