@@ -144,6 +144,12 @@ for step in scenario["steps"]:
         break
     if step.get("as"):
         images[step["as"]] = result.index(1)
+        if step["as"] == scenario.get("undo"):
+            # in a window at once, as a user has the page open: GIMP 3.0.4 showing an image only after a
+            # hidden layer was put into one of its groups adds a no-op "Item visibility" step on top of
+            # the plug-in's, which one Ctrl+Z then undoes instead
+            Gimp.Display.new(images[step["as"]])
+            Gimp.displays_flush()
 
 for name in scenario.get("report", list(images)):
     if name in images:
@@ -151,9 +157,10 @@ for name in scenario.get("report", list(images)):
 
 undo = scenario.get("undo")
 if undo and undo in images and all(s.get("success") for s in report["steps"]):
-    # the GUI run (tests/gimp_harness.py, gui=True): show the image, press Ctrl+Z once in its window
-    Gimp.Display.new(images[undo])
-    Gimp.displays_flush()
+    # the GUI run (tests/gimp_harness.py, gui=True): the image is shown; press Ctrl+Z once in its window
+    if undo not in [step.get("as") for step in scenario["steps"]]:
+        Gimp.Display.new(images[undo])
+        Gimp.displays_flush()
     time.sleep(3)  # let the window map
     seen = press_ctrl_z()
     report["titles"], report["windows"] = seen["titles"], seen["windows"]

@@ -217,18 +217,19 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
 
 
 @pytest.mark.parametrize(
-    "output, prepare, policy",
-    [("mask", ["existing-mask"], "new-layer"), ("black-layer", ["alpha"], "replace")],
-    ids=["mask-on-a-copy", "black-layer"],
+    "output, prepare, policy, comic",
+    [("mask", ["existing-mask"], "new-layer", "none"), ("black-layer", ["alpha"], "replace", "none"),
+     ("mask", [], "replace", "posterize")],  # the comic layers hide the masked photo below them: in the same step
+    ids=["mask-on-a-copy", "black-layer", "mask-and-comic-layers"],
 )
-def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy):
+def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy, comic):
     """Edit › Undo (Ctrl+Z) once, in the real GIMP GUI on a virtual display: the image is as before."""
     if not gimp.gui_available():
         message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
     report = scenario(
-        gimp, home, workdir, f"undo-{output}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
-        args={"segmenter": "selfie", "output": output, "existing-mask": policy, "endpoint": server},
+        gimp, home, workdir, f"undo-{output}-{comic}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
+        args={"segmenter": "selfie", "output": output, "existing-mask": policy, "comic": comic, "endpoint": server},
     )
     assert report["success"], report.get("error")
     assert report["after"] != report["before"], "the procedure changed nothing to undo"
