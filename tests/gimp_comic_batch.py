@@ -127,7 +127,10 @@ for step in scenario["steps"]:
     if "on" in step:
         image = images[step["on"]]
         config.set_property("image", image)
-        config.set_core_object_array("drawables", [find_layer(image, step.get("select"))])
+        selected = find_layer(image, step.get("select"))
+        if step.get("mask"):  # its layer mask selected, as GIMP leaves it after a cut-out or painting the mask
+            selected = selected.get_mask()
+        config.set_core_object_array("drawables", [selected])
     if step.get("before"):  # the state of an image just before this step, for the undo comparison
         report["before"] = describe(step["before"], images[step["before"]])
     for key, value in step.get("args", {}).items():
