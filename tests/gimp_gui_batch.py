@@ -144,6 +144,12 @@ def dialogs():
     show(scenario["input"])  # the photo's window comes last: the menu entries run on it
     window = gui.image_window()
     time.sleep(1)
+    # the menu first, while the image window is drawn whole (no window manager repaints it after a dialog)
+    gui.press(window, "alt+r", "Up", "Right")  # Filters, its last entry (Person Cutout), its submenu
+    time.sleep(1)
+    gui.shot("filters-menu", None, report)
+    gui.press(window, "Escape", "Escape")
+    time.sleep(1)
     for name, action, title in (("comic-page", "Comic Page", "Comic Page"),
                                 ("comic-layers-manga", "Draw Comic Layers", "Comic Layers"),
                                 ("place-in-panel", "Place in Panel", "Place in Panel"),
@@ -158,11 +164,6 @@ def dialogs():
             gui.shot("comic-layers-lineart", dialog, report)
         gui.press(dialog, "Escape")
         gui.wait_until(lambda d=dialog: d not in gui.windows(), 10)
-    time.sleep(2)  # the image window draws again where the dialogs were (no window manager repaints for it)
-    gui.press(window, "alt+r", "Up", "Right")  # Filters, its last entry (Person Cutout), its submenu
-    time.sleep(1)
-    gui.shot("filters-menu", None, report)
-    gui.press(window, "Escape", "Escape")
 
 
 def chinese():

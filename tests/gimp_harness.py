@@ -32,7 +32,8 @@ PACKAGES = ["gimp", "python3-gi", "gir1.2-gimp-3.0", "gir1.2-gegl-0.4", "gir1.2-
 GUI_PACKAGES = ["xvfb", "xauth", "xdotool", "fonts-wqy-microhei"]
 GUI_MARKERS = ["usr/bin/xdotool", "usr/share/fonts/truetype/wqy/wqy-microhei.ttc"]
 GIMP = "gimp-console-3.0"
-SCREEN = "-screen 0 1280x1024x24"
+SCREEN_SIZE = (1280, 1024)
+SCREEN = f"-screen 0 {SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}x24"
 SUITE = "trixie"
 
 
@@ -113,6 +114,10 @@ class Gimp:
             lines.append(f"mkdir -p {shlex.quote(str(root) + str(path))}")
             lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(root) + str(path))}")
         return " && ".join(lines) + " && "
+
+    def system_path(self, path: str) -> Path:
+        """Where GIMP's system file ``path`` (absolute, as GIMP sees it) is on this machine."""
+        return Path(path) if self.root is None else self.root / path.lstrip("/")
 
     def gui_available(self) -> bool:
         """Whether the GUI on a virtual display can run (always in the Debian 13 root; natively if installed)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,12 +22,15 @@ import pytest
 from PIL import Image
 
 from tests.conftest import IN_CI
-from tests.gimp_harness import DEAD_ENDPOINT, marker_command, plugin_config
+from tests.gimp_harness import DEAD_ENDPOINT, SCREEN_SIZE, marker_command, plugin_config
 from tests.test_gimp_plugin import REPO, gimp, home, server, workdir  # noqa: F401  (the same GIMP, profile and server)
 
 BATCH = REPO / "tests" / "gimp_gui_batch.py"
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
 pytestmark = [pytest.mark.gimp, pytest.mark.gui]
+#: the folder the dialogs' install note names in the README's pictures: a reader's, not this machine's checkout
+#: (only shown: these scenarios' servers run already, so none is started in it)
+READER_FOLDER = "/home/you/person-cutout"
 
 
 @pytest.fixture(autouse=True)
@@ -36,17 +40,32 @@ def gui_available(gimp):  # noqa: F811
         pytest.fail(message) if IN_CI else pytest.skip(message)
 
 
-def gui_home(home: Path, workdir: Path, name: str, **settings) -> Path:  # noqa: F811
-    """A copy of the session's GIMP home for one scenario: config.json changed by ``settings``, no welcome dialog."""
+def gui_home(gimp, home: Path, workdir: Path, name: str, **settings) -> Path:  # noqa: F811
+    """A copy of the session's GIMP home for one scenario: config.json changed by ``settings``, the image window
+    the screen's size."""
     copy = workdir / f"home-{name}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(home, copy, symlinks=True)
     config = plugin_config(copy)
     config.write_text(json.dumps({**json.loads(config.read_text()), **settings}))
-    gimprc = copy / ".config" / "GIMP" / "3.0" / "gimprc"
-    with gimprc.open("a") as handle:
-        handle.write("(show-welcome-dialog no)\n")
+    screen_sized_window(gimp, copy / ".config" / "GIMP" / "3.0")
     return copy
+
+
+def screen_sized_window(gimp, profile: Path) -> None:  # noqa: F811
+    """The profile's sessionrc with GIMP's image window as big as the screen, as a maximised window is.
+
+    With no window manager nobody maximises it: it opens at its remembered or default size (800 × 600),
+    where the status bar cuts the progress text short ("Waiting for the server: 1…"). GIMP reads the
+    size from sessionrc (the profile's, else the system's), where it keeps it between sessions.
+    """
+    session = profile / "sessionrc"
+    text = session.read_text() if session.exists() else gimp.system_path("/etc/gimp/3.0/sessionrc").read_text()
+    width, height = SCREEN_SIZE
+    text, found = re.subn(r'(\(factory-entry "gimp-single-image-window"\)\s*\(position) -?\d+ -?\d+\)\s*\(size \d+ \d+\)',
+                          rf"\1 0 0)\n    (size {width} {height})", text)
+    assert found == 1, "GIMP's sessionrc has no single-window image window to size"
+    session.write_text(text)
 
 
 def run(gimp, home: Path, workdir: Path, name: str, timeout: float = 300, env: dict | None = None, **fields) -> dict:  # noqa: F811
@@ -101,7 +120,8 @@ def plugin_lines(workdir: Path, name: str) -> list[str]:  # noqa: F811
 
 def test_cut_out_then_comic_layers_with_no_click_between(gimp, home, workdir, server):  # noqa: F811
     """Defect 1: after Cut Out Person… GIMP selects the new layer mask; Draw Comic Layers… must take its layer."""
-    report = run(gimp, gui_home(home, workdir, "flow", endpoint=server), workdir, "flow", scenario="flow",
+    profile = gui_home(gimp, home, workdir, "flow", endpoint=server, server_cwd=READER_FOLDER)
+    report = run(gimp, profile, workdir, "flow", scenario="flow",
                  input=str(ASTRONAUT))
     shots = screenshots(workdir, "flow")
     steps = {step["step"]: step for step in report["steps"]}
@@ -130,7 +150,7 @@ def long_server():
 
 def test_cancel_then_a_new_cut_out_reports_its_queue_position(gimp, home, workdir, long_server):  # noqa: F811
     """Defect 2: Cancel stops the plug-in at once, not the server's job; the next call says it waits behind it."""
-    report = run(gimp, gui_home(home, workdir, "queue", endpoint=long_server), workdir, "queue",
+    report = run(gimp, gui_home(gimp, home, workdir, "queue", endpoint=long_server), workdir, "queue",
                  scenario="cancel-queue", input=str(ASTRONAUT))
     shots = screenshots(workdir, "queue")
     assert report["running_before_cancel"] == 1 and report["running_after_cancel"] == 0, "GIMP's Cancel stops the call"
@@ -139,7 +159,7 @@ def test_cancel_then_a_new_cut_out_reports_its_queue_position(gimp, home, workdi
     lines = plugin_lines(workdir, "queue")
     second = max(i for i, line in enumerate(lines) if "Loading the segmenter" in line)  # the second call's lines
     assert "[person-cutout] Waiting for the server: 1 job ahead" in lines[second:], lines
-    readme_pictures(shots, {"queued": "queued.png"}, {"queued": (-56, None, 190, -230)})  # the status bar
+    readme_pictures(shots, {"queued": "queued.png"}, {"queued": (-44, None, 190, -230)})  # the status bar
 
 
 def test_a_wrong_server_address_is_told_in_a_gimp_message_within_5_s(gimp, home, workdir):  # noqa: F811
@@ -147,7 +167,7 @@ def test_a_wrong_server_address_is_told_in_a_gimp_message_within_5_s(gimp, home,
     marker = workdir / "gui-server-started.txt"
     marker.unlink(missing_ok=True)
     endpoints = {"malformed": "localhost:5555", "unreachable": "tcp://192.0.2.1:5555"}
-    report = run(gimp, gui_home(home, workdir, "endpoints", endpoint=DEAD_ENDPOINT, server_command=marker_command(marker)),
+    report = run(gimp, gui_home(gimp, home, workdir, "endpoints", endpoint=DEAD_ENDPOINT, server_command=marker_command(marker)),
                  workdir, "endpoints", scenario="endpoints", input=str(ASTRONAUT), endpoints=endpoints)
     shots = screenshots(workdir, "endpoints")
     for name in endpoints:
@@ -161,7 +181,8 @@ def test_a_wrong_server_address_is_told_in_a_gimp_message_within_5_s(gimp, home,
 
 def test_the_dialogs_show_only_what_applies(gimp, home, workdir, server):  # noqa: F811
     """Defects 6–8 as a user sees them: a page chooser, the page's size, each style's own parameters, the menu order."""
-    report = run(gimp, gui_home(home, workdir, "dialogs", endpoint=server), workdir, "dialogs", scenario="dialogs",
+    profile = gui_home(gimp, home, workdir, "dialogs", endpoint=server, server_cwd=READER_FOLDER)
+    report = run(gimp, profile, workdir, "dialogs", scenario="dialogs",
                  input=str(ASTRONAUT))
     shots = screenshots(workdir, "dialogs")
     for name in ("comic-page", "comic-layers-manga", "place-in-panel", "cut-out-person"):
@@ -171,12 +192,13 @@ def test_the_dialogs_show_only_what_applies(gimp, home, workdir, server):  # noq
     assert "filters-menu" in shots
     readme_pictures(shots, {"comic-page": "dialog-comic-page.png", "comic-layers-lineart": "dialog-comic-layers.png",
                             "place-in-panel": "dialog-place-in-panel.png", "filters-menu": "menu.png"},
-                    {"filters-menu": (0, 540, 380, 1000)})  # the Filters menu and its Person Cutout submenu
+                    {"filters-menu": (0, 560, 360, 860)})  # the Filters menu and its Person Cutout submenu
 
 
 def test_the_dialog_speaks_traditional_chinese(gimp, home, workdir, server):  # noqa: F811
     """Defect 9: with GIMP's language zh_TW the plug-in's dialog is in Traditional Chinese (a CJK font draws it)."""
-    report = run(gimp, gui_home(home, workdir, "zh", endpoint=server), workdir, "zh", scenario="zh",
+    profile = gui_home(gimp, home, workdir, "zh", endpoint=server, server_cwd=READER_FOLDER)
+    report = run(gimp, profile, workdir, "zh", scenario="zh",
                  input=str(ASTRONAUT), env={"LANGUAGE": "zh_TW"})
     shots = screenshots(workdir, "zh")
     assert report["registered_label"] == "人物去背(_P)…"
