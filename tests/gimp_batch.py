@@ -86,6 +86,12 @@ if scenario.get("undo"):  # the GUI run: the image in a window, as a user has it
 
 procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout")
 report["registered"] = procedure is not None
+report["procedures"] = {}  # each menu entry as GIMP registered it: its label and menu
+for name in ("python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel",
+             "python-fu-person-cutout-comic-page"):
+    entry = Gimp.get_pdb().lookup_procedure(name)
+    if entry is not None:
+        report["procedures"][name] = {"label": entry.get_menu_label(), "paths": list(entry.get_menu_paths())}
 
 
 def run(args):

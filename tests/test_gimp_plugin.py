@@ -87,6 +87,13 @@ def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str,
 def test_plugin_registers(gimp, home, workdir):
     report = scenario(gimp, home, workdir, "register", input=str(REPO / "tests" / "data" / "astronaut.png"))
     assert report["registered"], "python-fu-person-cutout is not registered: GIMP skipped the plug-in"
+    entries = report["procedures"]
+    # issue 17, defect 8: GIMP sorts a plug-in's submenu by label, so the labels must sort in the order of the work
+    work = ["python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel"]
+    assert all(entries[name]["paths"] == ["<Image>/Filters/Person Cutout"] for name in work), entries
+    labels = [entries[name]["label"].replace("_", "") for name in work]
+    assert sorted(labels, key=str.casefold) == labels, labels
+    assert entries["python-fu-person-cutout-comic-page"]["paths"] == ["<Image>/File/Create"]
 
 
 @pytest.mark.parametrize(
