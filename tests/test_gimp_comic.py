@@ -240,6 +240,7 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
     assert "only scaled, not drawn again" in (workdir / "comic-mask.log").read_text()
 
 
+@pytest.mark.gui
 def test_undo_removes_the_placement(gimp, home, workdir, server):  # noqa: F811
     """Edit › Undo (Ctrl+Z) once in the page's window, in the real GIMP GUI: the page is as before the placement."""
     if not gimp.gui_available():

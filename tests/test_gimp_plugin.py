@@ -223,6 +223,7 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
             np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.gui
 @pytest.mark.parametrize(
     "output, prepare, policy, comic",
     [("mask", ["existing-mask"], "new-layer", "none"), ("black-layer", ["alpha"], "replace", "none"),
