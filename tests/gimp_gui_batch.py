@@ -107,6 +107,47 @@ def cancel_then_queue():
     report["untouched"] = describe(image) == before
 
 
+def licence():
+    """A segmenter whose weights need consent: asked as soon as it is picked, never while the job runs; once."""
+    image = show(scenario["input"])
+    layer = image.get_layers()[0]
+    window = gui.image_window()
+    dialog = gui.run_action("Cut Out Person")
+    shown = set(gui.windows())
+    gui.press(dialog, "alt+g", *["Down"] * scenario["downs"])  # the segmenter, picked with the keyboard
+    question = gui.wait_for_window("licence", 15)
+    report["asked_in_dialog"] = question is not None and question not in shown and dialog in gui.windows()
+    report["untouched_while_asked"] = layer.get_mask() is None  # the dialog is still open: nothing was sent
+    gui.shot("licence", question, report)
+    if question is None:
+        return
+    gui.press(question, "Return")  # Use it
+    gui.wait_until(lambda: question not in gui.windows(), 10)
+    gui.press(dialog, "alt+o")
+    asked_during = []
+
+    def finished():
+        asked_during.extend(t for t in gui.windows().values() if "licence" in t)
+        return layer.get_mask() is not None and idle()
+
+    report["done"] = gui.wait_until(finished, WORK)
+    report["asked_during_job"] = sorted(set(asked_during))
+    step("first cut-out", messages=messages())
+    layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    Gimp.displays_flush()
+    dialog = gui.run_action("Cut Out Person")  # the segmenter remembered; its licence answered once
+    gui.press(dialog, "alt+o")
+    asked_again = []
+
+    def again():
+        asked_again.extend(t for t in gui.windows().values() if "licence" in t)
+        return layer.get_mask() is not None and idle()
+
+    report["done_again"] = gui.wait_until(again, WORK)
+    report["asked_again"] = sorted(set(asked_again))
+    gui.shot("after-licence", window, report)
+
+
 def endpoints():
     """A mistyped and an unreachable server address, typed into the dialog: GIMP's message comes at once."""
     image = show(scenario["input"])
@@ -180,7 +221,7 @@ def chinese():
 
 started = time.monotonic()
 try:
-    {"flow": flow, "cancel-queue": cancel_then_queue, "endpoints": endpoints, "dialogs": dialogs,
+    {"flow": flow, "cancel-queue": cancel_then_queue, "licence": licence, "endpoints": endpoints, "dialogs": dialogs,
      "zh": chinese}[scenario["scenario"]]()
 finally:
     report["seconds"] = round(time.monotonic() - started, 1)

@@ -162,6 +162,29 @@ def test_cancel_then_a_new_cut_out_reports_its_queue_position(gimp, home, workdi
     readme_pictures(shots, {"queued": "queued.png"}, {"queued": (-44, None, 190, -230)})  # the status bar
 
 
+def test_a_licence_is_asked_when_its_segmenter_is_picked_never_during_the_job(gimp, home, workdir, server):  # noqa: F811
+    """Defect 5: isnet's AGPL weights: the question comes while the dialog is open, before the job, and only once."""
+    from cutout_common import vocabulary
+    from models.isnet import ISNetSegmenter
+    from models.paths import weights_dir
+
+    if ISNetSegmenter(weights_dir()).missing_weights():
+        message = "isnet weights missing (python install.py --models isnet)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    profile = gui_home(gimp, home, workdir, "licence", endpoint=server, server_cwd=READER_FOLDER)
+    (plugin_config(profile).parent / "licences-seen.json").unlink(missing_ok=True)  # nothing answered yet
+    downs = list(vocabulary.SEGMENTERS).index("isnet") + 1  # the dialog lists "default" first, then the vocabulary
+    report = run(gimp, profile, workdir, "licence", scenario="licence", input=str(ASTRONAUT), downs=downs)
+    shots = screenshots(workdir, "licence")
+    assert report["asked_in_dialog"], "no licence question while the dialog was open"
+    assert report["untouched_while_asked"], "the image changed before the question was answered"
+    assert report["done"] and report["asked_during_job"] == [], report
+    assert report["done_again"] and report["asked_again"] == [], "asked again after it was answered"
+    seen = json.loads((plugin_config(profile).parent / "licences-seen.json").read_text())
+    assert "isnet" in seen, seen
+    readme_pictures(shots, {"licence": "licence-question.png"})
+
+
 def test_a_wrong_server_address_is_told_in_a_gimp_message_within_5_s(gimp, home, workdir):  # noqa: F811
     """Defect 4: typed into the dialog, a malformed or an unreachable address gets GIMP's message at once, and no server."""
     marker = workdir / "gui-server-started.txt"
