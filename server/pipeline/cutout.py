@@ -100,6 +100,7 @@ def run_cutout(
     if opts.parts:
         result.parts = prediction.parts
 
+    person_colours = prediction.foreground  # the comic layers use them whether or not the client asked for them
     if opts.edges != "off":
         from server.pipeline import edges
 
@@ -107,8 +108,10 @@ def run_cutout(
         hair = prediction.parts.get("Hair")
         alpha, colours = edges.refine(rgb, prediction.alpha, opts.edges, hair=hair, progress=progress)
         result.alpha = alpha
-        if opts.foreground and colours is not None:
-            result.foreground = colours
+        if colours is not None:
+            person_colours = colours
+            if opts.foreground:
+                result.foreground = colours
         progress("edges", 1.0)
 
     if opts.comic is not None:
@@ -118,7 +121,8 @@ def run_cutout(
         params = {k: v for k, v in opts.comic.items() if k not in ("style", "soft_edges")}
         try:
             result.layers = comic.render(
-                rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True), progress=progress
+                rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True), progress=progress,
+                foreground=person_colours,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise OptionError(f"comic: {exc}") from exc
