@@ -40,6 +40,8 @@ MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
 
 
 sys.path.insert(0, str(COMMON.parent))  # the names, titles and licences the server and the plug-in use
+from translations import catalogue  # noqa: E402  (the plug-in's messages; compiled here, no gettext tools needed)
+
 from cutout_common import vocabulary  # noqa: E402
 from cutout_common.protocol import DEFAULT_ENDPOINT  # noqa: E402
 
@@ -179,6 +181,7 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     shutil.copytree(PLUGIN_SOURCE, target, ignore=ignore)
     shutil.copytree(COMMON, target / COMMON.name, ignore=ignore)
     (target / f"{PLUGIN_NAME}.py").chmod(0o755)
+    install_translations(target)
     config = {
         "endpoint": endpoint,
         "server_command": [str(venv_python()), "-m", "server", "serve"],  # the plug-in adds --endpoint
@@ -190,6 +193,20 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     ensure_pyzmq(target, gimp_python)
     record["plugin"] = str(target)
     record["created_folders"] = created + record.get("created_folders", [])
+
+
+def install_translations(target: Path) -> None:
+    """Each ``gimp_plugin/translations/<language>.po`` compiled to ``locale/<language>/LC_MESSAGES/person-cutout.mo``.
+
+    That is the folder and domain GIMP binds for the plug-in (its ``do_set_i18n``); the compiler is the
+    standard library's part of msgfmt (catalogue.compile_po), so no gettext tools are needed here.
+    """
+    languages = catalogue.translations()
+    for language, po in languages.items():
+        folder = target / "locale" / language / "LC_MESSAGES"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{catalogue.DOMAIN}.mo").write_bytes(catalogue.compile_po(po.read_text(encoding="utf-8")))
+    say(f"translations installed: {', '.join(languages) or 'none'}")
 
 
 def ensure_pyzmq(target: Path, gimp_python: str | None) -> None:

@@ -8,7 +8,9 @@ hedges on the rest. Here:
 2. the person detector (:mod:`models.persons`, CenterNet) finds the people;
 3. each person worth it (:func:`models.person_crops.worth_cropping`: partly seen by the whole
    pass, or as tall as the tallest) is cropped with a margin and matted again on the crop, which
-   ``rvm`` sees at its full view — a small person in a group gets the pixels a portrait gets;
+   ``rvm`` sees at its full view — a small person in a group gets the pixels a portrait gets; a crop the
+   network would see less than :data:`models.person_crops.MIN_GAIN` times larger than in the whole pass
+   is skipped (it would cost a whole pass and add little);
 4. the crops join the whole-photo matte by the per-pixel maximum, faded in at their edges
    (:func:`models.person_crops.merge_crop`), colours with them;
 5. soft alpha away from the people's outlines is decided to 0 or 1
@@ -42,7 +44,7 @@ from cutout_common.vocabulary import parse_person
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .mask_cleanup import decide_stray_soft_alpha
-from .person_crops import CROP_MARGIN, merge_crop, ownership, worth_cropping
+from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, worth_cropping
 from .persons import Person, PersonDetector
 from .rvm import RobustVideoMatting
 
@@ -156,7 +158,8 @@ class PeopleSegmenter(Segmenter):
             x, y = person
             chosen = [i for i, p in enumerate(people) if _within(p.padded(CROP_MARGIN, rgb.shape), x, y)]
         else:
-            chosen = worth_cropping(people, whole.alpha)
+            chosen = [i for i in worth_cropping(people, whole.alpha)
+                      if crop_gain(people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN]
         for done, index in enumerate(chosen):
             rect = people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect

@@ -32,6 +32,10 @@ CROP_MARGIN = 0.15
 SEEN_SHARE = 0.05
 #: ... and so are people at least this share of the tallest person's height
 TALL_SHARE = 0.85
+#: ... when the network sees them on the crop at least this many times larger than in the whole photo: a crop
+#: about as large as the photo costs a whole pass and adds little (persons-dev: every worthy person cropped,
+#: IoU 0.9232 in 12.5 CPU s/MP under load; from a gain of 1.2, 0.9225 in 11.0; 1.6, 0.9203 in 9.7; none, 0.9102)
+MIN_GAIN = 1.2
 #: a crop fades in over this share of its long side from each edge that is not the photo's
 FEATHER = 0.1
 
@@ -50,6 +54,13 @@ def worth_cropping(people: Sequence[Person], alpha: np.ndarray, seen: float = SE
     """Indices of the people to matte on their own crop: partly seen by the whole-photo pass, or tall."""
     tallest = max((p.height for p in people), default=0.0)
     return [i for i, p in enumerate(people) if seen_share(alpha, p) >= seen or p.height >= tall * tallest]
+
+
+def crop_gain(rect: Rect, shape: tuple[int, ...], view: int) -> float:
+    """How many times larger a network with a long-side ``view`` sees a crop (enlarged to the view) than the same
+    pixels in its whole-photo pass (which never enlarges)."""
+    crop_side = max(rect[2] - rect[0], rect[3] - rect[1], 1)
+    return (view / crop_side) / min(1.0, view / max(shape[0], shape[1]))
 
 
 def feather_weights(rect: Rect, shape: tuple[int, ...], feather: float = FEATHER) -> np.ndarray:

@@ -91,7 +91,12 @@ class LRASPP(nn.Module):
 
 
 class ConvGRU(nn.Module):
-    """Convolutional GRU cell; the state ``h`` is None for a still photo (a zero first frame)."""
+    """Convolutional GRU cell; the state ``h`` is None for a still photo (a zero first frame).
+
+    With a zero state the cell reduces exactly: the reset gate multiplies zeros, the zero half of
+    each concatenated input adds nothing, and the output is ``z * c``. :meth:`first_frame` computes
+    just that, with a third of the multiply-adds and no concatenations (every cut-out is a first frame).
+    """
 
     def __init__(self, channels: int):
         super().__init__()
@@ -101,10 +106,18 @@ class ConvGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
         if h is None:
-            h = torch.zeros_like(x)
+            return self.first_frame(x)
         r, z = self.ih(torch.cat([x, h], dim=1)).split(self.channels, dim=1)
         c = self.hh(torch.cat([x, r * h], dim=1))
         return (1 - z) * h + z * c
+
+    def first_frame(self, x: torch.Tensor) -> torch.Tensor:
+        """The cell with a zero state: the update gate and candidate from the weights that see ``x`` only."""
+        n = self.channels
+        gates, candidate = self.ih[0], self.hh[0]
+        z = torch.sigmoid(F.conv2d(x, gates.weight[n:, :n], gates.bias[n:], padding=1))
+        c = torch.tanh(F.conv2d(x, candidate.weight[:, :n], candidate.bias, padding=1))
+        return z * c
 
 
 class BottleneckBlock(nn.Module):

@@ -40,6 +40,20 @@ class Slow(Brightness):
         return super().predict(rgb, options, progress)
 
 
+class Long(Brightness):
+    """Takes ``seconds`` (option, 60 by default) with progress four times a second: a long job a GUI test can
+    start from a dialog (which sends no options), cancel, and leave running on the server; stopped within 0.25 s."""
+
+    name = "long"
+
+    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+        steps = max(1, int(float((options or {}).get("seconds", 60.0)) * 4))
+        for step in range(steps):
+            progress("segment", step / steps)
+            time.sleep(0.25)
+        return super().predict(rgb, options, progress)
+
+
 class Quiet(Brightness):
     """Takes ``seconds`` (option) without reporting any progress: a long forward pass that cannot be interrupted."""
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 import gi
 
@@ -85,19 +86,42 @@ if scenario.get("undo"):  # the GUI run: the image in a window, as a user has it
 
 procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout")
 report["registered"] = procedure is not None
-if procedure is not None:
+report["procedures"] = {}  # each menu entry as GIMP registered it: its label and menu
+for name in ("python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel",
+             "python-fu-person-cutout-comic-page"):
+    entry = Gimp.get_pdb().lookup_procedure(name)
+    if entry is not None:
+        report["procedures"][name] = {"label": entry.get_menu_label(), "paths": list(entry.get_menu_paths())}
+
+
+def run(args):
+    """One call of the procedure with ``args``; (success, error, seconds)."""
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
     config.set_property("image", image)
     config.set_core_object_array("drawables", [layer])
-    for key, value in scenario.get("args", {}).items():
+    for key, value in args.items():
         config.set_property(key, value)
+    started = time.monotonic()
     result = procedure.run(config)
+    seconds = round(time.monotonic() - started, 2)
     status = result.index(0)
+    error = str(result.index(1)) if status != Gimp.PDBStatusType.SUCCESS and result.length() > 1 else None
+    return status, error, seconds
+
+
+if procedure is not None:
+    for extra in scenario.get("runs", []):  # several calls instead of one, each reported (error, seconds)
+        status, error, seconds = run({**scenario.get("args", {}), **extra})
+        report.setdefault("runs", []).append({"success": status == Gimp.PDBStatusType.SUCCESS, "error": error,
+                                              "seconds": seconds})
+if procedure is not None and not scenario.get("runs"):
+    status, error, _seconds = run(scenario.get("args", {}))
     report["status"] = status.value_nick if hasattr(status, "value_nick") else str(status)
     report["success"] = status == Gimp.PDBStatusType.SUCCESS
-    if not report["success"] and result.length() > 1:
-        report["error"] = str(result.index(1))
+    if error is not None:
+        report["error"] = error
+if procedure is not None:
     report["after"] = describe(image)
     mask = layer.get_mask()
     copies = [x for x in image.get_layers() if x.get_name().endswith("(cut out)")]

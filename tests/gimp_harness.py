@@ -27,11 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGES = ["gimp", "python3-gi", "gir1.2-gimp-3.0", "gir1.2-gegl-0.4", "gir1.2-babl-0.1", "python3-zmq"]
-# GIMP's PDB has no "undo", so the undo test runs the GUI on a virtual display and presses Ctrl+Z
-GUI_PACKAGES = ["xvfb", "xauth", "xdotool"]
+# the GUI tests run GIMP on a virtual display and drive it with xdotool (GIMP's PDB has no "undo", no menus);
+# a CJK font draws the Traditional Chinese dialogs
+GUI_PACKAGES = ["xvfb", "xauth", "xdotool", "fonts-wqy-microhei"]
+GUI_MARKERS = ["usr/bin/xdotool", "usr/share/fonts/truetype/wqy/wqy-microhei.ttc"]
 GIMP = "gimp-console-3.0"
-GIMP_GUI = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "gimp-3.0", "-n", "-s"]
+SCREEN_SIZE = (1280, 1024)
+SCREEN = f"-screen 0 {SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}x24"
 SUITE = "trixie"
+
+
+def gimp_gui(screen_dir: Path | None = None) -> list[str]:
+    """The full GIMP on an Xvfb display; with ``screen_dir`` Xvfb keeps its screen there (Xvfb_screen0, XWD)."""
+    server_args = SCREEN + (f" -fbdir {screen_dir}" if screen_dir else "")
+    return ["xvfb-run", "-a", "-s", server_args, "gimp-3.0", "-n", "-s"]
 
 
 class GimpUnavailable(RuntimeError):
@@ -84,7 +93,7 @@ class Gimp:
                 "debootstrap of Debian 13",
             )
             (root / "etc" / "apt" / "sources.list").write_text(f"deb {mirror} {SUITE} main\n")
-        if not (root / "usr" / "bin" / GIMP).exists() or not (root / "usr" / "bin" / "xdotool").exists():
+        if not (root / "usr" / "bin" / GIMP).exists() or not all((root / marker).exists() for marker in GUI_MARKERS):
             cls(root=root).chroot_shell(
                 "apt-get update -qq && apt-get install -y -qq --no-install-recommends " + " ".join(PACKAGES + GUI_PACKAGES)
                 + " && apt-get clean",
@@ -106,19 +115,25 @@ class Gimp:
             lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(root) + str(path))}")
         return " && ".join(lines) + " && "
 
+    def system_path(self, path: str) -> Path:
+        """Where GIMP's system file ``path`` (absolute, as GIMP sees it) is on this machine."""
+        return Path(path) if self.root is None else self.root / path.lstrip("/")
+
     def gui_available(self) -> bool:
         """Whether the GUI on a virtual display can run (always in the Debian 13 root; natively if installed)."""
         return self.root is not None or all(shutil.which(tool) for tool in ("xvfb-run", "xdotool", "gimp-3.0"))
 
     def batch(
-        self, script: Path, home: Path, env: dict[str, str], timeout: float = 300, gui: bool = False
+        self, script: Path, home: Path, env: dict[str, str], timeout: float = 300, gui: bool = False,
+        screen_dir: Path | None = None,
     ) -> subprocess.CompletedProcess:
         """Run ``script`` with GIMP's python-fu-eval batch interpreter; returns the finished process.
 
-        ``gui``: the full GIMP on an Xvfb display instead of gimp-console (for what only the GUI can do).
+        ``gui``: the full GIMP on an Xvfb display instead of gimp-console (for what only the GUI can do);
+        ``screen_dir``: where Xvfb keeps the screen, for screenshots (tests/gimp_gui.py).
         """
         variables = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home), "PC_TESTS": str(Path(script).parent), **env}
-        start = GIMP_GUI if gui else [GIMP, "-i"]
+        start = gimp_gui(screen_dir) if gui else [GIMP, "-i"]
         gimp = [*start, "-d", "-f", "--batch-interpreter=python-fu-eval", "-b", f'exec(open("{script}").read())', "--quit"]
         command = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), *gimp]
         if self.root is None:
@@ -130,16 +145,26 @@ class Gimp:
             text=True,
         )
 
-    def scenario(self, batch: Path, home: Path, workdir: Path, name: str, gui: bool = False, **fields) -> dict:
+    def scenario(self, batch: Path, home: Path, workdir: Path, name: str, gui: bool = False, timeout: float = 240,
+                 env: dict[str, str] | None = None, **fields) -> dict:
         """Run the batch script ``batch`` with one scenario (``fields`` as JSON); returns the report it wrote.
 
-        GIMP's and the plug-in's messages are kept in ``workdir/NAME.log`` for a failing test.
+        GIMP's and the plug-in's messages are kept in ``workdir/NAME.log`` for a failing test. A GUI
+        scenario's screenshots go to ``workdir/NAME.shots/`` (``PC_SHOTS``; see tests/gimp_gui.py).
         """
         import pytest
 
         report = workdir / f"{name}.report.json"
         report.unlink(missing_ok=True)
-        result = self.batch(batch, home, {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report)}, timeout=240, gui=gui)
+        variables = {"PC_SCENARIO": json.dumps(fields), "PC_REPORT": str(report), **(env or {})}
+        screen_dir = None
+        if gui:
+            screen_dir, shots = workdir / f"{name}.screen", workdir / f"{name}.shots"
+            for folder in (screen_dir, shots):
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+            variables.update(PC_SCREEN=str(screen_dir / "Xvfb_screen0"), PC_SHOTS=str(shots))
+        result = self.batch(batch, home, variables, timeout=timeout, gui=gui, screen_dir=screen_dir)
         (workdir / f"{name}.log").write_text(result.stderr)
         if not report.exists():
             pytest.fail(f"GIMP did not finish the scenario (rc {result.returncode}):\n{result.stderr[-3000:]}")
@@ -151,14 +176,26 @@ def plugin_config(home: Path) -> Path:
 
 
 @contextlib.contextmanager
-def no_server_start(home: Path) -> Iterator[None]:
-    """The installed plug-in's config.json with a server command that cannot start, restored afterwards."""
+def configured(home: Path, **settings) -> Iterator[None]:
+    """The installed plug-in's config.json with ``settings`` changed, restored afterwards."""
     config = plugin_config(home)
     saved = config.read_text()
-    settings = json.loads(saved)
-    settings["server_command"] = ["/nonexistent/python", "-m", "server", "serve"]
-    config.write_text(json.dumps(settings))
+    config.write_text(json.dumps({**json.loads(saved), **settings}))
     try:
         yield
     finally:
         config.write_text(saved)
+
+
+#: where nothing answers (the discard port), for tests of a server that is down
+DEAD_ENDPOINT = "tcp://127.0.0.1:9"
+
+
+def no_server_start(home: Path) -> contextlib.AbstractContextManager:
+    """config.json with a dead endpoint and a server command that cannot start, restored afterwards."""
+    return configured(home, endpoint=DEAD_ENDPOINT, server_command=["/nonexistent/python", "-m", "server", "serve"])
+
+
+def marker_command(marker: Path) -> list[str]:
+    """A server command that only appends its arguments to ``marker`` and exits: shows whether a server was started."""
+    return ["/bin/sh", "-c", f'echo "$@" >> {shlex.quote(str(marker))}; echo "no server here"; exit 3', "server"]

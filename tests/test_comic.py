@@ -81,21 +81,55 @@ def test_nothing_painted_outside_the_mask(photo, rendered):
             assert (layer[..., 3].astype(np.float32) <= alpha * 255 + 0.5).all(), (style, name)
 
 
-def test_hard_clipped_layers_leave_the_soft_edge_to_the_clients_mask(photo, rendered):
-    """``soft_edges=False``: alpha clipped where the mask is 0, never multiplied (GIMP masks the group)."""
+def test_decided_edges_leave_print_no_soft_edge(photo, rendered):
+    """``soft_edges=False``: each pixel is the person's (the client's 8-bit mask at least 128) or not, never half.
+
+    GIMP masks the group with the same decided mask, so black ink is black or nothing at the outline
+    (issue 17, defect 3); the colours are the same as the soft layers', only the alpha differs.
+    """
     rgb, alpha = photo
-    clipped = comic.render(rgb, alpha, "cartoon", soft_edges=False)
-    edge = (alpha > 0) & (alpha < 0.9)
-    assert edge.sum() > 1000
-    flat = clipped["Flat colour"][..., 3]
+    decided = comic.render(rgb, alpha, "cartoon", soft_edges=False)
     byte = np.round(alpha * 255)  # the mask as the client receives it
-    assert (flat[byte == 0] == 0).all() and (flat[byte > 0] == 255).all()
-    # under a group mask equal to alpha, the clipped layer shows exactly as the soft one alone
-    soft = rendered["cartoon"]["Flat colour"][..., 3].astype(np.float32)
-    shown = flat.astype(np.float32) * byte / 255
-    assert np.abs(shown - soft).max() <= 1.0
+    assert ((byte > 0) & (byte < 255)).sum() > 1000, "the mask has a soft edge to decide"
+    for name, layer in decided.items():
+        assert (layer[..., 3][byte < 128] == 0).all(), name
+    assert (decided["Flat colour"][..., 3][byte >= 128] == 255).all()
     for name in ("Ink", "Flat colour"):
-        np.testing.assert_array_equal(clipped[name][..., :3], rendered["cartoon"][name][..., :3])
+        np.testing.assert_array_equal(decided[name][..., :3], rendered["cartoon"][name][..., :3])
+
+
+@pytest.mark.parametrize("style", ["posterize", "cartoon"])
+def test_the_old_background_does_not_colour_the_outline(photo, style):
+    """The person over a colour they do not wear, blended by a wide soft edge: the outline keeps the person's colours.
+
+    Each pixel under the soft edge, inside the decided mask, should get the flat colour of the person
+    next to it. Drawn from the blended pixels themselves (passed as the person's colours, as the
+    renderer did before issue 17), many take a colour pulled towards the background: the test tells the two apart.
+    """
+    from scipy import ndimage
+
+    rgb, mask = photo[0], photo[1] >= 0.5
+    person = rgb[mask].astype(np.float32)
+    candidates = np.array([[0, 255, 0], [255, 0, 255], [0, 255, 255], [255, 255, 0], [0, 0, 255]], np.float32)
+    background = candidates[np.argmax([np.percentile(np.linalg.norm(person - c, axis=1), 1) for c in candidates])]
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 4.0)  # a wide soft edge, as a scaled-up mask has
+    blended = np.rint(rgb * alpha[..., None] + background * (1 - alpha[..., None])).astype(np.uint8)
+    band = (np.round(alpha * 255) >= 128) & (alpha < 0.95)  # inside the decided edge, where the photo is mixed
+    sure = alpha >= 0.99
+    assert band.sum() > 1000
+    _, (ys, xs) = ndimage.distance_transform_edt(~sure, return_indices=True)  # each pixel's nearest sure pixel
+
+    def off_colour(layers) -> float:
+        """Share of band pixels whose flat colour is nearer the background than their nearest sure neighbour's is."""
+        flat = layers["Flat colour"][..., :3].astype(np.float32)
+        here = np.linalg.norm(flat[band] - background, axis=1)
+        there = np.linalg.norm(flat[ys[band], xs[band]] - background, axis=1)
+        return float((here < there - 20).mean())
+
+    clean = comic.render(blended, alpha, style, soft_edges=False)
+    mixed = comic.render(blended, alpha, style, soft_edges=False, foreground=blended / 255.0)
+    assert off_colour(mixed) > 0.05, "the blended colours do carry the background: the test can tell"
+    assert off_colour(clean) < 0.3 * off_colour(mixed), (off_colour(clean), off_colour(mixed))
 
 
 @pytest.mark.parametrize("style", ["lineart", "cartoon"])

@@ -14,7 +14,7 @@ from PIL import Image
 from cutout_common.client import Client
 from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
-from tests.gimp_harness import Gimp, GimpUnavailable, no_server_start
+from tests.gimp_harness import DEAD_ENDPOINT, Gimp, GimpUnavailable, configured, marker_command, no_server_start
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH = REPO / "tests" / "gimp_batch.py"
@@ -87,6 +87,13 @@ def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str,
 def test_plugin_registers(gimp, home, workdir):
     report = scenario(gimp, home, workdir, "register", input=str(REPO / "tests" / "data" / "astronaut.png"))
     assert report["registered"], "python-fu-person-cutout is not registered: GIMP skipped the plug-in"
+    entries = report["procedures"]
+    # issue 17, defect 8: GIMP sorts a plug-in's submenu by label, so the labels must sort in the order of the work
+    work = ["python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel"]
+    assert all(entries[name]["paths"] == ["<Image>/Filters/Person Cutout"] for name in work), entries
+    labels = [entries[name]["label"].replace("_", "") for name in work]
+    assert sorted(labels, key=str.casefold) == labels, labels
+    assert entries["python-fu-person-cutout-comic-page"]["paths"] == ["<Image>/File/Create"]
 
 
 @pytest.mark.parametrize(
@@ -216,19 +223,21 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
             np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.gui
 @pytest.mark.parametrize(
-    "output, prepare, policy",
-    [("mask", ["existing-mask"], "new-layer"), ("black-layer", ["alpha"], "replace")],
-    ids=["mask-on-a-copy", "black-layer"],
+    "output, prepare, policy, comic",
+    [("mask", ["existing-mask"], "new-layer", "none"), ("black-layer", ["alpha"], "replace", "none"),
+     ("mask", [], "replace", "posterize")],  # the comic layers hide the masked photo below them: in the same step
+    ids=["mask-on-a-copy", "black-layer", "mask-and-comic-layers"],
 )
-def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy):
+def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy, comic):
     """Edit › Undo (Ctrl+Z) once, in the real GIMP GUI on a virtual display: the image is as before."""
     if not gimp.gui_available():
         message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
     report = scenario(
-        gimp, home, workdir, f"undo-{output}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
-        args={"segmenter": "selfie", "output": output, "existing-mask": policy, "endpoint": server},
+        gimp, home, workdir, f"undo-{output}-{comic}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
+        args={"segmenter": "selfie", "output": output, "existing-mask": policy, "comic": comic, "endpoint": server},
     )
     assert report["success"], report.get("error")
     assert report["after"] != report["before"], "the procedure changed nothing to undo"
@@ -237,13 +246,42 @@ def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, serv
 
 
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
-    with no_server_start(home):
+    with no_server_start(home):  # the configured endpoint is down and its server command cannot run
         report = scenario(
             gimp, home, workdir, "unreachable", input=str(photo(persons_dev)),
-            args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "tcp://127.0.0.1:9", "timeout": 5.0},
+            args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "", "timeout": 5},
         )
     assert report["registered"] and not report["success"]
-    assert "could not start the Person Cutout server" in report.get("error", "")
+    assert "Could not start the Person Cutout server" in report.get("error", "")
+    assert report["after"] == report["before"]
+
+
+def test_wrong_endpoints_are_told_at_once_and_start_no_server(gimp, home, workdir, persons_dev):
+    """Issue 17, defect 4: a server is started only for the configured local endpoint; anything else says why.
+
+    The server command only writes down that it ran (and exits, as a server that cannot bind does):
+    a malformed, a remote and another local endpoint start nothing and fail within 5 s; the
+    configured one starts it once, and its exit is reported at once, not after start_timeout.
+    """
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        free = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    marker = workdir / "server-started.txt"
+    marker.unlink(missing_ok=True)
+    runs = [{"endpoint": "localhost:5555"}, {"endpoint": "tcp://192.0.2.1:5555"}, {"endpoint": free}, {"endpoint": ""}]
+    with configured(home, endpoint=DEAD_ENDPOINT, server_command=marker_command(marker), start_timeout=120):
+        report = scenario(gimp, home, workdir, "endpoints", input=str(photo(persons_dev)),
+                          args={"segmenter": "selfie", "output": "cutout-layer", "timeout": 30}, runs=runs)
+    malformed, remote, other_port, dead = report["runs"]
+    assert "is not a server address" in malformed["error"] and "tcp://HOST:PORT" in malformed["error"]
+    assert "another computer" in remote["error"]
+    assert DEAD_ENDPOINT in other_port["error"] and free in other_port["error"]
+    assert all(run["seconds"] < 5 and not run["success"] for run in (malformed, remote, other_port)), report["runs"]
+    assert "stopped as it started" in dead["error"] and "no server here" in dead["error"]
+    assert dead["seconds"] < 20, "a server that exits at once is reported at once, not after start_timeout"
+    assert marker.read_text().split() == ["--endpoint", DEAD_ENDPOINT], "one server, for the configured endpoint only"
     assert report["after"] == report["before"]
 
 

@@ -64,6 +64,11 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
     assert config["endpoint"] == "tcp://127.0.0.1:5555"
     assert config["server_command"][:4] == [str(install.venv_python()), "-m", "server", "serve"]
     assert "already has pyzmq" in first.stdout
+    # the translations, compiled where GIMP's set_i18n looks (locale/<language>/LC_MESSAGES/<domain>.mo)
+    import gettext
+
+    catalogue = gettext.translation("person-cutout", str(installed / "locale"), languages=["zh_TW"])
+    assert catalogue.gettext("Cut Out _Person…") == "人物去背(_P)…"
     after_first = tree(profile)
     second = run_install(*plugin_args(profile, record))
     assert second.returncode == 0, second.stderr

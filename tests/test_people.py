@@ -19,7 +19,7 @@ from PIL import Image
 from models.base import OptionError
 from models.mask_cleanup import CORE_ALPHA, CORE_REACH, EDGE_BAND_INSIDE, EDGE_BAND_OUTSIDE, decide_stray_soft_alpha
 from models.people import PeopleSegmenter
-from models.person_crops import feather_weights, merge_crop, ownership
+from models.person_crops import MIN_GAIN, crop_gain, feather_weights, merge_crop, ownership
 from models.persons import Person
 from server.commands.cutout import parse_person_argument
 from server.evaluation import metrics
@@ -239,3 +239,13 @@ def test_ownership_splits_overlapping_people_by_their_boxes():
     child = Person((220.0, 250.0, 300.0, 400.0), 0.8)
     owner = ownership([adult, child], (400, 500))
     assert owner[325, 260] == 1 and owner[100, 200] == 0 and owner[200, 480] == -1
+
+
+def test_a_crop_as_large_as_the_photo_is_not_matted_again():
+    """The gain is how much larger the network sees the crop than the whole pass: 1 for the whole photo
+    (skipped), the zoom for a small person, and for a photo smaller than the view the enlargement."""
+    whole_photo = crop_gain((0, 0, 1000, 800), (800, 1000, 3), 448)
+    assert whole_photo == pytest.approx(1.0) and whole_photo < MIN_GAIN
+    assert crop_gain((100, 100, 350, 300), (800, 1000, 3), 448) == pytest.approx(4.0)
+    small_photo = crop_gain((0, 0, 300, 200), (200, 300, 3), 448)
+    assert small_photo == pytest.approx(448 / 300) and small_photo > MIN_GAIN

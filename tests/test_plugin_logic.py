@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from plugin_logic import comic_options, pixel_bytes, placement, replies, settings
+from plugin_logic import comic_options, pages, pixel_bytes, placement, progress, replies, segmenters, settings
 
-from cutout_common import comic_styles
+from cutout_common import comic_styles, page_geometry, vocabulary
 
 
 def test_interleave_puts_colours_and_alpha_in_rgba_order():
@@ -111,5 +111,86 @@ def test_settings_come_from_config_json_or_the_default(tmp_path):
     assert settings.endpoint_or_configured("", tmp_path) == "tcp://127.0.0.1:6000"
     assert settings.endpoint_or_configured("ipc:///tmp/x", tmp_path) == "ipc:///tmp/x"
     (tmp_path / settings.CONFIG_FILE).write_text("{broken")
-    with pytest.raises(ValueError, match="install.py"):
+    with pytest.raises(ValueError, match="install Person Cutout again"):
         settings.load_config(tmp_path)
+
+
+@pytest.mark.parametrize("endpoint", ["localhost:5555", "127.0.0.1:5555", "tcp://127.0.0.1", "tcp://*:5555",
+                                      "tcp://127.0.0.1:*", "tcp://127.0.0.1:0", "http://127.0.0.1:5555", "ipc://",
+                                      "tcp://0.0.0.0:5555@127.0.0.1", ""])
+def test_an_endpoint_that_cannot_be_a_server_is_refused_in_words(endpoint):
+    with pytest.raises(settings.EndpointError, match="tcp://HOST:PORT"):
+        settings.checked_endpoint(endpoint)
+
+
+def test_a_server_is_started_only_for_the_configured_local_endpoint():
+    config = {"endpoint": "tcp://127.0.0.1:5555", "server_command": ["python", "-m", "server", "serve"]}
+    assert settings.checked_endpoint(" tcp://127.0.0.1:5555 ") == "tcp://127.0.0.1:5555"
+    assert settings.may_start_server("tcp://127.0.0.1:5555", config)
+    assert not settings.may_start_server("tcp://127.0.0.1:5556", config), "a mistyped port: a second server nobody stops"
+    assert not settings.may_start_server("tcp://192.0.2.1:5555", {**config, "endpoint": "tcp://192.0.2.1:5555"})
+    assert not settings.may_start_server("tcp://127.0.0.1:5555", {"endpoint": "tcp://127.0.0.1:5555"}), "no command"
+    assert "another computer" in settings.no_server_message("tcp://192.0.2.1:5555", config)
+    wrong_port = settings.no_server_message("tcp://127.0.0.1:5556", config)
+    assert "tcp://127.0.0.1:5555" in wrong_port and "empty" in wrong_port
+    assert "install Person Cutout again" in settings.no_server_message("tcp://127.0.0.1:5555", {})
+
+
+def test_the_bar_never_runs_backwards_and_each_stage_has_its_share():
+    bar = progress.Progress(("segment", "edges", "comic"))
+    shown = [bar.update(stage, fraction)[1] for stage, fraction in
+             [("load", 0.0), ("segment", 0.5), ("segment", 1.0), ("edges", 0.0), ("edges", 0.3), ("edges", 0.2),
+              ("stopping", 0.0), ("segment (cpu fallback)", 0.0), ("comic", 0.0), ("comic", 1.0)]]
+    assert shown == sorted(shown), shown
+    assert shown[1] == pytest.approx(1 / 6) and shown[4] == pytest.approx(1 / 3 + 0.1) and shown[-1] == pytest.approx(1.0)
+    assert bar.update("starting", 0.0)[0] is None, "a heartbeat before the work says nothing new"
+    second = progress.Progress(("comic",), 0.5, 1.0)  # Place in Panel…: the second of two groups
+    assert second.update("comic", 0.0)[1] == pytest.approx(0.5) and second.update("comic", 0.5)[1] == pytest.approx(0.75)
+    assert progress.Progress(("comic",)).first()[0] == "Drawing the comic layers…"
+
+
+def test_a_waiting_request_says_how_many_jobs_must_finish_before_it():
+    # ahead: requests waiting before it; one more is running, or it would not wait
+    assert progress.queue_text(0) == "Waiting for the server: 1 job ahead"
+    assert progress.queue_text(2) == "Waiting for the server: 3 jobs ahead"
+    text, fraction = progress.Progress().queued(0)
+    assert text == progress.queue_text(0) and fraction == 0.0
+
+
+def test_segmenters_without_weights_are_named_with_a_command_to_add_them():
+    hello = {"segmenters": [{"name": "rvm", "installed": True}, {"name": "isnet", "installed": False},
+                            {"name": "best", "installed": False}, {"name": "selfie", "installed": True}]}
+    assert segmenters.not_installed(hello) == ["isnet", "best"]
+    assert segmenters.not_installed(None) == [], "without a server nothing is known, nothing is greyed"
+    assert segmenters.install_command(["isnet", "best"]) == "python3 install.py --models isnet,rvm"
+    note = segmenters.install_note(["isnet"], "/opt/person-cutout")
+    assert "ISNet" in note and "/opt/person-cutout" in note and "python3 install.py --models isnet" in note
+    assert segmenters.install_note([], None) == ""
+    assert [nick for nick, _ in segmenters.choices()] == ["default", *vocabulary.SEGMENTERS]
+
+
+def test_the_page_size_line_gives_pixels_and_memory():
+    line = pages.summary("b4-manga", 600, lambda page: page_geometry.layout(page, "3 tiers"))
+    assert line.startswith("6071 × 8598 px (52.2 megapixels)")
+    page = page_geometry.page("b4-manga", 600)
+    panels = page_geometry.layout(page, "3 tiers")
+    expected = page.width * page.height * 7 + sum(p.rect.width * p.rect.height for p in panels) * 9
+    assert pages.page_bytes(page, panels) == expected and pages.human_bytes(expected) in line
+    assert pages.human_bytes(page.width * page.height * 4) in line  # one more full-page RGBA layer
+    assert "do not fit" in pages.summary("a4", 300, lambda page: page_geometry.layout(page, None, rows=20, columns=20,
+                                                                                        gutter_mm=(20.0, 20.0)))
+
+
+def test_each_style_shows_its_own_parameters_and_dpi_says_what_0_means():
+    for param in comic_options.all_params():
+        having = comic_options.styles_with(param)
+        assert having == tuple(s.name for s in comic_styles.STYLES.values() if param in s.params)
+    assert comic_options.styles_with(comic_styles.COLOURS) == ("cartoon",)
+    assert comic_options.styles_with(comic_styles.TONE_LPI) == ("manga",)
+    assert "0 =" in comic_options.param_label(comic_styles.DPI)
+    assert comic_options.param_label(comic_styles.LINE_WEIGHT) == "Line weight (pt)"
+
+
+def test_a_decided_mask_is_inside_from_half_on():
+    mask = bytes(range(256))
+    assert pixel_bytes.decided(mask) == bytes([0] * 128 + [255] * 128)

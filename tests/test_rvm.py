@@ -150,6 +150,26 @@ def test_box_filter_is_the_valid_3x3_mean(channels):
     assert float((result - expected).abs().max()) < 1e-6
 
 
+@pytest.mark.parametrize("channels", [8, 20])
+def test_first_frame_gru_is_the_cell_with_a_zero_state(channels):
+    """The still-photo shortcut computes what the full cell computes from a zero state (random weights)."""
+    import torch
+
+    from models.rvm_net import ConvGRU
+
+    torch.manual_seed(channels)
+    cell = ConvGRU(channels).eval()
+    for conv in (cell.ih[0], cell.hh[0]):
+        torch.nn.init.normal_(conv.bias)  # the default init leaves the biases small; make every term count
+    x = torch.randn(2, channels, 23, 31)
+    with torch.inference_mode():
+        full = cell.forward(x, torch.zeros_like(x))
+        shortcut = cell.forward(x, None)
+    assert shortcut.shape == full.shape
+    assert float((shortcut - full).abs().max()) < 1e-5
+    assert float(full.abs().mean()) > 0.05  # a real comparison, not of two near-zero tensors
+
+
 def test_downsample_ratio_gives_the_view_size():
     for height, width, view in [(4000, 6000, 512), (3000, 4000, 512), (480, 640, 512), (997, 1511, 384), (333, 200, 512)]:
         ratio = downsample_ratio(height, width, view)

@@ -25,6 +25,8 @@ from . import protocol
 
 ProgressFn = protocol.ProgressFn
 CancelFn = Callable[[], bool]
+#: ``on_queued(ahead)``: the request waits in the server's queue, ``ahead`` requests before it
+QueuedFn = Callable[[int], None]
 
 #: ops that are cheap and idempotent: the only ones resent after a silence
 RETRYABLE_OPS = ("hello", "ping")
@@ -110,6 +112,7 @@ class Client:
         on_progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
         deadline: float | None = None,
+        on_queued: QueuedFn | None = None,
     ) -> protocol.Reply:
         """Send a request (frames from ``protocol.encode_*``) and wait for its final reply.
 
@@ -117,7 +120,8 @@ class Client:
         server that stays silent (``unreachable`` when it had answered before,
         ``timeout`` when nothing came). ``cancelled`` is polled a few times a
         second; when it returns True a ``cancel`` op is sent and
-        ``ServerError('cancelled')`` raised at once.
+        ``ServerError('cancelled')`` raised at once. ``on_queued`` hears the queue position of a
+        request that waits (progress stage ``queued``), which then does not go to ``on_progress``.
         """
         header = protocol._loads_header(frames[0])
         request_id = header["id"]
@@ -132,7 +136,7 @@ class Client:
                 self._reset()
                 raise ServerError("unreachable", f"could not send to {self.endpoint}") from None
             heard = {"any": False}
-            outcome = self._wait(sock, request_id, end, on_progress, cancelled, heard)
+            outcome = self._wait(sock, request_id, end, on_progress, cancelled, heard, on_queued)
             if outcome is not None:
                 return outcome
             attempts += 1
@@ -158,6 +162,7 @@ class Client:
         on_progress: ProgressFn | None,
         cancelled: CancelFn | None,
         heard: dict[str, bool],
+        on_queued: QueuedFn | None = None,
     ) -> protocol.Reply | None:
         """The final reply, or None when the server went silent (``heard['any']``: after saying something)."""
         silent_until = time.monotonic() + self.silence_timeout
@@ -183,7 +188,10 @@ class Client:
             heard["any"] = True
             silent_until = time.monotonic() + self.silence_timeout
             if reply.type == "progress":
-                if on_progress is not None:
+                if on_queued is not None and reply.header.get("stage") == "queued":
+                    ahead = reply.header.get("ahead", 0)
+                    on_queued(ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else 0)
+                elif on_progress is not None:
                     on_progress(str(reply.header.get("stage", "")), float(reply.header.get("fraction", 0.0)))
                 continue
             if reply.type == "error":
@@ -219,11 +227,12 @@ class Client:
         *,
         on_progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
+        on_queued: QueuedFn | None = None,
         **fields: Any,
     ) -> protocol.Reply:
         """An image op; ``fields`` are :func:`protocol.encode_image_request`'s (stride, segmenter, options…)."""
         frames = protocol.encode_image_request(op, pixels, width, height, format, **fields)
-        return self.request(frames, on_progress=on_progress, cancelled=cancelled)
+        return self.request(frames, on_progress=on_progress, cancelled=cancelled, on_queued=on_queued)
 
     def cutout(self, pixels: bytes | memoryview, width: int, height: int, format: str, **kwargs: Any) -> protocol.Reply:
         return self.image_request("cutout", pixels, width, height, format, **kwargs)

@@ -16,19 +16,24 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 from plugin_logic import hints as hint_logic  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from procedures import done, fail, layer_procedure, single_layer  # noqa: E402
 from refine_cutout import find_layers  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-hints-layer"
+NOT_ONE_LAYER = {
+    "count": _("Select exactly one layer to add a Hints layer above."),
+    "group": _("Select a layer, not a layer group, to add a Hints layer above."),
+}
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    selected, problem = single_layer(drawables)
+    selected, problem = single_layer(drawables, image)
     if selected is None:
-        return fail(procedure, f"{problem} to add a Hints layer above")
+        return fail(procedure, NOT_ONE_LAYER[problem])
     photo, existing = find_layers(image, selected)
     if photo is None:
-        return fail(procedure, "select the photo layer to add a Hints layer above")
+        return fail(procedure, _("Select the photo layer to add a Hints layer above."))
     image.undo_group_start()
     try:
         if existing is not None:  # one Hints layer per photo: shown again for more strokes
@@ -52,9 +57,9 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     return layer_procedure(
-        plugin, name, run, "Add _Hints Layer",
-        "A transparent layer named Hints above the layer, to paint refine hints on",
-        "Adds a transparent layer named Hints above the layer (Overlay mode: strokes show on any photo) and sets "
-        "the colours to white and black. Paint white on what is the person and black on what is not, then run "
-        "Refine Cut-out…. An existing Hints layer is shown and selected instead.",
+        plugin, name, run, _("Add _Hints Layer"),
+        _("A transparent layer named Hints above the layer, to paint refine hints on"),
+        _("Adds a transparent layer named Hints above the layer (Overlay mode: strokes show on any photo) and sets "
+          "the colours to white and black. Paint white on what is the person and black on what is not, then run "
+          "Refine Cut-out…. An existing Hints layer is shown and selected instead."),
     )

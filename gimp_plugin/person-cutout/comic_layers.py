@@ -17,14 +17,24 @@ import json
 import gi
 
 gi.require_version("Gimp", "3.0")
-from dialogs import licence_notice, watch_segmenter  # noqa: E402
+from dialogs import NOTE, licence_consent, only_for, segmenter_note, shown_for, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, write_pixels  # noqa: E402
-from plugin_logic import replies  # noqa: E402
-from plugin_logic.comic_options import all_params, argument_name, full_option, style_choices, style_option  # noqa: E402
+from plugin_logic import pixel_bytes, replies, segmenters  # noqa: E402
+from plugin_logic.comic_options import (  # noqa: E402
+    all_params,
+    argument_name,
+    full_option,
+    param_label,
+    style_choices,
+    style_option,
+    styles_with,
+)
+from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from procedures import (  # noqa: E402
     FLAGS,
+    SERVER_ARGUMENTS,
     add_server_arguments,
     cancelled,
     choice,
@@ -39,34 +49,49 @@ from server_link import CutoutError, request  # noqa: E402
 PROCEDURE = "python-fu-person-cutout-comic-layers"
 COMIC_PARASITE = "person-cutout-comic"
 MASK_SOURCES = [
-    ("auto", "The layer's mask if it has one, else a fresh cut-out"),
-    ("layer-mask", "The layer's mask"),
-    ("fresh", "A fresh cut-out by the segmenter"),
+    ("auto", _("The layer's mask if it has one, else a fresh cut-out")),
+    ("layer-mask", _("The layer's mask")),
+    ("fresh", _("A fresh cut-out by the segmenter")),
 ]
+NOT_ONE_LAYER = {
+    "count": _("Select exactly one layer to draw comic layers of."),
+    "group": _("Select a layer, not a layer group, to draw comic layers of."),
+}
 
 
-def add_comic_group(image, photo, reply, option: dict):
-    """The comic layers in a new group above ``photo``, masked by the reply's mask; returns the group.
+def add_comic_group(image, photo, reply, option: dict, cut_out: bool | None = None):
+    """The comic layers in a new group above ``photo``, masked by the person's mask; returns the group.
 
-    ``option`` is the request's ``comic`` option, recorded so the group can be drawn again.
+    ``option`` is the request's ``comic`` option, recorded so the group can be drawn again. Unless
+    the option asks for soft edges, the group's mask is the person's mask decided as print needs it
+    (inside or not, cut at half): the layers' ink is black or nothing at the edge, not a grey fringe.
+    When ``photo`` is a cut-out (``cut_out``; by default: it has a layer mask) it is hidden: its soft
+    edge would show the old background around the decided one; it stays below as the artist's reference.
     """
     style = option["style"]
     width, height = photo.get_width(), photo.get_height()
     frames = replies.comic_frames(reply, width, height)
     offsets = photo.get_offsets()
-    group = Gimp.GroupLayer.new(image, f"Comic ({style})")
+    group = Gimp.GroupLayer.new(image, _("Comic (%s)") % style)
     image.insert_layer(group, photo.get_parent(), image.get_item_position(photo))
     for position, (name, rgba) in enumerate(frames):
-        layer = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+        layer = Gimp.Layer.new(image, _(name), width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
         image.insert_layer(layer, group, position)
         layer.set_offsets(offsets.offset_x, offsets.offset_y)
         write_pixels(layer, RGBA_FORMAT, rgba)
     mask = group.create_mask(Gimp.AddMaskType.WHITE)
     group.add_mask(mask)
-    write_pixels(mask, MASK_FORMAT, reply.frames["mask"])
+    write_pixels(mask, MASK_FORMAT, group_mask(reply.frames["mask"], option))
+    if (photo.get_mask() is not None) if cut_out is None else cut_out:
+        photo.set_visible(False)
     tag = json.dumps({"photo": photo.get_tattoo(), "style": style, "comic": full_option(option)}).encode()
     group.attach_parasite(Gimp.Parasite.new(COMIC_PARASITE, Gimp.PARASITE_PERSISTENT, tag))
     return group
+
+def group_mask(mask: bytes, option: dict) -> bytes:
+    """The comic group's mask: the person's mask, decided at half unless the option keeps soft edges."""
+    return mask if option.get("soft_edges", False) else pixel_bytes.decided(mask)
+
 
 def comic_info(item) -> dict | None:
     """The parasite of a comic group made by :func:`add_comic_group`, or None."""
@@ -78,17 +103,20 @@ def comic_info(item) -> dict | None:
     except ValueError:
         return None
 
-def replace_layers(group, reply, photo) -> None:
+def replace_layers(group, reply, photo, option: dict) -> None:
     """The group's layers redrawn: the reply's pixels at ``photo``'s size and place, names and order kept.
 
     The group's mask becomes the reply's mask (the person's, at that size).
     """
     width, height = photo.get_width(), photo.get_height()
-    frames = dict(replies.comic_frames(reply, width, height))
+    frames = {}
+    for name, rgba in replies.comic_frames(reply, width, height):  # a layer is named in the user's language
+        frames[name] = frames[_(name)] = rgba
     layers = group.get_children()
     extra = [x.get_name() for x in layers if x.get_name() not in frames]
     if extra:  # checked first: a group half redrawn would be worse than one only scaled
-        raise ValueError(f"{group.get_name()} holds layers the style does not draw ({', '.join(extra)})")
+        raise ValueError(_("%(group)s holds layers the style does not draw (%(layers)s)")
+                         % {"group": group.get_name(), "layers": ", ".join(extra)})
     offsets = photo.get_offsets()
     for layer in layers:
         layer.resize(width, height, 0, 0)
@@ -97,25 +125,55 @@ def replace_layers(group, reply, photo) -> None:
     if group.get_mask() is not None:
         group.remove_mask(Gimp.MaskApplyMode.DISCARD)
     group.add_mask(group.create_mask(Gimp.AddMaskType.WHITE))
-    write_pixels(group.get_mask(), MASK_FORMAT, reply.frames["mask"])
+    write_pixels(group.get_mask(), MASK_FORMAT, group_mask(reply.frames["mask"], option))
+
+
+def dialog_rows() -> list[str]:
+    """The dialog: the style and its parameters, where the mask comes from, the server."""
+    return ["style", *(argument_name(p) for p in all_params()), "mask-source", "segmenter", NOTE, *SERVER_ARGUMENTS]
+
+
+def show_style_parameters(dialog, config) -> None:
+    """Only the chosen style's parameters are shown: the others do not apply to it; the dialog fits them."""
+    from gi.repository import GLib, GObject
+
+    for param in all_params():
+        shown_for(dialog, config, argument_name(param), "style", styles_with(param))
+        row = dialog.get_widget(argument_name(param), GObject.TYPE_NONE)
+        if hasattr(row, "get_spin_button"):  # room for "0.080": GIMP sizes the entry for the range, not the digits
+            row.get_spin_button().set_width_chars(6)
+
+    def fit(*_args):
+        GLib.idle_add(lambda: dialog.resize(dialog.get_allocated_width(), 1) and False)  # once the rows are hidden
+
+    config.connect("notify::style", fit)
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = single_layer(drawables)
+    layer, problem = single_layer(drawables, image)
     if layer is None:
-        return fail(procedure, f"{problem} to draw comic layers of")
+        return fail(procedure, NOT_ONE_LAYER[problem])
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, "Comic Layers", watch_segmenter(config)):
+        watch = watch_segmenter(config)
+
+        def on_open(dialog):
+            watch(dialog)
+            show_style_parameters(dialog, config)
+            only_for(dialog, config, "segmenter", "mask-source", ("auto", "fresh"))
+
+        if not show_dialog(procedure, config, _("Comic Layers"), on_open, dialog_rows(),
+                           lambda dialog: segmenter_note(dialog, procedure, config)):
             return cancelled(procedure)
-        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
 
     style = config.get_property("style")
     source = config.get_property("mask-source")
     if source == "layer-mask" and layer.get_mask() is None:
-        return fail(procedure, "the layer has no layer mask (choose a fresh cut-out, or add a mask)")
+        return fail(procedure, _("The layer has no layer mask: choose a fresh cut-out, or add a mask."))
     use_mask = layer.get_mask() is not None and source != "fresh"
+    if run_mode == Gimp.RunMode.INTERACTIVE and not use_mask and not licence_consent(None, config.get_property("segmenter")):
+        return cancelled(procedure)  # asked before the job starts, and only when a segmenter runs
     options = {"comic": style_option(style, config.get_property), "foreground": False}
-    Gimp.progress_init("Person Cutout: comic layers")
+    Gimp.progress_init(_("Person Cutout: comic layers"))
     try:
         if use_mask:  # the artist's own mask: the server renders within it and runs no segmenter
             pixels, wire_format = layer_with_mask_as_alpha(layer), "RGBA8"
@@ -124,7 +182,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             pixels, wire_format = layer_pixels(layer)
         reply = request("comic", layer, pixels, wire_format, config.get_property("segmenter"), options,
                         endpoint_or_configured(config.get_property("endpoint")),
-                        float(config.get_property("timeout")), "Drawing comic layers…")
+                        float(config.get_property("timeout")), ("comic",) if use_mask else ("segment", "comic"))
         replies.comic_frames(reply, layer.get_width(), layer.get_height())
     except (CutoutError, ValueError) as exc:
         return fail(procedure, str(exc))
@@ -140,29 +198,27 @@ def run(procedure, run_mode, image, drawables, config, data):
 def add_style_arguments(procedure):
     """One argument per comic style parameter, with the server's own defaults, ranges and units."""
     for param in all_params():
-        label = f"{param.label} ({param.unit})" if param.unit else param.label
-        name = argument_name(param)
+        label, name = param_label(param), argument_name(param)
         if param.kind == "int":
-            procedure.add_int_argument(name, label, param.help, param.minimum, param.maximum, param.default, FLAGS)
+            procedure.add_int_argument(name, label, _(param.help), param.minimum, param.maximum, param.default, FLAGS)
         else:
-            procedure.add_double_argument(name, label, param.help, float(param.minimum), float(param.maximum),
+            procedure.add_double_argument(name, label, _(param.help), float(param.minimum), float(param.maximum),
                                           float(param.default), FLAGS)
 
 
 def create(plugin, name):
-    from cut_out_person import SEGMENTERS
-
     procedure = layer_procedure(
-        plugin, name, run, "_Comic Layers…",
-        "Editable comic layers (Ink, Tone, Flat colour) of the person in the layer",
-        "Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
-        "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
-        "else a fresh cut-out. One undo step removes it.",
+        plugin, name, run, _("Draw _Comic Layers…"),
+        _("Editable comic layers (Ink, Tone, Flat colour) of the person in the layer"),
+        _("Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
+          "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
+          "else a fresh cut-out. One undo step removes it."),
     )
-    procedure.add_choice_argument("style", "St_yle", "Comic style", choice(style_choices()), "manga", FLAGS)
-    procedure.add_choice_argument("mask-source", "_Mask", "Where the person's mask comes from",
+    procedure.add_choice_argument("style", _("St_yle"), _("Comic style"), choice(style_choices()), "manga", FLAGS)
+    procedure.add_choice_argument("mask-source", _("_Mask"), _("Where the person's mask comes from"),
                                   choice(MASK_SOURCES), "auto", FLAGS)
-    procedure.add_choice_argument("segmenter", "Se_gmenter", "For a fresh cut-out", choice(SEGMENTERS), "default", FLAGS)
+    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("For a fresh cut-out"),
+                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
     add_style_arguments(procedure)
     add_server_arguments(procedure)
     return procedure

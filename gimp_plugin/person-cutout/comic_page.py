@@ -17,7 +17,10 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
+from dialogs import only_for  # noqa: E402
 from gi.repository import Gegl, Gimp, GObject  # noqa: E402
+from plugin_logic import pages  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from procedures import FLAGS, cancelled, choice, fail, show_dialog  # noqa: E402
 
 from cutout_common import page_geometry  # noqa: E402
@@ -26,10 +29,13 @@ PROCEDURE = "python-fu-person-cutout-comic-page"
 PAGE_PARASITE = "person-cutout-page"
 PANEL_PARASITE = "person-cutout-panel"
 GRID = "grid"  # the layout choice that uses rows × columns
-PAGE_SIZES = [(p.name, p.label) for p in page_geometry.PAGE_PRESETS.values()]
-DPIS = [(str(d), f"{d} dpi") for d in page_geometry.DPI_CHOICES]
+PAGE_SIZES = [(p.name, _(p.label)) for p in page_geometry.PAGE_PRESETS.values()]
+DPIS = [(str(d), _("%d dpi") % d) for d in page_geometry.DPI_CHOICES]
 # choice nicks must be identifiers: "3 tiers" -> "3-tiers"
 LAYOUTS = {name.replace(" ", "-"): name for name in page_geometry.LAYOUT_PRESETS}
+SUMMARY = "page-summary"
+#: the dialog's rows (GIMP's own run-mode argument is not one of them)
+DIALOG = ("page-size", "dpi", SUMMARY, "layout", "rows", "columns", "gutter", "tier-gutter", "border")
 
 
 def _parasite(data: dict) -> Gimp.Parasite:
@@ -51,7 +57,7 @@ def new_page(preset: str, dpi: int, layout: str, rows: int, columns: int,
     image = Gimp.Image.new(geometry.width, geometry.height, Gimp.ImageBaseType.RGB)
     image.undo_disable()  # a new image has nothing to undo; building it is not a user's step
     image.set_resolution(dpi, dpi)
-    paper = Gimp.Layer.new(image, "Paper", geometry.width, geometry.height, Gimp.ImageType.RGB_IMAGE,
+    paper = Gimp.Layer.new(image, _("Paper"), geometry.width, geometry.height, Gimp.ImageType.RGB_IMAGE,
                            100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(paper, None, 0)
     paper.fill(Gimp.FillType.WHITE)
@@ -72,9 +78,9 @@ def new_page(preset: str, dpi: int, layout: str, rows: int, columns: int,
 def add_panel(image, panel, border: int):
     """A group "Panel N" masked to the panel, with a "Panel N border" layer stroked ``border`` px inside its edge."""
     r = panel.rect
-    group = Gimp.GroupLayer.new(image, f"Panel {panel.order + 1}")
+    group = Gimp.GroupLayer.new(image, _("Panel %d") % (panel.order + 1))
     image.insert_layer(group, None, 0)
-    line = Gimp.Layer.new(image, f"Panel {panel.order + 1} border", r.width, r.height,
+    line = Gimp.Layer.new(image, _("Panel %d border") % (panel.order + 1), r.width, r.height,
                           Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(line, group, 0)
     line.set_offsets(r.x, r.y)
@@ -102,9 +108,37 @@ def read_parasite(item, name: str) -> dict | None:
     return None if parasite is None else json.loads(bytes(parasite.get_data()).decode())
 
 
+def page_summary(config) -> str:
+    """The dialog's line on the page's size in pixels and in memory, for the values chosen now."""
+    layout = LAYOUTS.get(config.get_property("layout"), GRID)
+    gutters = (config.get_property("gutter"), config.get_property("tier-gutter"))
+    rows, columns = config.get_property("rows"), config.get_property("columns")
+    return pages.summary(config.get_property("page-size"), int(config.get_property("dpi")),
+                         lambda page: panels_for(page, layout, rows, columns, gutters))
+
+
+def build_dialog(dialog, config) -> None:
+    """The size line under Resolution, kept up to date as the page, layout and gutters change."""
+    label = dialog.get_label(SUMMARY, page_summary(config), False, False)
+    label.set_line_wrap(True)
+    label.set_max_width_chars(50)
+    label.set_xalign(0.0)
+
+    def update(*_args):
+        label.set_text(page_summary(config))
+
+    for name in ("page-size", "dpi", "layout", "rows", "columns", "gutter", "tier-gutter"):
+        config.connect(f"notify::{name}", update)
+
+
 def run(procedure, config, data):
     if config.get_property("run-mode") == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, "Comic Page"):
+        def on_open(dialog):  # rows × columns apply to the grid layout only
+            for name in ("rows", "columns"):
+                only_for(dialog, config, name, "layout", (GRID,))
+
+        if not show_dialog(procedure, config, _("Comic Page"), on_open, DIALOG,
+                           lambda dialog: build_dialog(dialog, config)):
             return cancelled(procedure)
     try:
         image = new_page(
@@ -129,25 +163,28 @@ def run(procedure, config, data):
 def create(plugin, name):
     procedure = Gimp.Procedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
     procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
-    procedure.set_menu_label("_Comic Page…")
+    procedure.set_menu_label(_("_Comic Page…"))
     procedure.add_menu_path("<Image>/File/Create")
     procedure.set_documentation(
-        "A new comic page: print size, bleed/trim/safe guides, panel groups with borders",
-        "Creates an image at a print size and resolution with guides at the bleed, trim and safe area, "
-        "and one layer group per panel, masked to the panel and holding its border.",
+        _("A new comic page: print size, bleed/trim/safe guides, panel groups with borders"),
+        _("Creates an image at a print size and resolution with guides at the bleed, trim and safe area, "
+          "and one layer group per panel, masked to the panel and holding its border."),
         name,
     )
-    procedure.add_enum_argument("run-mode", "Run mode", "The run mode", Gimp.RunMode,
+    procedure.add_enum_argument("run-mode", _("Run mode"), _("The run mode"), Gimp.RunMode,
                                 Gimp.RunMode.NONINTERACTIVE, FLAGS)
-    procedure.add_choice_argument("page-size", "_Page size", "Print format", choice(PAGE_SIZES), "b4-manga", FLAGS)
-    procedure.add_choice_argument("dpi", "Resolutio_n", "Pixels per inch", choice(DPIS), "600", FLAGS)
-    layouts = [(nick, name) for nick, name in LAYOUTS.items()] + [(GRID, "Rows × columns")]
-    procedure.add_choice_argument("layout", "La_yout", "Panel layout", choice(layouts), "3-tiers", FLAGS)
-    procedure.add_int_argument("rows", "Rows", "For the rows × columns layout", 1, 20, 3, FLAGS)
-    procedure.add_int_argument("columns", "Columns", "For the rows × columns layout", 1, 20, 2, FLAGS)
+    procedure.add_choice_argument("page-size", _("_Page size"), _("Print format"), choice(PAGE_SIZES), "b4-manga",
+                                  FLAGS)
+    procedure.add_choice_argument("dpi", _("Resolutio_n"), _("Pixels per inch"), choice(DPIS), "600", FLAGS)
+    layouts = [(nick, _(name)) for nick, name in LAYOUTS.items()] + [(GRID, _("Rows × columns"))]
+    procedure.add_choice_argument("layout", _("La_yout"), _("Panel layout"), choice(layouts), "3-tiers", FLAGS)
+    procedure.add_int_argument("rows", _("_Rows"), _("For the rows × columns layout"), 1, 20, 3, FLAGS)
+    procedure.add_int_argument("columns", _("C_olumns"), _("For the rows × columns layout"), 1, 20, 2, FLAGS)
     gutter, tier_gutter = page_geometry.DEFAULT_GUTTER_MM
-    procedure.add_double_argument("gutter", "Gutter (mm)", "Gap between panels side by side", 0.0, 50.0, gutter, FLAGS)
-    procedure.add_double_argument("tier-gutter", "Tier gutter (mm)", "Gap between tiers", 0.0, 50.0, tier_gutter, FLAGS)
-    procedure.add_double_argument("border", "Border (pt)", "Panel border line weight", 0.1, 20.0, 1.0, FLAGS)
-    procedure.add_image_return_value("image", "Image", "The new page", False, FLAGS)
+    procedure.add_double_argument("gutter", _("_Gutter (mm)"), _("Gap between panels side by side"), 0.0, 50.0,
+                                  gutter, FLAGS)
+    procedure.add_double_argument("tier-gutter", _("_Tier gutter (mm)"), _("Gap between tiers"), 0.0, 50.0,
+                                  tier_gutter, FLAGS)
+    procedure.add_double_argument("border", _("_Border (pt)"), _("Panel border line weight"), 0.1, 20.0, 1.0, FLAGS)
+    procedure.add_image_return_value("image", _("Image"), _("The new page"), False, FLAGS)
     return procedure

@@ -15,14 +15,16 @@ import gi
 gi.require_version("Gimp", "3.0")
 import comic_layers  # noqa: E402
 import segmenter_options  # noqa: E402
-from dialogs import licence_notice, watch_segmenter  # noqa: E402
+from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGB_FORMAT, RGBA_FORMAT, layer_pixels, read_pixels, write_pixels  # noqa: E402
-from plugin_logic import pixel_bytes, replies  # noqa: E402
-from plugin_logic.comic_options import STYLE_NAMES  # noqa: E402
+from plugin_logic import pixel_bytes, replies, segmenters  # noqa: E402
+from plugin_logic.comic_options import style_names  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from procedures import (  # noqa: E402
     FLAGS,
+    SERVER_ARGUMENTS,
     add_server_arguments,
     cancelled,
     choice,
@@ -37,19 +39,25 @@ from server_link import CutoutError, request  # noqa: E402
 from cutout_common import vocabulary  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout"
-SEGMENTERS = [("default", "Best installed (default)")] + [(s.name, s.title) for s in vocabulary.SEGMENTERS.values()]
+#: the dialog's rows, in this order (GIMP's own run-mode, image and drawables are not shown)
+DIALOG = ("segmenter", "segmenter-note", "output", "existing-mask", "edges", "comic", "person", "body-parts",
+          *SERVER_ARGUMENTS)
 OUTPUTS = [
-    ("mask", "Layer mask on this layer"),
-    ("cutout-layer", "New cut-out layer (transparent background)"),
-    ("black-layer", "New layer on black"),
+    ("mask", _("Layer mask on this layer")),
+    ("cutout-layer", _("New cut-out layer (transparent background)")),
+    ("black-layer", _("New layer on black")),
 ]
 EXISTING_MASK = [
-    ("replace", "Replace the existing mask"),
-    ("intersect", "Combine with it (intersect)"),
-    ("new-layer", "Keep it: put the result on a copy of the layer"),
+    ("replace", _("Replace the existing mask")),
+    ("intersect", _("Combine with it (intersect)")),
+    ("new-layer", _("Keep it: put the result on a copy of the layer")),
 ]
-EDGES = [(c.value, c.label) for c in vocabulary.EDGE_MODES]
-COMIC = [("none", "None")] + [(name, name.capitalize()) for name in STYLE_NAMES]
+EDGES = [(c.value, _(c.label)) for c in vocabulary.EDGE_MODES]
+COMIC = [("none", _("None"))] + style_names()
+NOT_ONE_LAYER = {
+    "count": _("Select exactly one layer to cut the person out of."),
+    "group": _("Select a layer, not a layer group, to cut the person out of."),
+}
 
 
 def apply_mask(image, layer, mask, policy):
@@ -59,7 +67,7 @@ def apply_mask(image, layer, mask, policy):
     if existing is not None and policy == "new-layer":
         target = layer.copy()
         image.insert_layer(target, layer.get_parent(), image.get_item_position(layer))
-        target.set_name(f"{layer.get_name()} (cut out)")
+        target.set_name(_("%s (cut out)") % layer.get_name())
         target.remove_mask(Gimp.MaskApplyMode.DISCARD)
     elif existing is not None and policy == "intersect":
         write_pixels(existing, MASK_FORMAT, pixel_bytes.darkest(read_pixels(existing, MASK_FORMAT), mask))
@@ -79,7 +87,7 @@ def add_cutout_layer(image, layer, reply, on_black):
     if colours is None:
         colours = read_pixels(layer, RGB_FORMAT)
     rgba = pixel_bytes.opaque(colours) if on_black else pixel_bytes.interleave(colours, reply.frames["mask"])
-    name = "Person on black" if on_black else "Person cut-out"
+    name = _("Person on black") if on_black else _("Person cut-out")
     new = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
     offsets = layer.get_offsets()
@@ -91,14 +99,16 @@ def add_cutout_layer(image, layer, reply, on_black):
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = single_layer(drawables)
+    layer, problem = single_layer(drawables, image)
     if layer is None:
-        return fail(procedure, f"{problem} to cut the person out of")
+        return fail(procedure, NOT_ONE_LAYER[problem])
     if run_mode == Gimp.RunMode.INTERACTIVE:
         only = {"person": segmenter_options.PERSON_SEGMENTERS, "body-parts": segmenter_options.PARTS_SEGMENTERS}
-        if not show_dialog(procedure, config, "Cut Out Person", watch_segmenter(config, only)):
+        if not show_dialog(procedure, config, _("Cut Out Person"), watch_segmenter(config, only), DIALOG,
+                           lambda dialog: segmenter_note(dialog, procedure, config)):
             return cancelled(procedure)
-        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
+        if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
+            return cancelled(procedure)
 
     segmenter = config.get_property("segmenter")
     output = config.get_property("output")
@@ -110,7 +120,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             segmenter, config.get_property("person"), config.get_property("body-parts"), image, layer)
     except CutoutError as exc:
         return fail(procedure, str(exc))
-    Gimp.progress_init("Person Cutout")
+    Gimp.progress_init(_("Person Cutout"))
     try:
         options["edges"] = config.get_property("edges")
         if output == "black-layer":
@@ -118,8 +128,10 @@ def run(procedure, run_mode, image, drawables, config, data):
         if comic != "none":  # the comic group gets the person's mask: layers clipped, not multiplied by it
             options["comic"] = {"style": comic, "soft_edges": False}
         pixels, wire_format = layer_pixels(layer)
+        stages = ("segment", "edges" if options["edges"] != "off" else "", "comic" if comic != "none" else "")
         reply = request("cutout", layer, pixels, wire_format, segmenter, options,
-                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")))
+                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
+                        stages)
         if comic != "none":
             replies.comic_frames(reply, width, height)
         part_masks = replies.part_frames(reply, width, height) if parts else []
@@ -133,7 +145,7 @@ def run(procedure, run_mode, image, drawables, config, data):
         else:
             target = add_cutout_layer(image, layer, reply, on_black=(output == "black-layer"))
         if comic != "none":
-            comic_layers.add_comic_group(image, target, reply, options["comic"])
+            comic_layers.add_comic_group(image, target, reply, options["comic"], cut_out=output != "black-layer")
         if part_masks:
             segmenter_options.add_part_channels(image, layer, part_masks)
     finally:
@@ -143,25 +155,25 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     procedure = layer_procedure(
-        plugin, name, run, "Cut Out _Person…",
-        "Cut the person out of the layer with a deep segmenter",
-        "Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
-        "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
-        "One undo step removes it.",
+        plugin, name, run, _("Cut Out _Person…"),
+        _("Cut the person out of the layer with a deep segmenter"),
+        _("Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
+          "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
+          "One undo step removes it."),
     )
-    procedure.add_choice_argument("segmenter", "Se_gmenter", "Which network finds the person",
-                                  choice(SEGMENTERS), "default", FLAGS)
-    procedure.add_choice_argument("output", "O_utput", "What to create", choice(OUTPUTS), "mask", FLAGS)
-    procedure.add_choice_argument("existing-mask", "E_xisting mask", "When the layer already has a mask",
+    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("Which network finds the person"),
+                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
+    procedure.add_choice_argument("output", _("O_utput"), _("What to create"), choice(OUTPUTS), "mask", FLAGS)
+    procedure.add_choice_argument("existing-mask", _("E_xisting mask"), _("When the layer already has a mask"),
                                   choice(EXISTING_MASK), "replace", FLAGS)
-    procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
+    procedure.add_choice_argument("edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
                                   choice(EDGES), "off", FLAGS)
-    procedure.add_choice_argument("comic", "Co_mic layers", "Also add comic layers of the person (style defaults)",
+    procedure.add_choice_argument("comic", _("Co_mic layers"), _("Also add comic layers of the person (style defaults)"),
                                   choice(COMIC), "none", FLAGS)
-    procedure.add_choice_argument("person", "_Person", "People first (the default) and Mask R-CNN: which person of "
-                                  "a group (the selection's centre, else the first path's first anchor, picks one)",
+    procedure.add_choice_argument("person", _("_Person"), _("People first (the default) and Mask R-CNN: which person of "
+                                  "a group (the selection's centre, else the first path's first anchor, picks one)"),
                                   choice(segmenter_options.PERSONS), "all", FLAGS)
-    procedure.add_boolean_argument("body-parts", "_Body parts as channels", "Human parsing only: add hair, face, "
-                                   "clothes, arms, legs… as channels named by their labels", False, FLAGS)
+    procedure.add_boolean_argument("body-parts", _("_Body parts as channels"), _("Human parsing only: add hair, face, "
+                                   "clothes, arms, legs… as channels named by their labels"), False, FLAGS)
     add_server_arguments(procedure)
     return procedure

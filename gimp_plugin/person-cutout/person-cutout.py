@@ -4,7 +4,7 @@
 """Person Cutout in GIMP 3: the plug-in's registration. Each menu entry is a module of its own:
 
 * cut_out_person.py — *Filters › Person Cutout › Cut Out Person…*;
-* comic_layers.py — *Filters › Person Cutout › Comic Layers…*;
+* comic_layers.py — *Filters › Person Cutout › Draw Comic Layers…*;
 * comic_page.py — *File › Create › Comic Page…*;
 * place_in_panel.py — *Filters › Person Cutout › Place in Panel…*;
 * refine_cutout.py — *Filters › Person Cutout › Refine Cut-out…*;
@@ -35,6 +35,7 @@ import cut_out_person  # noqa: E402
 import place_in_panel  # noqa: E402
 import refine_cutout  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
+from plugin_logic import i18n  # noqa: E402
 
 MENU_ENTRIES = (cut_out_person, refine_cutout, add_hints_layer, comic_layers, comic_page, place_in_panel)
 CREATORS = {entry.PROCEDURE: entry.create for entry in MENU_ENTRIES}
@@ -45,7 +46,9 @@ class PersonCutout(Gimp.PlugIn):
         return list(CREATORS)
 
     def do_set_i18n(self, name):
-        return False
+        # as GIMP's own Python plug-ins do: the catalogue's domain and its folder beside this file, where
+        # install.py compiles it (locale/<language>/LC_MESSAGES/person-cutout.mo); strings go through _()
+        return True, i18n.DOMAIN, os.path.basename(i18n.LOCALE_DIR)
 
     def do_create_procedure(self, name):
         procedure = CREATORS[name](self, name)

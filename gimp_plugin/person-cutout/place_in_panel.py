@@ -4,7 +4,15 @@
 
 The cut-out is copied into the panel's group, scaled to fit (plugin_logic.placement) and clipped by
 the panel's mask. Placed comic groups are drawn again by the server at the page's resolution, so their
-line weights (pt) and screentone (lpi) print as asked, not as the scaling made them.
+line weights (pt) and screentone (lpi) print as asked, not as the scaling made them; the photo goes
+along hidden below them, as the artist's reference (its soft edge would show the old background
+around the comic layers' decided one).
+
+Which page: GIMP's procedure dialogs draw no image arguments, so the dialog has a chooser of the
+open comic pages of its own (GIMP's image combo box, limited to images Comic Page… made), set to the
+most recent page; it fills the procedure's ``page`` argument, which scripts set directly. The
+cut-out is the layer (or its mask, or one of its comic groups) selected in the image the procedure
+runs on.
 """
 
 from __future__ import annotations
@@ -17,23 +25,75 @@ from comic_page import PAGE_PARASITE, PANEL_PARASITE, read_parasite  # noqa: E40
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, person_rgba, read_pixels, write_pixels  # noqa: E402
 from plugin_logic.comic_options import recorded_option  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.placement import person_bounds, placement  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import FLAGS, add_server_arguments, cancelled, choice, done, fail, layer_procedure, show_dialog  # noqa: E402
+from procedures import (  # noqa: E402
+    FLAGS,
+    SERVER_ARGUMENTS,
+    add_server_arguments,
+    cancelled,
+    choice,
+    done,
+    fail,
+    layer_procedure,
+    show_dialog,
+)
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-place-in-panel"
-FITS = [("whole", "Whole person inside the panel"), ("fill", "Fill the panel (the panel crops the person)")]
+FITS = [("whole", _("Whole person inside the panel")), ("fill", _("Fill the panel (the panel crops the person)"))]
+#: the dialog's rows below the page chooser
+DIALOG = ("panel", "fit", *SERVER_ARGUMENTS)
 
 
 def is_page(image) -> bool:
     return image.get_parasite(PAGE_PARASITE) is not None
 
 
+def open_pages(exclude) -> list:
+    """The open comic pages other than ``exclude``, most recent first."""
+    pages = [i for i in Gimp.get_images() if is_page(i) and i.get_id() != exclude.get_id()]
+    return sorted(pages, key=lambda i: i.get_id(), reverse=True)
+
+
 def latest_page(exclude) -> object | None:
     """The most recently opened comic page other than ``exclude`` (for runs that name no page)."""
-    pages = [i for i in Gimp.get_images() if is_page(i) and i.get_id() != exclude.get_id()]
-    return max(pages, key=lambda i: i.get_id()) if pages else None
+    pages = open_pages(exclude)
+    return pages[0] if pages else None
+
+
+def page_chooser(dialog, config, source) -> None:
+    """A row at the top of the dialog: the open comic pages, the chosen one written into ``page``."""
+    gi.require_version("Gtk", "3.0")
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi, GObject, Gtk
+
+    chosen = config.get_property("page")
+    if chosen is None or not is_page(chosen) or chosen.get_id() == source.get_id():
+        chosen = latest_page(source)
+        config.set_property("page", chosen)
+    combo = GimpUi.ImageComboBox.new(lambda image, *data: is_page(image) and image.get_id() != source.get_id())
+    if chosen is not None:
+        combo.set_active(chosen.get_id())
+
+    def changed(widget):
+        found, image_id = widget.get_active()
+        if found and Gimp.Image.id_is_valid(image_id):
+            config.set_property("page", Gimp.Image.get_by_id(image_id))
+
+    GObject.Object.connect(combo, "changed", changed)  # GimpIntComboBox.connect is its own, for one value
+    label = Gtk.Label.new_with_mnemonic(_("Comic pa_ge"))
+    label.set_mnemonic_widget(combo)
+    label.set_xalign(0.0)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    row.pack_start(label, False, False, 0)
+    row.pack_start(combo, True, True, 0)
+    row.set_border_width(12)
+    row.show_all()
+    area = dialog.get_content_area()
+    area.pack_start(row, False, False, 0)
+    area.reorder_child(row, 0)
 
 
 def find_panel(page, number: int):
@@ -89,7 +149,7 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
     """
     group, panel = find_panel(page, number)
     if group is None:
-        raise ValueError(f"the page has no panel {number}")
+        raise ValueError(_("The page has no panel %d.") % number)
     items = cutout_items(source, selected)
     photo = items[-1]
     size = photo.get_width(), photo.get_height()
@@ -98,7 +158,7 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
     origin = photo.get_offsets()
     page.undo_group_start()
     try:
-        holder = Gimp.GroupLayer.new(page, f"{photo.get_name()} (placed)")
+        holder = Gimp.GroupLayer.new(page, _("%s (placed)") % photo.get_name())
         page.insert_layer(holder, group, 1)  # below the border, which stays on top
         for position, item in enumerate(items):  # the photo is the last item
             copy = Gimp.Layer.new_from_drawable(item, page)
@@ -113,6 +173,8 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
         height = max(1, int(round(holder.get_height() * scale)))
         holder.scale(width, height, True)
         holder.set_offsets(x + int(round(corner.offset_x * scale)), y + int(round(corner.offset_y * scale)))
+        if len(items) > 1:  # the comic layers are the picture; the photo's soft edge would fringe them
+            copy.set_visible(False)
         options = [recorded_option(comic_info(item)) for item in items[:-1]]
         problem = redraw_comics(holder, options, page_dpi(page), endpoint, timeout)
     finally:
@@ -135,53 +197,70 @@ def redraw_comics(holder, options: list[dict], dpi: int, endpoint: str, timeout:
     if not comics:
         return None
     pixels = person_rgba(photo)
-    for group, option in zip(comics, options, strict=True):
+    for number, (group, option) in enumerate(zip(comics, options, strict=True)):
         comic = {**option, "dpi": dpi}
         try:
             reply = request("comic", photo, pixels, "RGBA8", "default",
                             {"comic": comic, "mask": "alpha", "foreground": False}, endpoint, timeout,
-                            "Drawing the comic layers for the page…")
-            replace_layers(group, reply, photo)
+                            ("comic",), (number / len(comics), (number + 1) / len(comics)))
+            replace_layers(group, reply, photo, comic)
         except (CutoutError, ValueError) as exc:  # no server, or it refused: keep the scaled copies
             return str(exc)
     return None
 
 
+def selected_item(drawables) -> list:
+    """The layers or groups selected, a layer mask standing for its layer."""
+    items = []
+    for drawable in drawables:
+        if isinstance(drawable, Gimp.LayerMask):
+            drawable = Gimp.Layer.from_mask(drawable)
+        if isinstance(drawable, Gimp.Layer) and all(drawable.get_id() != x.get_id() for x in items):
+            items.append(drawable)
+    return items
+
+
 def run(procedure, run_mode, image, drawables, config, data):
-    items = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
+    items = selected_item(drawables)
     if len(items) != 1:
-        return fail(procedure, "select the cut-out layer (or its comic group) to place")
+        return fail(procedure, _("Select the cut-out layer (or its comic group) to place."))
+    if is_page(image):
+        return fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, "Place in Panel"):
+        if latest_page(image) is None:
+            return fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
+        if not show_dialog(procedure, config, _("Place in Panel"), None, DIALOG,
+                           lambda dialog: page_chooser(dialog, config, image)):
             return cancelled(procedure)
     page = config.get_property("page") or latest_page(image)
     if page is None or not is_page(page):
-        return fail(procedure, "no comic page is open (File › Create › Comic Page…)")
+        return fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
     if page.get_id() == image.get_id():
-        return fail(procedure, "select the cut-out in its own image, not on the page")
-    Gimp.progress_init("Person Cutout: place in panel")
+        return fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
+    Gimp.progress_init(_("Person Cutout: place in panel"))
     try:
-        _, problem = place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
-                                       endpoint_or_configured(config.get_property("endpoint")),
-                                       float(config.get_property("timeout")))
+        _holder, problem = place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
+                                 endpoint_or_configured(config.get_property("endpoint")),
+                                 float(config.get_property("timeout")))
     except ValueError as exc:
         return fail(procedure, str(exc))
     if problem:  # placed all the same: the page is usable, only the comic layers are scaled
-        Gimp.message(f"Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
-                     f"(their line weights and screentone differ from those asked): {problem}")
+        Gimp.message(_("Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
+                       "(their line weights and screentone differ from those asked): %s") % problem)
     return done(procedure)
 
 
 def create(plugin, name):
     procedure = layer_procedure(
-        plugin, name, run, "Place in _Panel…",
-        "Put the cut-out (with its comic layers) into a panel of a comic page",
-        "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
-        "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
-        "at the page's resolution. One undo step on the page.",
+        plugin, name, run, _("Place in _Panel…"),
+        _("Put the cut-out (with its comic layers) into a panel of a comic page"),
+        _("Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
+          "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
+          "at the page's resolution. One undo step on the page."),
     )
-    procedure.add_image_argument("page", "Comic pa_ge", "Empty: the most recent comic page", True, FLAGS)
-    procedure.add_int_argument("panel", "_Panel", "Panel number in reading order", 1, 99, 1, FLAGS)
-    procedure.add_choice_argument("fit", "_Fit", "How the person is scaled", choice(FITS), "whole", FLAGS)
+    procedure.add_image_argument("page", _("Comic pa_ge"), _("Empty: the most recent comic page"), True, FLAGS)
+    procedure.add_int_argument("panel", _("_Panel"), _("Panel number in reading order (1 = the first panel read)"),
+                               1, 99, 1, FLAGS)
+    procedure.add_choice_argument("fit", _("_Fit"), _("How the person is scaled"), choice(FITS), "whole", FLAGS)
     add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
     return procedure

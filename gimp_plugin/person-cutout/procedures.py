@@ -10,6 +10,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 
 FLAGS = GObject.ParamFlags.READWRITE
 
@@ -22,33 +23,48 @@ def choice(values):
     return result
 
 
-MENU = "<Image>/Filters/Person Cutout"
-
-
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):
-    """A procedure on the selected layer of an RGB or grey image, in the Person Cutout menu."""
+    """A procedure on the selected layer of an RGB or grey image, in the Person Cutout menu.
+
+    GIMP lists a submenu's plug-in entries sorted by their labels (app/menus/plug-in-menus.c collates
+    path and label), so the labels are chosen to read in the order of the work: Cut Out Person…,
+    Draw Comic Layers…, Place in Panel…; the submenu's name is translated here, as GIMP asks.
+    """
     procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
     procedure.set_image_types("RGB*, GRAY*")
     procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
     procedure.set_menu_label(label)
-    procedure.add_menu_path(MENU)
+    procedure.add_menu_path("<Image>/Filters/" + _("Person Cutout"))
     procedure.set_documentation(blurb, help_text, name)
     return procedure
 
 
 def add_server_arguments(procedure):
-    procedure.add_string_argument("endpoint", "Server e_ndpoint", "Empty: the one install.py configured", "", FLAGS)
-    procedure.add_double_argument("timeout", "_Timeout (s)", "How long to wait for the server", 5.0, 3600.0, 600.0, FLAGS)
+    procedure.add_string_argument("endpoint", _("Server a_ddress"),
+                                  _("Leave empty for the server set up at installation (e.g. tcp://127.0.0.1:5555)"),
+                                  "", FLAGS)
+    procedure.add_int_argument("timeout", _("_Timeout (seconds)"), _("How long to wait for the server's answer"),
+                               5, 3600, 600, FLAGS)
 
 
-def show_dialog(procedure, config, title, on_open=None) -> bool:
-    """GIMP's dialog for the procedure's arguments; False when the user cancelled."""
+SERVER_ARGUMENTS = ("endpoint", "timeout")
+
+
+def show_dialog(procedure, config, title, on_open=None, arguments=None, build=None) -> bool:
+    """GIMP's dialog for the procedure's arguments; False when the user cancelled.
+
+    ``arguments``: the rows, in order (names of arguments or of widgets ``build(dialog)`` made);
+    without them GIMP would also show its own run-mode argument. ``on_open(dialog)`` runs once the
+    rows exist (sensitivities, reactions to a choice).
+    """
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
 
     GimpUi.init(procedure.get_name())
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
-    dialog.fill(None)
+    if build is not None:
+        build(dialog)
+    dialog.fill(list(arguments) if arguments else None)
     if on_open is not None:
         on_open(dialog)
     accepted = dialog.run()
@@ -56,13 +72,26 @@ def show_dialog(procedure, config, title, on_open=None) -> bool:
     return accepted
 
 
-def single_layer(drawables):
-    """The one plain layer selected, or an error message."""
-    layers = [d for d in drawables if isinstance(d, Gimp.Layer) and not isinstance(d, Gimp.LayerMask)]
+def single_layer(drawables, image=None):
+    """(the one layer the user means, None), or (None, why not: ``"count"`` or ``"group"``).
+
+    After Cut Out Person… GIMP selects the new layer mask for editing, and a user may select a
+    layer's mask or a channel by hand while a layer stays highlighted: a mask means its layer, a
+    channel the image's selected layer, as the Layers dialog shows it.
+    """
+    layers = []
+    for drawable in drawables:
+        if isinstance(drawable, Gimp.LayerMask):
+            candidates = [Gimp.Layer.from_mask(drawable)]
+        elif isinstance(drawable, Gimp.Channel) and image is not None:
+            candidates = list(image.get_selected_layers())
+        else:
+            candidates = [drawable] if isinstance(drawable, Gimp.Layer) else []
+        layers += [x for x in candidates if x is not None and all(x.get_id() != y.get_id() for y in layers)]
     if len(layers) != 1:
-        return None, "select exactly one layer"
+        return None, "count"
     if layers[0].is_group():
-        return None, "select a layer, not a layer group"
+        return None, "group"
     return layers[0], None
 
 
@@ -77,6 +106,7 @@ def cancelled(procedure):
 
 
 def fail(procedure, message):
+    """The procedure failed: GIMP shows ``message`` to the user (a script gets it as the error)."""
     print(f"[person-cutout] {message}", file=sys.stderr, flush=True)
     error = GLib.Error.new_literal(GLib.quark_from_string("person-cutout"), message, 0)
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)

@@ -17,14 +17,17 @@ from __future__ import annotations
 import gi
 
 gi.require_version("Gimp", "3.0")
-from cut_out_person import EDGES, SEGMENTERS, apply_mask  # noqa: E402
-from dialogs import licence_notice  # noqa: E402
+from cut_out_person import EDGES, apply_mask  # noqa: E402
+from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, read_pixels  # noqa: E402
 from plugin_logic import hints as hint_logic  # noqa: E402
+from plugin_logic import segmenters  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from procedures import (  # noqa: E402
     FLAGS,
+    SERVER_ARGUMENTS,
     add_server_arguments,
     cancelled,
     choice,
@@ -37,10 +40,15 @@ from procedures import (  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-refine"
+DIALOG = ("selection", "segmenter", "segmenter-note", "edges", *SERVER_ARGUMENTS)
 SELECTION = [
-    ("ignore", "Ignore the selection"),
-    ("keep", "The selection is the person (a white hint)"),
+    ("ignore", _("Ignore the selection")),
+    ("keep", _("The selection is the person (a white hint)")),
 ]
+NOT_ONE_LAYER = {
+    "count": _("Select exactly one layer to refine the cut-out of."),
+    "group": _("Select a layer, not a layer group, to refine the cut-out of."),
+}
 
 
 def siblings(image, layer) -> list:
@@ -76,34 +84,38 @@ def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    selected, problem = single_layer(drawables)
+    selected, problem = single_layer(drawables, image)
     if selected is None:
-        return fail(procedure, f"{problem} to refine the cut-out of")
+        return fail(procedure, NOT_ONE_LAYER[problem])
     photo, hints_layer = find_layers(image, selected)
     if photo is None:
-        return fail(procedure, "select the photo layer to refine (the layer below the Hints layer)")
+        return fail(procedure, _("Select the photo layer to refine (the layer below the Hints layer)."))
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, "Refine Cut-out"):
+        if not show_dialog(procedure, config, _("Refine Cut-out"), watch_segmenter(config), DIALOG,
+                           lambda dialog: segmenter_note(dialog, procedure, config)):
             return cancelled(procedure)
-        licence_notice(None, config.get_property("segmenter"), config.get_property("endpoint"))
+        if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
+            return cancelled(procedure)
 
     use_selection = config.get_property("selection") == "keep"
     hints = read_hints(image, photo, hints_layer, use_selection)
     if hint_logic.count_hints(hints) == (0, 0):
-        where = "the selection is empty" if use_selection and hints_layer is None else "no hint was found"
-        return fail(procedure, f"{where}: paint white (person) or black (not person) on a layer named "
-                               f"'{hint_logic.HINTS_LAYER}' (Filters › Person Cutout › Add Hints Layer)")
+        return fail(procedure, _("No hint was found: paint white (person) or black (not person) on the layer "
+                                 "named “%(name)s” (Filters › Person Cutout › Add Hints Layer), or select the "
+                                 "person and choose “The selection is the person”.") % {"name": hint_logic.HINTS_LAYER})
     options = {"foreground": False, "edges": config.get_property("edges")}
-    Gimp.progress_init("Person Cutout: refine")
+    Gimp.progress_init(_("Person Cutout"))
     try:
+        stages = ("refine", "edges" if options["edges"] != "off" else "")
         if photo.get_mask() is not None:  # the mask as it is now, edited by hand or not
             pixels, wire_format = layer_with_mask_as_alpha(photo), "RGBA8"
             options["mask"] = "alpha"
         else:
             pixels, wire_format = layer_pixels(photo)
+            stages = ("segment", *stages)
         reply = request("cutout", photo, pixels, wire_format, config.get_property("segmenter"), options,
                         endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
-                        "Refining the cut-out…", hints=hints)
+                        stages, hints=hints)
     except (CutoutError, ValueError) as exc:
         return fail(procedure, str(exc))
 
@@ -119,17 +131,17 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     procedure = layer_procedure(
-        plugin, name, run, "_Refine Cut-out…",
-        "Redo the cut-out where white or black strokes on the Hints layer say it is wrong",
-        "Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
-        "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
-        "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden.",
+        plugin, name, run, _("_Refine Cut-out…"),
+        _("Redo the cut-out where white or black strokes on the Hints layer say it is wrong"),
+        _("Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
+          "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
+          "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden."),
     )
-    procedure.add_choice_argument("selection", "_Selection", "Whether the selection marks the person too",
+    procedure.add_choice_argument("selection", _("_Selection"), _("Whether the selection marks the person too"),
                                   choice(SELECTION), "ignore", FLAGS)
-    procedure.add_choice_argument("segmenter", "Se_gmenter", "The network re-run around each stroke",
-                                  choice(SEGMENTERS), "default", FLAGS)
-    procedure.add_choice_argument("edges", "_Edges", "Alpha matting refinement of hair and soft edges",
+    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("The network re-run around each stroke"),
+                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
+    procedure.add_choice_argument("edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
                                   choice(EDGES), "off", FLAGS)
     add_server_arguments(procedure)
     return procedure

@@ -24,13 +24,14 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.pixel_bytes import on_canvas  # noqa: E402
 from server_link import CutoutError  # noqa: E402
 
 PERSONS = [
-    ("all", "All people"),
-    ("largest", "The largest person"),
-    ("under-selection", "The person under the selection or path"),
+    ("all", _("All people")),
+    ("largest", _("The largest person")),
+    ("under-selection", _("The person under the selection or path")),
 ]
 #: the segmenters *Person* applies to, and the name of their option for it ("default": the server's
 #: default segmenter, people first unless its detector is not installed)
@@ -44,20 +45,21 @@ def selection_point(image, layer) -> list[float]:
 
     Raises CutoutError when the image has neither, or the point lies outside the layer.
     """
-    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    _found, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
     if non_empty:
-        x, y, source = (x1 + x2) / 2.0, (y1 + y2) / 2.0, "the selection's centre"
+        x, y, source = (x1 + x2) / 2.0, (y1 + y2) / 2.0, _("the selection's centre")
     else:
         anchor = first_path_anchor(image)
         if anchor is None:
-            raise CutoutError("Person: 'under the selection' needs a selection (or a path) on the person to cut out; "
-                              "select a part of them, or choose all people or the largest")
-        (x, y), source = anchor, "the first anchor of the path"
+            raise CutoutError(_("Person: “under the selection” needs a selection (or a path) on the person to cut "
+                                "out; select a part of them, or choose all people or the largest"))
+        (x, y), source = anchor, _("the first anchor of the path")
     offsets = layer.get_offsets()
     x, y = x - offsets.offset_x, y - offsets.offset_y
     if not (0 <= x < layer.get_width() and 0 <= y < layer.get_height()):
-        raise CutoutError(f"Person: {source} ({x:g}, {y:g} in the layer) is outside the layer "
-                          f"'{layer.get_name()}' ({layer.get_width()}×{layer.get_height()})")
+        raise CutoutError(_("Person: %(source)s (%(x)g, %(y)g in the layer) is outside the layer “%(layer)s” "
+                            "(%(width)d×%(height)d)") % {"source": source, "x": x, "y": y, "layer": layer.get_name(),
+                                                         "width": layer.get_width(), "height": layer.get_height()})
     return [x, y]
 
 

@@ -4,6 +4,12 @@
 
 Shared by every procedure of the plug-in. The wire protocol and the client are the server's own
 (:mod:`cutout_common`, installed beside the plug-in); only they and pyzmq are needed.
+
+What the user sees: an endpoint that cannot be one is refused before anything is sent; a server
+that does not answer is started only when it is the one install.py configured on this computer
+(plugin_logic.settings), and a server that stops at once is reported at once with its log's last
+lines; otherwise GIMP's message says within a few seconds why nothing happens. While a request
+waits behind other jobs on the server, the progress text says how many (plugin_logic.progress).
 """
 
 from __future__ import annotations
@@ -17,48 +23,102 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp  # noqa: E402
+from plugin_logic import segmenters  # noqa: E402
+from plugin_logic.i18n import _  # noqa: E402
+from plugin_logic.progress import Progress  # noqa: E402
 from plugin_logic.replies import checked_mask  # noqa: E402
-from plugin_logic.settings import PLUGIN_DIR, load_config  # noqa: E402
+from plugin_logic.settings import (  # noqa: E402
+    PLUGIN_DIR,
+    EndpointError,
+    checked_endpoint,
+    load_config,
+    may_start_server,
+    no_server_message,
+)
 
 from cutout_common.protocol import SILENCE_SECONDS  # noqa: E402
+
+#: how long a live server may take to answer ``ping`` (it answers from its I/O thread, at once)
+PING_SECONDS = 2.0
+LOG_FILE = "server.log"
 
 
 class CutoutError(Exception):
     """A failure the user should read about (server down, bad answer, wrong layer)."""
 
 
-def connect(endpoint: str, timeout: float):
-    """A client for a live server; starts the server from config.json when none answers."""
+def log(message: str) -> None:
+    """A line on GIMP's terminal (and the tests' log): what the user was shown, for whoever reads it later."""
+    print(f"[person-cutout] {message}", file=sys.stderr, flush=True)
+
+
+def _client_module():
     try:
         from cutout_common import client
     except ImportError as exc:
-        raise CutoutError(
-            f"the Python module 'zmq' (pyzmq) is missing in GIMP's Python ({exc}); rerun install.py or install python3-zmq"
-        ) from exc
-    # the server speaks at least every 2 s while it works: silence means it is gone (config: silence_timeout)
-    silence = float(load_config().get("silence_timeout", SILENCE_SECONDS))
-    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1)
-    if ping(connection, 3.0):
-        return connection
-    config = load_config()
-    command = config.get("server_command")
-    if not command:
-        raise CutoutError(f"no Person Cutout server answers at {endpoint} and none is configured to start")
-    Gimp.progress_set_text("Starting the Person Cutout server…")
+        raise CutoutError(_("The Python module “zmq” (pyzmq) is missing in GIMP's Python (%s). Install Person Cutout "
+                            "again, or install your system's python3-zmq package.") % exc) from exc
+    return client
+
+
+def connect(endpoint: str, timeout: float):
+    """A client for a live server; starts the configured local server when none answers there."""
     try:
-        log = open(os.path.join(PLUGIN_DIR, "server.log"), "ab")
-        command = list(command) + ["--endpoint", endpoint]
-        subprocess.Popen(command, cwd=config.get("server_cwd") or None, stdout=log, stderr=log,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+        endpoint = checked_endpoint(endpoint)
+    except EndpointError as exc:
+        raise CutoutError(str(exc)) from None
+    client = _client_module()
+    config = load_config()
+    # the server speaks at least every 2 s while it works: silence means it is gone (config: silence_timeout)
+    silence = float(config.get("silence_timeout", SILENCE_SECONDS))
+    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1)
+    if ping(connection, PING_SECONDS):
+        return connection
+    if not may_start_server(endpoint, config):
+        connection.close()
+        raise CutoutError(no_server_message(endpoint, config))
+    start_server(connection, config, endpoint)
+    return connection
+
+
+def start_server(connection, config: dict, endpoint: str) -> None:
+    """Start the configured server and wait until it answers; a server that stops or never answers is reported."""
+    Gimp.progress_set_text(_("Starting the Person Cutout server…"))
+    log_path = os.path.join(PLUGIN_DIR, LOG_FILE)
+    command = list(config["server_command"]) + ["--endpoint", endpoint]
+    try:
+        with open(log_path, "ab") as log_file:
+            start = log_file.tell()
+            process = subprocess.Popen(command, cwd=config.get("server_cwd") or None, stdout=log_file, stderr=log_file,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
-        raise CutoutError(f"could not start the Person Cutout server ({' '.join(command)}): {exc}") from exc
+        connection.close()
+        raise CutoutError(_("Could not start the Person Cutout server (%(command)s): %(error)s")
+                          % {"command": " ".join(command), "error": exc}) from exc
+    log(f"started the server: {' '.join(command)} (process {process.pid})")
     deadline = time.monotonic() + float(config.get("start_timeout", 120))
     while time.monotonic() < deadline:
-        if ping(connection, 2.0):
-            return connection
+        if process.poll() is not None:  # it stopped: say so now, with its own words, not after the timeout
+            connection.close()
+            raise CutoutError(_("The Person Cutout server stopped as it started (exit status %(status)s):\n%(log)s")
+                              % {"status": process.returncode, "log": _log_tail(log_path, start)})
+        if ping(connection, 1.0):
+            return
         Gimp.progress_pulse()
-    log_path = os.path.join(PLUGIN_DIR, "server.log")
-    raise CutoutError(f"started the Person Cutout server but it did not answer at {endpoint}; see {log_path}")
+    process.terminate()  # a server that never answered must not keep running unseen
+    connection.close()
+    raise CutoutError(_("Started the Person Cutout server, but it did not answer at %(endpoint)s in time; "
+                        "it was stopped. Its log: %(log)s") % {"endpoint": endpoint, "log": log_path})
+
+
+def _log_tail(path: str, start: int, lines: int = 6) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return path
+    return "\n".join(text.strip().splitlines()[-lines:]) or path
 
 
 def ping(connection, timeout: float) -> bool:
@@ -71,17 +131,18 @@ def ping(connection, timeout: float) -> bool:
         connection.request(protocol.encode_request("ping"), deadline=timeout + 1)
         return True
     except client.ServerError as exc:
-        print(f"[person-cutout] no server answers at {connection.endpoint} ({exc})", file=sys.stderr, flush=True)
+        log(f"no server answers at {connection.endpoint} ({exc})")
         return False
     finally:
         connection.silence_timeout, connection.retries = saved
 
 
-def hello(endpoint: str, timeout: float = 2.0) -> dict | None:
-    """A running server's ``hello`` (segmenters, licences, comic styles), or None; never starts a server."""
+def hello(endpoint: str, timeout: float = 1.0) -> dict | None:
+    """A running server's ``hello`` (segmenters, which are installed, comic styles), or None; never starts a server."""
     try:
+        endpoint = checked_endpoint(endpoint)
         from cutout_common import client
-    except ImportError:
+    except (EndpointError, ImportError):
         return None
     with client.Client(endpoint, deadline=timeout, silence_timeout=timeout, retries=0) as connection:
         try:
@@ -91,27 +152,35 @@ def hello(endpoint: str, timeout: float = 2.0) -> dict | None:
 
 
 def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, options: dict,
-            endpoint: str, timeout: float, what: str = "Cutting out the person…", hints: bytes | None = None):
+            endpoint: str, timeout: float, stages: tuple[str, ...] = ("segment",),
+            span: tuple[float, float] = (0.0, 1.0), hints: bytes | None = None):
     """Send ``pixels`` (the layer's size) with ``op``, and ``hints`` (GRAY8, the layer's size) when given;
-    returns the reply. Raises CutoutError."""
-    from cutout_common import client  # checked by connect()
+    returns the reply. Raises CutoutError.
 
+    ``stages``: what the server will run (segment, edges, comic), so the bar gives each its share;
+    ``span``: the part of GIMP's bar this request fills.
+    """
+    client = _client_module()
     width, height = layer.get_width(), layer.get_height()
     connection = connect(endpoint, timeout)
-    Gimp.progress_set_text(what)
+    progress = Progress(stages, *span)
+    shown = {"text": None}
 
-    def on_progress(stage, fraction):
-        Gimp.progress_set_text(f"Person Cutout: {stage}")
+    def show(text: str | None, fraction: float) -> None:
+        if text is not None and text != shown["text"]:  # each new stage or queue position once, also on the terminal
+            Gimp.progress_set_text(text)
+            log(text)
+            shown["text"] = text
         Gimp.progress_update(fraction)
 
+    show(*progress.first())
     try:
         reply = connection.image_request(op, pixels, width, height, wire_format,
-                                         segmenter=None if segmenter == "default" else segmenter,
-                                         options=options, on_progress=on_progress, hints=hints)
+                                         segmenter=None if segmenter == segmenters.DEFAULT else segmenter,
+                                         options=options, on_progress=lambda s, f: show(*progress.update(s, f)),
+                                         on_queued=lambda ahead: show(*progress.queued(ahead)), hints=hints)
     except client.ServerError as exc:
-        if exc.code == "unreachable":
-            raise CutoutError(f"The Person Cutout server is gone: {exc.message}") from exc
-        raise CutoutError(f"Person Cutout server: {exc.message}") from exc
+        raise CutoutError(server_error_text(exc, connection.endpoint)) from exc
     finally:
         connection.close()
     try:
@@ -119,3 +188,20 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
     except ValueError as exc:
         raise CutoutError(str(exc)) from None
     return reply
+
+
+def server_error_text(exc, endpoint: str) -> str:
+    """A server's (or the client's) error in words a GIMP user can act on."""
+    if exc.code == "weights_missing":
+        name = exc.header.get("segmenter") or "?"
+        folder = load_config().get("server_cwd")
+        known = name in segmenters.vocabulary.SEGMENTERS
+        return _("The segmenter “%(name)s” is not installed. %(how)s") % {
+            "name": name, "how": segmenters.install_how([name], folder) if known else exc.message}
+    if exc.code == "unreachable":
+        return _("The Person Cutout server at %(endpoint)s stopped answering: %(message)s") % {
+            "endpoint": endpoint, "message": exc.message}
+    if exc.code in ("timeout", "deadline"):
+        return _("The Person Cutout server at %(endpoint)s took longer than the timeout allows. "
+                 "Raise Timeout in the dialog, or try a smaller image.") % {"endpoint": endpoint}
+    return _("The Person Cutout server could not do it: %s") % exc.message

@@ -6,12 +6,14 @@ Layers (RGBA uint8, photo size, top first as they stack in GIMP's layer group):
 * ``Tone`` — black screentone dots on transparent (manga);
 * ``Flat colour`` — the person in flat colours (cartoon, posterize) or white paper (manga).
 
-Each layer's alpha is multiplied by the person's alpha (``soft_edges=True``, the default),
-so nothing is painted where the mask is 0 and the layers stack correctly on their own. A
-client that masks the layers itself — the GIMP plug-in puts them in a group masked by the
-person's mask, which the artist can repaint — asks for ``soft_edges=False``: the layers are
-only clipped where the mask is 0, so the soft edge is applied once, by the group mask, not
-squared.
+Every layer is drawn from the person's own colours (:mod:`server.comic.colours`): the
+decontaminated foreground under the soft edge, the person's colours spread outward beyond it, so
+no layer carries the old background along the outline. Each layer's alpha is multiplied by the
+person's alpha (``soft_edges=True``, the default): a soft edge where the artist asks for one. A
+client that masks the layers itself — the GIMP plug-in puts them in a group masked by the person's
+mask, which the artist can repaint — asks for ``soft_edges=False``: the edge is decided as print
+needs it, each pixel inside (the 8-bit mask at least 128, half) or not, so black ink is black or
+nothing there, never grey; the plug-in decides its group mask the same way.
 
 Sizes are print sizes: lines in points, smoothing in mm, tone in lines per inch, turned
 into pixels with the photo's print resolution ``dpi``. With ``dpi`` = 0 (the default) the
@@ -37,6 +39,7 @@ from cutout_common.comic_styles import STYLES, resolve, styles  # noqa: F401  (s
 from cutout_common.protocol import ProgressFn
 from server.comic import lines as comic_lines
 from server.comic import screentone
+from server.comic.colours import person_colours
 
 AUTO_PRINT_MM = 180.0  # long side of the photo as printed when dpi = 0
 COLOUR_WORK_DPI = 85.0  # resolution of the smoothing and colour clustering copy
@@ -56,12 +59,15 @@ def render(
     params: dict[str, Any] | None = None,
     soft_edges: bool = True,
     progress: ProgressFn | None = None,
+    foreground: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Named RGBA uint8 layers (H×W×4) of the person in ``style``; see :func:`styles` for parameters.
 
-    ``soft_edges``: multiply each layer's alpha by the person's (True), or only clip it to
-    where the person's 8-bit mask is above 0 (False, for a client that applies the mask itself).
-    ``progress``: told the fraction done between stages; it may raise to stop the work.
+    ``soft_edges``: multiply each layer's alpha by the person's (True), or decide the edge: clip
+    to where the person's 8-bit mask is at least half (False, for a client that applies the mask
+    itself). ``foreground``: the person's decontaminated colours (H×W×3 float in [0, 1]) when the
+    caller has them, else they are estimated. ``progress``: told the fraction done between
+    stages; it may raise to stop the work.
     """
 
     def report(fraction: float) -> None:
@@ -75,7 +81,10 @@ def render(
     if alpha.shape != rgb.shape[:2]:
         raise ValueError(f"alpha {alpha.shape} does not match the photo {rgb.shape[:2]}")
     alpha = np.clip(alpha.astype(np.float32), 0.0, 1.0)
-    person = alpha >= 0.5
+    # inside as the 8-bit mask a client receives says it: at least 128 of 255 (rounded as the server sends it)
+    person = np.rint(alpha * 255.0) >= 128
+    rgb = person_colours(rgb, alpha, foreground)
+    report(0.1)
     dpi = print_dpi(rgb.shape, p["dpi"])
     px_per_pt, px_per_mm = dpi / 72.0, dpi / 25.4
 
@@ -84,7 +93,7 @@ def render(
         lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         ink = comic_lines.lines(lum, person, p["line_weight"] * px_per_pt, p["detail"])
         report(0.2)
-        ink = np.maximum(ink, comic_lines.outline(alpha, p["outline"] * px_per_pt))
+        ink = np.maximum(ink, comic_lines.outline(person.astype(np.float32), p["outline"] * px_per_pt))
         layers["Ink"] = ink
         report(0.3)
     if style == "cartoon":
@@ -101,8 +110,7 @@ def render(
         layers["Tone"] = tone * screentone.dots(alpha.shape, period, p["tone_angle"], p["tone_dot"] / 100.0)
         layers["Flat colour"] = np.full(rgb.shape, 255, np.uint8)
     report(0.8)
-    # clipped where the mask is 0 as a byte (alpha < 0.5/255): the same pixels the client's 8-bit mask hides
-    coverage = alpha if soft_edges else (alpha >= 0.5 / 255).astype(np.float32)
+    coverage = alpha if soft_edges else person.astype(np.float32)
     out = {}
     for number, name in enumerate(spec.layers):
         out[name] = _rgba(layers[name], coverage)

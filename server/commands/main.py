@@ -34,6 +34,7 @@ BENCHMARKS = {
     "quality": "server.bench.quality",
     "matting": "server.bench.matting",
     "comic": "server.bench.comic",
+    "fringe": "server.bench.fringe",
     "load": "server.bench.load",
     "batch": "server.bench.batch",
     "memory": "server.bench.memory",

@@ -115,6 +115,7 @@ def run_cutout(
     if hints is not None:
         result.alpha = _refine(rgb, result.alpha, hints, segmenter, opts, models, progress)
 
+    person_colours = prediction.foreground  # the comic layers use them whether or not the client asked for them
     if opts.edges != "off":
         from server.pipeline import edges
 
@@ -122,8 +123,10 @@ def run_cutout(
         hair = prediction.parts.get("Hair")
         alpha, colours = edges.refine(rgb, result.alpha, opts.edges, hair=hair, progress=progress)  # refined by hints
         result.alpha = alpha
-        if opts.foreground and colours is not None:
-            result.foreground = colours
+        if colours is not None:
+            person_colours = colours
+            if opts.foreground:
+                result.foreground = colours
         if hints is not None:  # the artist's pixels stay as painted
             from server.pipeline.refine import NOT_PERSON, PERSON
 
@@ -138,7 +141,8 @@ def run_cutout(
         params = {k: v for k, v in opts.comic.items() if k not in ("style", "soft_edges")}
         try:
             result.layers = comic.render(
-                rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True), progress=progress
+                rgb, result.alpha, opts.comic["style"], params, opts.comic.get("soft_edges", True), progress=progress,
+                foreground=person_colours,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise OptionError(f"comic: {exc}") from exc

@@ -14,78 +14,18 @@ Key folder layout (``python -m server keys DIR``)::
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
-import re
 import shutil
 import threading
 from pathlib import Path
-from typing import NamedTuple
 
 import zmq
 
-#: the only tcp endpoint form this module reads: ZeroMQ's own ``tcp://HOST:PORT`` for a bind, nothing
-#: around it. ZeroMQ also accepts source-address forms (``SRC;DEST``) and reads a port such as
-#: ``5555@127.0.0.1`` as 5555, while a URL parser reads 127.0.0.1 as the host: such forms are not parsed.
-_TCP = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.%\w]+\]|[\w.*-]+):(?P<port>\*|\d{1,5})")
+from cutout_common.endpoints import Endpoint, is_local_endpoint, parse_endpoint  # noqa: F401  (read by both ends)
 
 
 class SecurityError(RuntimeError):
     pass
-
-
-class Endpoint(NamedTuple):
-    """An endpoint as ZeroMQ will bind it. ``host``/``port`` only for tcp; ``ipv6``: needs ZMQ_IPV6."""
-
-    scheme: str
-    host: str | None
-    port: str | None
-    local: bool
-    ipv6: bool = False
-
-
-def parse_endpoint(endpoint: str) -> Endpoint:
-    """Read ``endpoint`` exactly as ZeroMQ binds it; ``ValueError`` for a form that is not read unambiguously.
-
-    tcp hosts: an IPv4 literal, an IPv6 literal in brackets, ``localhost`` (loopback), ``*`` (every
-    interface) or an interface name (reachable from that interface's network, so never local; a name
-    that only looks like an address, such as ``127.1``, is taken for one). Ports: a number or ``*``.
-    ``ipc://`` and ``inproc://`` stay on this machine; other transports are not local.
-    """
-    scheme, separator, _ = endpoint.partition("://")
-    if not separator:
-        raise ValueError(f"{endpoint!r} is not a ZeroMQ endpoint (transport://address)")
-    if scheme in ("ipc", "inproc"):
-        return Endpoint(scheme, None, None, local=True)
-    if scheme != "tcp":
-        return Endpoint(scheme, None, None, local=False)
-    match = _TCP.fullmatch(endpoint)
-    if match is None or int(match["port"] if match["port"] != "*" else 0) > 65535:
-        raise ValueError(f"{endpoint!r} is not of the form tcp://HOST:PORT (source-address forms are not accepted)")
-    host = match["host"]
-    if host.startswith("["):
-        try:
-            address = ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise ValueError(f"{endpoint!r}: {host} is not an IPv6 address") from None
-        # an IPv4-mapped address is loopback or not depending on the Python version: not worth the doubt
-        local = address.ipv4_mapped is None and address.is_loopback
-        return Endpoint("tcp", host[1:-1], match["port"], local=local, ipv6=True)
-    if host == "localhost":
-        return Endpoint("tcp", host, match["port"], local=True)
-    try:
-        local = ipaddress.IPv4Address(host).is_loopback
-    except ValueError:
-        local = False  # '*', an interface name, or something the resolver may read as an address
-    return Endpoint("tcp", host, match["port"], local=local)
-
-
-def is_local_endpoint(endpoint: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// on a loopback address, read as ZeroMQ reads it."""
-    try:
-        return parse_endpoint(endpoint).local
-    except ValueError:
-        return False
 
 
 def check_bind(endpoint: str, insecure: bool, curve_dir: str | None) -> None:

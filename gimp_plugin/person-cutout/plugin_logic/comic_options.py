@@ -9,11 +9,32 @@ from typing import Any
 
 from cutout_common import comic_styles
 
+from .i18n import N_, _
+
 STYLE_NAMES = list(comic_styles.STYLES)
+#: labels that must say more than the table's: what 0 means is not a tooltip's business
+LABELS = {"dpi": N_("Print resolution (dpi, 0 = long side 18 cm)")}
+
+
+def style_names() -> list[tuple[str, str]]:
+    """(style, its name in the user's language), for choices that need no explanation."""
+    return [(s.name, _(s.label)) for s in comic_styles.STYLES.values()]
 
 
 def style_choices() -> list[tuple[str, str]]:
-    return [(s.name, f"{s.label} — {s.help}") for s in comic_styles.STYLES.values()]
+    return [(s.name, f"{_(s.label)} — {_(s.help)}") for s in comic_styles.STYLES.values()]
+
+
+def param_label(param) -> str:
+    """The dialog's label of a style parameter: its name and unit, in the user's language."""
+    if param.name in LABELS:
+        return _(LABELS[param.name])
+    return f"{_(param.label)} ({param.unit})" if param.unit else _(param.label)
+
+
+def styles_with(param) -> tuple[str, ...]:
+    """The styles that have ``param``: the dialog greys it out for the others."""
+    return tuple(s.name for s in comic_styles.STYLES.values() if any(p.name == param.name for p in s.params))
 
 
 def all_params() -> list:

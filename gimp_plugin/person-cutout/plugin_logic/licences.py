@@ -1,11 +1,13 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""The weights' licence, shown once: the first time a segmenter with a copyleft licence is chosen.
+"""The weights' licence, asked once: before the first job with a segmenter whose licence needs consent.
 
 ISNet as packaged by IMG.LY (and ``best``, which runs it) is AGPL-3.0; the user should know
-before publishing work made with it. What was shown is remembered in ``licences-seen.json``
-beside ``config.json`` in the plug-in's folder, as ``segmenter: licence`` — a new licence for
-the same segmenter is shown again. A reinstall (which replaces the folder) shows it once more.
+before publishing work made with it. The licence and its notice come from
+:mod:`cutout_common.vocabulary` — the table the server and install.py read too — so they are the
+same whether the server is running or not. The answer is remembered in ``licences-seen.json``
+beside ``config.json``, as ``segmenter: licence identifier``: the same segmenter under a new
+licence is asked again, and nothing else is. A reinstall (which replaces the folder) asks once more.
 Standard library only, so the tests read and write it without GIMP.
 """
 
@@ -14,23 +16,21 @@ from __future__ import annotations
 import json
 import os
 
-from cutout_common.vocabulary import SEGMENTERS
+from cutout_common.vocabulary import NETWORKS, SEGMENTERS
 
+from .i18n import _
 from .settings import PLUGIN_DIR
 
 SEEN_FILE = "licences-seen.json"
 
 
 def needs_notice(segmenter: str) -> bool:
-    """Whether this segmenter's weights carry a licence the user is told about."""
+    """Whether this segmenter's weights carry a licence the user must accept before using them."""
     return segmenter in SEGMENTERS and bool(SEGMENTERS[segmenter].notices)
 
 
-def licence_of(segmenter: str, hello: dict | None) -> str:
-    """The licence the server's ``hello`` lists for ``segmenter`` (it may be another version), else the vocabulary's."""
-    for entry in (hello or {}).get("segmenters", []):
-        if entry.get("name") == segmenter and entry.get("licence"):
-            return entry["licence"]
+def licence_of(segmenter: str) -> str:
+    """The SPDX identifier of the segmenter's weights (all their licences), from the shared vocabulary."""
     return SEGMENTERS[segmenter].licence if segmenter in SEGMENTERS else ""
 
 
@@ -38,25 +38,30 @@ def _path(folder: str | None) -> str:
     return os.path.join(folder or PLUGIN_DIR, SEEN_FILE)
 
 
-def seen(segmenter: str, licence: str, folder: str | None = None) -> bool:
+def _record(folder: str | None) -> dict:
     try:
         with open(_path(folder)) as handle:
-            return json.load(handle).get(segmenter) == licence
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def remember(segmenter: str, licence: str, folder: str | None = None) -> None:
-    """Record that the licence was shown (a failure to write only means it is shown again)."""
-    path = _path(folder)
-    try:
-        with open(path) as handle:
             record = json.load(handle)
-        if not isinstance(record, dict):
-            record = {}
     except (OSError, ValueError):
-        record = {}
-    record[segmenter] = licence
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def seen(segmenter: str, folder: str | None = None) -> bool:
+    """Whether the user accepted this segmenter's current licence before."""
+    return _record(folder).get(segmenter) == licence_of(segmenter)
+
+
+def must_ask(segmenter: str, folder: str | None = None) -> bool:
+    """Ask before a job with ``segmenter`` starts: its licence needs consent and was not accepted yet."""
+    return needs_notice(segmenter) and not seen(segmenter, folder)
+
+
+def remember(segmenter: str, folder: str | None = None) -> None:
+    """Record that the licence was accepted (a failure to write only means it is asked again)."""
+    record = _record(folder)
+    record[segmenter] = licence_of(segmenter)
+    path = _path(folder)
     try:
         with open(path + ".tmp", "w") as handle:
             json.dump(record, handle, indent=1)
@@ -65,9 +70,15 @@ def remember(segmenter: str, licence: str, folder: str | None = None) -> None:
         pass
 
 
-def message(segmenter: str, licence: str) -> str:
-    return (
-        f"The weights of the segmenter '{segmenter}' are licensed under {licence}.\n\n"
-        "Read that licence before you redistribute the weights or offer a service that runs them. "
-        "This notice is shown once."
-    )
+def title(segmenter: str) -> str:
+    return _("Licence of the “%s” weights") % segmenter
+
+
+def message(segmenter: str) -> str:
+    """The notice: which weights, under which licence, and what that asks of the user."""
+    notices = [_(NETWORKS[n].notice) for n in SEGMENTERS[segmenter].networks if NETWORKS[n].consent]
+    return "\n\n".join([
+        *notices,
+        _("Use “%(segmenter)s” under %(licence)s? You are asked once; your answer is remembered.")
+        % {"segmenter": segmenter, "licence": licence_of(segmenter)},
+    ])

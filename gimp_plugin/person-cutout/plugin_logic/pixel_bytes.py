@@ -32,6 +32,18 @@ def darkest(first: bytes, second: bytes) -> bytes:
     return bytes(map(min, first, second))
 
 
+_DECIDE = bytes(0 if value < 128 else 255 for value in range(256))
+
+
+def decided(mask: bytes) -> bytes:
+    """A GRAY8 mask decided as print needs it: 255 where it is at least half (128), 0 elsewhere.
+
+    The same cut the server's comic renderer makes (``soft_edges`` false), so a group masked by it
+    shows its layers' black ink as black or not at all, never as grey at a soft edge.
+    """
+    return mask.translate(_DECIDE)
+
+
 def on_canvas(plane: bytes, width: int, height: int, offset: tuple[int, int], canvas: tuple[int, int]) -> bytes:
     """A ``width``×``height`` GRAY8 plane placed at ``offset`` on a zeroed canvas (clipped to it).
 

@@ -8,6 +8,8 @@ answer is an error and the image stays as it was.
 
 from __future__ import annotations
 
+from .i18n import _
+
 PART_PREFIX = "part:"
 LAYER_PREFIX = "layer:"
 
@@ -19,7 +21,8 @@ class AnswerError(ValueError):
 def checked_mask(reply, width: int, height: int) -> bytes:
     mask = reply.frames.get("mask")
     if mask is None or len(mask) != width * height:
-        raise AnswerError(f"the server's answer has no mask of {width}×{height} pixels")
+        raise AnswerError(_("The server's answer has no mask of %(width)d×%(height)d pixels.")
+                          % {"width": width, "height": height})
     return mask
 
 
@@ -33,10 +36,11 @@ def part_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
     """The reply's part masks as (label, layer-sized GRAY8 bytes), in the server's order; checked."""
     parts = [(name[len(PART_PREFIX):], data) for name, data in reply.frames.items() if name.startswith(PART_PREFIX)]
     if not parts:
-        raise AnswerError("the server sent no body-part masks (is its 'parsing' segmenter up to date?)")
+        raise AnswerError(_("The server sent no body-part masks (is its “parsing” segmenter up to date?)."))
     for label, data in parts:
         if len(data) != width * height:
-            raise AnswerError(f"the server's part mask '{label}' is not {width}×{height} pixels")
+            raise AnswerError(_("The server's part mask “%(label)s” is not %(width)d×%(height)d pixels.")
+                              % {"label": label, "width": width, "height": height})
     return parts
 
 
@@ -50,8 +54,9 @@ def comic_frames(reply, width: int, height: int) -> list[tuple[str, bytes]]:
     """The comic layers of a reply, each checked to be ``width``×``height`` RGBA."""
     frames = layer_frames(reply)
     if not frames:
-        raise AnswerError("the server's answer has no comic layers")
+        raise AnswerError(_("The server's answer has no comic layers."))
     for name, rgba in frames:
         if len(rgba) != width * height * 4:
-            raise AnswerError(f"comic layer {name!r} is not {width}×{height} RGBA")
+            raise AnswerError(_("The comic layer “%(name)s” is not %(width)d×%(height)d pixels.")
+                              % {"name": name, "width": width, "height": height})
     return frames
