@@ -58,6 +58,7 @@ def black_dot(centre: tuple[int, int], radius: int) -> np.ndarray:
     return strokes
 
 
+@pytest.mark.gui
 def test_a_black_stroke_on_the_hints_layer_removes_the_mistake_in_one_undo_step(gimp, home, workdir, server):  # noqa: F811
     _, spoiled, wrong = spoiled_mask(server)
     strokes = black_dot((335, 110), 6)
@@ -99,5 +100,5 @@ def test_without_any_hint_it_fails_clearly_and_changes_nothing(gimp, home, workd
     report = gimp.scenario(BATCH, home, workdir, "nohint", input=str(ASTRONAUT),
                            **{k: str(v) for k, v in paths.items()}, args={"endpoint": server})
     assert report["hints_added"] and not report["success"]
-    assert "no hint" in report["error"] and "Hints" in report["error"]
+    assert "No hint was found" in report["error"] and "“Hints”" in report["error"]
     assert report["after"] == report["before"]
