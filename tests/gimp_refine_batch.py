@@ -86,6 +86,8 @@ if report["hints_added"]:
     report["selected"] = [x.get_name() for x in image.get_selected_layers()]
     with open(scenario["stroke_in"], "rb") as handle:  # the artist's strokes, as the brush leaves them
         put(hints_layer, "R'G'B'A u8", handle.read())
+    if scenario.get("select"):  # a rectangle selection, for the option "the selection is the person"
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, *scenario["select"])
     with open(scenario["mask_before"], "wb") as handle:
         handle.write(pixels(photo.get_mask(), "Y u8"))
     report["before"] = describe(image)

@@ -102,3 +102,19 @@ def test_without_any_hint_it_fails_clearly_and_changes_nothing(gimp, home, workd
     assert report["hints_added"] and not report["success"]
     assert "No hint was found" in report["error"] and "“Hints”" in report["error"]
     assert report["after"] == report["before"]
+
+
+def test_the_selection_as_a_keep_hint(gimp, home, workdir, server):  # noqa: F811
+    """*Selection: the selection is the person*: a rectangle over the backdrop becomes person, hard, with no stroke."""
+    _, mask, _ = spoiled_mask(server)
+    x, y, w, h = 400, 20, 60, 40  # the backdrop's upper right, background in the mask
+    assert mask[y : y + h, x : x + w].max() < 128
+    paths = {name: workdir / f"keep.{name}" for name in ("mask_in", "stroke_in", "mask_before", "mask_out")}
+    paths["mask_in"].write_bytes(mask.tobytes())
+    paths["stroke_in"].write_bytes(np.zeros((512, 512, 4), np.uint8).tobytes())
+    report = gimp.scenario(BATCH, home, workdir, "keep", input=str(ASTRONAUT), select=[x, y, w, h],
+                           **{k: str(v) for k, v in paths.items()}, args={"endpoint": server, "selection": "keep"})
+    assert report["success"], report.get("error")
+    after = np.frombuffer(paths["mask_out"].read_bytes(), np.uint8).reshape(512, 512)
+    assert np.all(after[y : y + h, x : x + w] == 255)
+    assert np.all(after >= mask), "a white hint only adds to the person"
