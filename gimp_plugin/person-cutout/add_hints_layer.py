@@ -17,10 +17,15 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 from plugin_logic import hints as hint_logic  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
-from procedures import done, fail, layer_procedure, single_layer  # noqa: E402
+from procedures import done, fail, layer_procedure, single_layer, undo_group  # noqa: E402
 from refine_cutout import find_layers  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-hints-layer"
+MENU_LABEL = _("Add _Hints Layer")
+MENU_BLURB = _("A transparent layer named Hints above the layer, to paint refine hints on")
+MENU_HELP = _("Adds a transparent layer named Hints above the layer (Overlay mode: strokes show on any photo) and sets "
+              "the colours to white and black. Paint white on what is the person and black on what is not, then run "
+              "Refine Cut-out…. An existing Hints layer is shown and selected instead.")
 NOT_ONE_LAYER = {
     "count": _("Select exactly one layer to add a Hints layer above."),
     "group": _("Select a layer, not a layer group, to add a Hints layer above."),
@@ -34,8 +39,7 @@ def run(procedure, run_mode, image, drawables, config, data):
     photo, existing = find_layers(image, selected)
     if photo is None:
         return fail(procedure, _("Select the photo layer to add a Hints layer above."))
-    image.undo_group_start()
-    try:
+    with undo_group(image):
         if existing is not None:  # one Hints layer per photo: shown again for more strokes
             layer = existing
             layer.set_visible(True)
@@ -48,18 +52,10 @@ def run(procedure, run_mode, image, drawables, config, data):
             layer.set_offsets(offsets.offset_x, offsets.offset_y)
             layer.fill(Gimp.FillType.TRANSPARENT)
         image.set_selected_layers([layer])
-    finally:
-        image.undo_group_end()
     Gimp.context_set_foreground(Gegl.Color.new("white"))  # paint white for "person"; X swaps to black
     Gimp.context_set_background(Gegl.Color.new("black"))
     return done(procedure)
 
 
 def create(plugin, name):
-    return layer_procedure(
-        plugin, name, run, _("Add _Hints Layer"),
-        _("A transparent layer named Hints above the layer, to paint refine hints on"),
-        _("Adds a transparent layer named Hints above the layer (Overlay mode: strokes show on any photo) and sets "
-          "the colours to white and black. Paint white on what is the person and black on what is not, then run "
-          "Refine Cut-out…. An existing Hints layer is shown and selected instead."),
-    )
+    return layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)

@@ -17,6 +17,7 @@ import json
 import gi
 
 gi.require_version("Gimp", "3.0")
+import procedures  # noqa: E402
 from dialogs import NOTE, licence_consent, only_for, segmenter_note, shown_for, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, write_pixels  # noqa: E402
@@ -32,21 +33,14 @@ from plugin_logic.comic_options import (  # noqa: E402
 )
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import (  # noqa: E402
-    FLAGS,
-    SERVER_ARGUMENTS,
-    add_server_arguments,
-    cancelled,
-    choice,
-    done,
-    fail,
-    layer_procedure,
-    show_dialog,
-    single_layer,
-)
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-comic-layers"
+MENU_LABEL = _("Draw _Comic Layers…")
+MENU_BLURB = _("Editable comic layers (Ink, Tone, Flat colour) of the person in the layer")
+MENU_HELP = _("Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
+              "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
+              "else a fresh cut-out. One undo step removes it.")
 COMIC_PARASITE = "person-cutout-comic"
 MASK_SOURCES = [
     ("auto", _("The layer's mask if it has one, else a fresh cut-out")),
@@ -130,7 +124,7 @@ def replace_layers(group, reply, photo, option: dict) -> None:
 
 def dialog_rows() -> list[str]:
     """The dialog: the style and its parameters, where the mask comes from, the server."""
-    return ["style", *(argument_name(p) for p in all_params()), "mask-source", "segmenter", NOTE, *SERVER_ARGUMENTS]
+    return ["style", *(argument_name(p) for p in all_params()), "mask-source", "segmenter", NOTE, *procedures.SERVER_ARGUMENTS]
 
 
 def show_style_parameters(dialog, config) -> None:
@@ -150,9 +144,9 @@ def show_style_parameters(dialog, config) -> None:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = single_layer(drawables, image)
+    layer, problem = procedures.single_layer(drawables, image)
     if layer is None:
-        return fail(procedure, NOT_ONE_LAYER[problem])
+        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
     if run_mode == Gimp.RunMode.INTERACTIVE:
         watch = watch_segmenter(config)
 
@@ -161,17 +155,17 @@ def run(procedure, run_mode, image, drawables, config, data):
             show_style_parameters(dialog, config)
             only_for(dialog, config, "segmenter", "mask-source", ("auto", "fresh"))
 
-        if not show_dialog(procedure, config, _("Comic Layers"), on_open, dialog_rows(),
+        if not procedures.show_dialog(procedure, config, _("Comic Layers"), on_open, dialog_rows(),
                            lambda dialog: segmenter_note(dialog, procedure, config)):
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
 
     style = config.get_property("style")
     source = config.get_property("mask-source")
     if source == "layer-mask" and layer.get_mask() is None:
-        return fail(procedure, _("The layer has no layer mask: choose a fresh cut-out, or add a mask."))
+        return procedures.fail(procedure, _("The layer has no layer mask: choose a fresh cut-out, or add a mask."))
     use_mask = layer.get_mask() is not None and source != "fresh"
     if run_mode == Gimp.RunMode.INTERACTIVE and not use_mask and not licence_consent(None, config.get_property("segmenter")):
-        return cancelled(procedure)  # asked before the job starts, and only when a segmenter runs
+        return procedures.cancelled(procedure)  # asked before the job starts, and only when a segmenter runs
     options = {"comic": style_option(style, config.get_property), "foreground": False}
     Gimp.progress_init(_("Person Cutout: comic layers"))
     try:
@@ -185,14 +179,11 @@ def run(procedure, run_mode, image, drawables, config, data):
                         float(config.get_property("timeout")), ("comic",) if use_mask else ("segment", "comic"))
         replies.comic_frames(reply, layer.get_width(), layer.get_height())
     except (CutoutError, ValueError) as exc:
-        return fail(procedure, str(exc))
+        return procedures.fail(procedure, str(exc))
 
-    image.undo_group_start()
-    try:
+    with procedures.undo_group(image):
         add_comic_group(image, layer, reply, options["comic"])
-    finally:
-        image.undo_group_end()
-    return done(procedure)
+    return procedures.done(procedure)
 
 
 def add_style_arguments(procedure):
@@ -200,25 +191,21 @@ def add_style_arguments(procedure):
     for param in all_params():
         label, name = param_label(param), argument_name(param)
         if param.kind == "int":
-            procedure.add_int_argument(name, label, _(param.help), param.minimum, param.maximum, param.default, FLAGS)
+            procedure.add_int_argument(name, label, _(param.help), param.minimum, param.maximum, param.default, procedures.FLAGS)
         else:
             procedure.add_double_argument(name, label, _(param.help), float(param.minimum), float(param.maximum),
-                                          float(param.default), FLAGS)
+                                          float(param.default), procedures.FLAGS)
 
 
 def create(plugin, name):
-    procedure = layer_procedure(
-        plugin, name, run, _("Draw _Comic Layers…"),
-        _("Editable comic layers (Ink, Tone, Flat colour) of the person in the layer"),
-        _("Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
-          "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
-          "else a fresh cut-out. One undo step removes it."),
-    )
-    procedure.add_choice_argument("style", _("St_yle"), _("Comic style"), choice(style_choices()), "manga", FLAGS)
-    procedure.add_choice_argument("mask-source", _("_Mask"), _("Where the person's mask comes from"),
-                                  choice(MASK_SOURCES), "auto", FLAGS)
-    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("For a fresh cut-out"),
-                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
+    procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
+    procedures.add_choice(procedure, "style", _("St_yle"), _("Comic style"), style_choices(), "manga")
+    procedures.add_choice(procedure, "mask-source", _("_Mask"),
+                          _("Where the person's mask comes from"),
+                          MASK_SOURCES, "auto")
+    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
+                          _("For a fresh cut-out"),
+                          segmenters.choices(), segmenters.DEFAULT)
     add_style_arguments(procedure)
-    add_server_arguments(procedure)
+    procedures.add_server_arguments(procedure)
     return procedure

@@ -21,7 +21,7 @@ from dialogs import only_for  # noqa: E402
 from gi.repository import Gegl, Gimp, GObject  # noqa: E402
 from plugin_logic import pages  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
-from procedures import FLAGS, cancelled, choice, fail, show_dialog  # noqa: E402
+from procedures import FLAGS, add_choice, cancelled, fail, show_dialog  # noqa: E402
 
 from cutout_common import page_geometry  # noqa: E402
 
@@ -173,11 +173,10 @@ def create(plugin, name):
     )
     procedure.add_enum_argument("run-mode", _("Run mode"), _("The run mode"), Gimp.RunMode,
                                 Gimp.RunMode.NONINTERACTIVE, FLAGS)
-    procedure.add_choice_argument("page-size", _("_Page size"), _("Print format"), choice(PAGE_SIZES), "b4-manga",
-                                  FLAGS)
-    procedure.add_choice_argument("dpi", _("Resolutio_n"), _("Pixels per inch"), choice(DPIS), "600", FLAGS)
+    add_choice(procedure, "page-size", _("_Page size"), _("Print format"), PAGE_SIZES, "b4-manga")
+    add_choice(procedure, "dpi", _("Resolutio_n"), _("Pixels per inch"), DPIS, "600")
     layouts = [(nick, _(name)) for nick, name in LAYOUTS.items()] + [(GRID, _("Rows × columns"))]
-    procedure.add_choice_argument("layout", _("La_yout"), _("Panel layout"), choice(layouts), "3-tiers", FLAGS)
+    add_choice(procedure, "layout", _("La_yout"), _("Panel layout"), layouts, "3-tiers")
     procedure.add_int_argument("rows", _("_Rows"), _("For the rows × columns layout"), 1, 20, 3, FLAGS)
     procedure.add_int_argument("columns", _("C_olumns"), _("For the rows × columns layout"), 1, 20, 2, FLAGS)
     gutter, tier_gutter = page_geometry.DEFAULT_GUTTER_MM

@@ -14,6 +14,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 import comic_layers  # noqa: E402
+import procedures  # noqa: E402
 import segmenter_options  # noqa: E402
 from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
@@ -22,26 +23,19 @@ from plugin_logic import pixel_bytes, replies, segmenters  # noqa: E402
 from plugin_logic.comic_options import style_names  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import (  # noqa: E402
-    FLAGS,
-    SERVER_ARGUMENTS,
-    add_server_arguments,
-    cancelled,
-    choice,
-    done,
-    fail,
-    layer_procedure,
-    show_dialog,
-    single_layer,
-)
 from server_link import CutoutError, request  # noqa: E402
 
 from cutout_common import vocabulary  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout"
+MENU_LABEL = _("Cut Out _Person…")
+MENU_BLURB = _("Cut the person out of the layer with a deep segmenter")
+MENU_HELP = _("Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
+              "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
+              "One undo step removes it.")
 #: the dialog's rows, in this order (GIMP's own run-mode, image and drawables are not shown)
 DIALOG = ("segmenter", "segmenter-note", "output", "existing-mask", "edges", "comic", "person", "body-parts",
-          *SERVER_ARGUMENTS)
+          *procedures.SERVER_ARGUMENTS)
 OUTPUTS = [
     ("mask", _("Layer mask on this layer")),
     ("cutout-layer", _("New cut-out layer (transparent background)")),
@@ -99,16 +93,16 @@ def add_cutout_layer(image, layer, reply, on_black):
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = single_layer(drawables, image)
+    layer, problem = procedures.single_layer(drawables, image)
     if layer is None:
-        return fail(procedure, NOT_ONE_LAYER[problem])
+        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
     if run_mode == Gimp.RunMode.INTERACTIVE:
         only = {"person": segmenter_options.PERSON_SEGMENTERS, "body-parts": segmenter_options.PARTS_SEGMENTERS}
-        if not show_dialog(procedure, config, _("Cut Out Person"), watch_segmenter(config, only), DIALOG,
+        if not procedures.show_dialog(procedure, config, _("Cut Out Person"), watch_segmenter(config, only), DIALOG,
                            lambda dialog: segmenter_note(dialog, procedure, config)):
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
         if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
 
     segmenter = config.get_property("segmenter")
     output = config.get_property("output")
@@ -119,7 +113,7 @@ def run(procedure, run_mode, image, drawables, config, data):
         options = segmenter_options.segmenter_options(
             segmenter, config.get_property("person"), config.get_property("body-parts"), image, layer)
     except CutoutError as exc:
-        return fail(procedure, str(exc))
+        return procedures.fail(procedure, str(exc))
     Gimp.progress_init(_("Person Cutout"))
     try:
         options["edges"] = config.get_property("edges")
@@ -136,10 +130,9 @@ def run(procedure, run_mode, image, drawables, config, data):
             replies.comic_frames(reply, width, height)
         part_masks = replies.part_frames(reply, width, height) if parts else []
     except (CutoutError, ValueError) as exc:
-        return fail(procedure, str(exc))
+        return procedures.fail(procedure, str(exc))
 
-    image.undo_group_start()  # one undo step removes everything below
-    try:
+    with procedures.undo_group(image):  # one undo step removes everything below
         if output == "mask":
             target = apply_mask(image, layer, reply.frames["mask"], config.get_property("existing-mask"))
         else:
@@ -148,32 +141,29 @@ def run(procedure, run_mode, image, drawables, config, data):
             comic_layers.add_comic_group(image, target, reply, options["comic"], cut_out=output != "black-layer")
         if part_masks:
             segmenter_options.add_part_channels(image, layer, part_masks)
-    finally:
-        image.undo_group_end()
-    return done(procedure)
+    return procedures.done(procedure)
 
 
 def create(plugin, name):
-    procedure = layer_procedure(
-        plugin, name, run, _("Cut Out _Person…"),
-        _("Cut the person out of the layer with a deep segmenter"),
-        _("Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
-          "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
-          "One undo step removes it."),
-    )
-    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("Which network finds the person"),
-                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
-    procedure.add_choice_argument("output", _("O_utput"), _("What to create"), choice(OUTPUTS), "mask", FLAGS)
-    procedure.add_choice_argument("existing-mask", _("E_xisting mask"), _("When the layer already has a mask"),
-                                  choice(EXISTING_MASK), "replace", FLAGS)
-    procedure.add_choice_argument("edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
-                                  choice(EDGES), "off", FLAGS)
-    procedure.add_choice_argument("comic", _("Co_mic layers"), _("Also add comic layers of the person (style defaults)"),
-                                  choice(COMIC), "none", FLAGS)
-    procedure.add_choice_argument("person", _("_Person"), _("People first (the default) and Mask R-CNN: which person of "
-                                  "a group (the selection's centre, else the first path's first anchor, picks one)"),
-                                  choice(segmenter_options.PERSONS), "all", FLAGS)
+    procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
+    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
+                          _("Which network finds the person"),
+                          segmenters.choices(), segmenters.DEFAULT)
+    procedures.add_choice(procedure, "output", _("O_utput"), _("What to create"), OUTPUTS, "mask")
+    procedures.add_choice(procedure, "existing-mask", _("E_xisting mask"),
+                          _("When the layer already has a mask"),
+                          EXISTING_MASK, "replace")
+    procedures.add_choice(procedure, "edges", _("_Edges"),
+                          _("How closely the outline follows hair and soft edges (Best is slow)"),
+                          EDGES, "off")
+    procedures.add_choice(procedure, "comic", _("Co_mic layers"),
+                          _("Also add comic layers of the person (style defaults)"),
+                          COMIC, "none")
+    procedures.add_choice(procedure, "person", _("_Person"),
+                          _("People first (the default) and Mask R-CNN: which person of "
+                            "a group (the selection's centre, else the first path's first anchor, picks one)"),
+                          segmenter_options.PERSONS, "all")
     procedure.add_boolean_argument("body-parts", _("_Body parts as channels"), _("Human parsing only: add hair, face, "
-                                   "clothes, arms, legs… as channels named by their labels"), False, FLAGS)
-    add_server_arguments(procedure)
+                                   "clothes, arms, legs… as channels named by their labels"), False, procedures.FLAGS)
+    procedures.add_server_arguments(procedure)
     return procedure

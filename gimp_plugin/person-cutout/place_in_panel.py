@@ -20,6 +20,7 @@ from __future__ import annotations
 import gi
 
 gi.require_version("Gimp", "3.0")
+import procedures  # noqa: E402
 from comic_layers import comic_info, replace_layers  # noqa: E402
 from comic_page import PAGE_PARASITE, PANEL_PARASITE, read_parasite  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
@@ -28,23 +29,17 @@ from plugin_logic.comic_options import recorded_option  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.placement import person_bounds, placement  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import (  # noqa: E402
-    FLAGS,
-    SERVER_ARGUMENTS,
-    add_server_arguments,
-    cancelled,
-    choice,
-    done,
-    fail,
-    layer_procedure,
-    show_dialog,
-)
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-place-in-panel"
+MENU_LABEL = _("Place in _Panel…")
+MENU_BLURB = _("Put the cut-out (with its comic layers) into a panel of a comic page")
+MENU_HELP = _("Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
+              "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
+              "at the page's resolution. One undo step on the page.")
 FITS = [("whole", _("Whole person inside the panel")), ("fill", _("Fill the panel (the panel crops the person)"))]
 #: the dialog's rows below the page chooser
-DIALOG = ("panel", "fit", *SERVER_ARGUMENTS)
+DIALOG = ("panel", "fit", *procedures.SERVER_ARGUMENTS)
 
 
 def is_page(image) -> bool:
@@ -156,8 +151,7 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
     mask = person_mask(items)
     scale, x, y = placement(person_bounds(mask, *size), size, panel, fit)
     origin = photo.get_offsets()
-    page.undo_group_start()
-    try:
+    with procedures.undo_group(page):
         holder = Gimp.GroupLayer.new(page, _("%s (placed)") % photo.get_name())
         page.insert_layer(holder, group, 1)  # below the border, which stays on top
         for position, item in enumerate(items):  # the photo is the last item
@@ -177,8 +171,6 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
             copy.set_visible(False)
         options = [recorded_option(comic_info(item)) for item in items[:-1]]
         problem = redraw_comics(holder, options, page_dpi(page), endpoint, timeout)
-    finally:
-        page.undo_group_end()
     return holder, problem
 
 
@@ -223,44 +215,38 @@ def selected_item(drawables) -> list:
 def run(procedure, run_mode, image, drawables, config, data):
     items = selected_item(drawables)
     if len(items) != 1:
-        return fail(procedure, _("Select the cut-out layer (or its comic group) to place."))
+        return procedures.fail(procedure, _("Select the cut-out layer (or its comic group) to place."))
     if is_page(image):
-        return fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
+        return procedures.fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
     if run_mode == Gimp.RunMode.INTERACTIVE:
         if latest_page(image) is None:
-            return fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
-        if not show_dialog(procedure, config, _("Place in Panel"), None, DIALOG,
+            return procedures.fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
+        if not procedures.show_dialog(procedure, config, _("Place in Panel"), None, DIALOG,
                            lambda dialog: page_chooser(dialog, config, image)):
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
     page = config.get_property("page") or latest_page(image)
     if page is None or not is_page(page):
-        return fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
+        return procedures.fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
     if page.get_id() == image.get_id():
-        return fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
+        return procedures.fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
     Gimp.progress_init(_("Person Cutout: place in panel"))
     try:
         _holder, problem = place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
                                  endpoint_or_configured(config.get_property("endpoint")),
                                  float(config.get_property("timeout")))
     except ValueError as exc:
-        return fail(procedure, str(exc))
+        return procedures.fail(procedure, str(exc))
     if problem:  # placed all the same: the page is usable, only the comic layers are scaled
         Gimp.message(_("Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
                        "(their line weights and screentone differ from those asked): %s") % problem)
-    return done(procedure)
+    return procedures.done(procedure)
 
 
 def create(plugin, name):
-    procedure = layer_procedure(
-        plugin, name, run, _("Place in _Panel…"),
-        _("Put the cut-out (with its comic layers) into a panel of a comic page"),
-        _("Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
-          "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
-          "at the page's resolution. One undo step on the page."),
-    )
-    procedure.add_image_argument("page", _("Comic pa_ge"), _("Empty: the most recent comic page"), True, FLAGS)
+    procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
+    procedure.add_image_argument("page", _("Comic pa_ge"), _("Empty: the most recent comic page"), True, procedures.FLAGS)
     procedure.add_int_argument("panel", _("_Panel"), _("Panel number in reading order (1 = the first panel read)"),
-                               1, 99, 1, FLAGS)
-    procedure.add_choice_argument("fit", _("_Fit"), _("How the person is scaled"), choice(FITS), "whole", FLAGS)
-    add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
+                               1, 99, 1, procedures.FLAGS)
+    procedures.add_choice(procedure, "fit", _("_Fit"), _("How the person is scaled"), FITS, "whole")
+    procedures.add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
     return procedure

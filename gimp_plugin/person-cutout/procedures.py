@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 import gi
 
@@ -21,6 +22,21 @@ def choice(values):
     for index, (nick, label) in enumerate(values):
         result.add(nick, index, label, "")
     return result
+
+
+@contextmanager
+def undo_group(image):
+    """One undo step for everything done inside, closed however the block ends (GIMP nests groups)."""
+    image.undo_group_start()
+    try:
+        yield image
+    finally:
+        image.undo_group_end()
+
+
+def add_choice(procedure, name: str, label: str, blurb: str, values, default: str) -> None:
+    """A drop-down argument of (nick, label) pairs, read-write like every argument of these procedures."""
+    procedure.add_choice_argument(name, label, blurb, choice(values), default, FLAGS)
 
 
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gi
 
 gi.require_version("Gimp", "3.0")
+import procedures  # noqa: E402
 from cut_out_person import EDGES, apply_mask  # noqa: E402
 from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
@@ -25,22 +26,15 @@ from plugin_logic import hints as hint_logic  # noqa: E402
 from plugin_logic import segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
-from procedures import (  # noqa: E402
-    FLAGS,
-    SERVER_ARGUMENTS,
-    add_server_arguments,
-    cancelled,
-    choice,
-    done,
-    fail,
-    layer_procedure,
-    show_dialog,
-    single_layer,
-)
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-refine"
-DIALOG = ("selection", "segmenter", "segmenter-note", "edges", *SERVER_ARGUMENTS)
+MENU_LABEL = _("_Refine Cut-out…")
+MENU_BLURB = _("Redo the cut-out where white or black strokes on the Hints layer say it is wrong")
+MENU_HELP = _("Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
+              "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
+              "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden.")
+DIALOG = ("selection", "segmenter", "segmenter-note", "edges", *procedures.SERVER_ARGUMENTS)
 SELECTION = [
     ("ignore", _("Ignore the selection")),
     ("keep", _("The selection is the person (a white hint)")),
@@ -84,23 +78,23 @@ def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    selected, problem = single_layer(drawables, image)
+    selected, problem = procedures.single_layer(drawables, image)
     if selected is None:
-        return fail(procedure, NOT_ONE_LAYER[problem])
+        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
     photo, hints_layer = find_layers(image, selected)
     if photo is None:
-        return fail(procedure, _("Select the photo layer to refine (the layer below the Hints layer)."))
+        return procedures.fail(procedure, _("Select the photo layer to refine (the layer below the Hints layer)."))
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, _("Refine Cut-out"), watch_segmenter(config), DIALOG,
+        if not procedures.show_dialog(procedure, config, _("Refine Cut-out"), watch_segmenter(config), DIALOG,
                            lambda dialog: segmenter_note(dialog, procedure, config)):
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
         if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
-            return cancelled(procedure)
+            return procedures.cancelled(procedure)
 
     use_selection = config.get_property("selection") == "keep"
     hints = read_hints(image, photo, hints_layer, use_selection)
     if hint_logic.count_hints(hints) == (0, 0):
-        return fail(procedure, _("No hint was found: paint white (person) or black (not person) on the layer "
+        return procedures.fail(procedure, _("No hint was found: paint white (person) or black (not person) on the layer "
                                  "named “%(name)s” (Filters › Person Cutout › Add Hints Layer), or select the "
                                  "person and choose “The selection is the person”.") % {"name": hint_logic.HINTS_LAYER})
     options = {"foreground": False, "edges": config.get_property("edges")}
@@ -117,31 +111,25 @@ def run(procedure, run_mode, image, drawables, config, data):
                         endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
                         stages, hints=hints)
     except (CutoutError, ValueError) as exc:
-        return fail(procedure, str(exc))
+        return procedures.fail(procedure, str(exc))
 
-    image.undo_group_start()  # one undo step brings back the old mask and shows the Hints layer again
-    try:
+    with procedures.undo_group(image):  # one undo step brings back the old mask and shows the Hints layer again
         apply_mask(image, photo, reply.frames["mask"], "replace")
         if hints_layer is not None:
             hints_layer.set_visible(False)
-    finally:
-        image.undo_group_end()
-    return done(procedure)
+    return procedures.done(procedure)
 
 
 def create(plugin, name):
-    procedure = layer_procedure(
-        plugin, name, run, _("_Refine Cut-out…"),
-        _("Redo the cut-out where white or black strokes on the Hints layer say it is wrong"),
-        _("Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
-          "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
-          "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden."),
-    )
-    procedure.add_choice_argument("selection", _("_Selection"), _("Whether the selection marks the person too"),
-                                  choice(SELECTION), "ignore", FLAGS)
-    procedure.add_choice_argument("segmenter", _("Se_gmenter"), _("The network re-run around each stroke"),
-                                  choice(segmenters.choices()), segmenters.DEFAULT, FLAGS)
-    procedure.add_choice_argument("edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
-                                  choice(EDGES), "off", FLAGS)
-    add_server_arguments(procedure)
+    procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
+    procedures.add_choice(procedure, "selection", _("_Selection"),
+                          _("Whether the selection marks the person too"),
+                          SELECTION, "ignore")
+    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
+                          _("The network re-run around each stroke"),
+                          segmenters.choices(), segmenters.DEFAULT)
+    procedures.add_choice(procedure, "edges", _("_Edges"),
+                          _("How closely the outline follows hair and soft edges (Best is slow)"),
+                          EDGES, "off")
+    procedures.add_server_arguments(procedure)
     return procedure

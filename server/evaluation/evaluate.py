@@ -130,6 +130,18 @@ def predictors_for(specs: list[ModelSpec], connect: str | None, device: str) -> 
 # -- the evaluation -------------------------------------------------------------------------
 
 
+
+def photo_pairs(data: Path | str, limit: int | None = None) -> tuple[list, list[dict[str, str]]]:
+    """(photo/mask pairs of ``data``, the first ``limit`` when given; files skipped) or :class:`EvalError`."""
+    try:
+        pairs, skipped = find_pairs(Path(data))
+    except DatasetError as exc:
+        raise EvalError(str(exc)) from None
+    pairs = pairs[:limit] if limit else pairs
+    if not pairs:
+        raise EvalError(f"no photo in {data}/images has a mask in {data}/masks")
+    return pairs, skipped
+
 def evaluate(
     data: Path,
     specs: list[ModelSpec],
@@ -148,13 +160,7 @@ def evaluate(
     """
     from tqdm import tqdm
 
-    try:
-        pairs, skipped = find_pairs(Path(data))
-    except DatasetError as exc:
-        raise EvalError(str(exc)) from None
-    pairs = pairs[:limit] if limit else pairs
-    if not pairs:
-        raise EvalError(f"no photo in {data}/images has a mask in {data}/masks")
+    pairs, skipped = photo_pairs(data, limit)
     if predictors is None:
         predictors = predictors_for(specs, connect, device)
     report = Report(str(data), specs, skipped=skipped)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from server.evaluation import clicks as simulator
-from server.evaluation.dataset import DatasetError, find_pairs, load_sample
-from server.evaluation.evaluate import EvalError, ModelSpec
+from server.evaluation.dataset import load_sample
+from server.evaluation.evaluate import EvalError, ModelSpec, photo_pairs
 from server.pipeline.pixels import alpha_to_gray8
 from server.transport import cutters
 
@@ -63,13 +63,7 @@ def evaluate_clicks(
 
     if clicks < 1:
         raise EvalError(f"--clicks must be at least 1, got {clicks}")
-    try:
-        pairs, skipped = find_pairs(Path(data))
-    except DatasetError as exc:
-        raise EvalError(str(exc)) from None
-    pairs = pairs[:limit] if limit else pairs
-    if not pairs:
-        raise EvalError(f"no photo in {data}/images has a mask in {data}/masks")
+    pairs, skipped = photo_pairs(data, limit)
     try:
         cut = cutters.remote(connect) if connect else cutters.local(device, preload=[spec.segmenter])
     except cutters.CutoutRefused as exc:

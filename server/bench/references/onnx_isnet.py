@@ -37,18 +37,29 @@ def write_model(sources: Path, target: Path) -> Path:
 def run_reference(
     python: Path, model: Path, photos: list[Path], out: Path, threads: int = 0, timeout: float = 1800
 ) -> dict[str, list[float]]:
-    """Run ``onnx_ref.py`` on ``threads`` intra-op threads (0: onnxruntime's choice): ``out/STEM.npy`` per photo.
-
-    Returns ``{STEM: [wall, cpu], ..., "first": [wall, cpu]}`` in seconds (see the script).
-    """
-    command = [str(python), str(HERE / "onnx_ref.py"), str(model), str(out), str(threads), *(str(p) for p in photos)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"onnx_ref.py failed:\n{result.stderr[-3000:]}")
-    return json.loads((Path(out) / "timings.json").read_text())
+    """Run ``onnx_ref.py`` on ``threads`` intra-op threads (0: onnxruntime's choice): ``out/STEM.npy`` per photo."""
+    return run_script("onnx_ref.py", python, model, photos, out, threads, timeout)
 
 
 def reference_session(python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
     """``onnx_ref.py --serve``: the photos timed one at a time, on request (see :class:`LineSession`)."""
-    return LineSession([str(python), str(HERE / "onnx_ref.py"), "--serve", str(model), str(threads),
-                        *(str(p) for p in photos)])
+    return script_session("onnx_ref.py", python, model, photos, threads)
+
+
+def run_script(
+    script: str, python: Path, model: Path, photos: list[Path], out: Path, threads: int, timeout: float
+) -> dict[str, list[float]]:
+    """Run a reference script of this folder (see ``onnx_timing.py``) on the photos: ``out/STEM.npy`` each.
+
+    Returns ``{STEM: [wall, cpu], ..., "first": [wall, cpu]}`` in seconds.
+    """
+    command = [str(python), str(HERE / script), str(model), str(out), str(threads), *(str(p) for p in photos)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} failed:\n{result.stderr[-3000:]}")
+    return json.loads((Path(out) / "timings.json").read_text())
+
+
+def script_session(script: str, python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
+    """A reference script of this folder with ``--serve``: the photos timed one at a time, on request."""
+    return LineSession([str(python), str(HERE / script), "--serve", str(model), str(threads), *(str(p) for p in photos)])

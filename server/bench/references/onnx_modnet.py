@@ -9,14 +9,10 @@ can print them as a table line.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 from . import LineSession
-from .onnx_isnet import install_onnxruntime
-
-HERE = Path(__file__).resolve().parent
+from .onnx_isnet import install_onnxruntime, run_script, script_session
 
 __all__ = ["install_onnxruntime", "model_path", "reference_session", "run_reference"]
 
@@ -32,18 +28,10 @@ def model_path(sources: Path) -> Path:
 def run_reference(
     python: Path, model: Path, photos: list[Path], out: Path, threads: int, timeout: float = 1800
 ) -> dict[str, list[float]]:
-    """Run ``onnx_modnet_ref.py`` on ``threads`` intra-op threads: ``out/STEM.npy`` per photo.
-
-    Returns ``{STEM: [wall, cpu], ..., "first": [wall, cpu]}`` in seconds (see the script).
-    """
-    command = [str(python), str(HERE / "onnx_modnet_ref.py"), str(model), str(out), str(threads), *(str(p) for p in photos)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"onnx_modnet_ref.py failed:\n{result.stderr[-3000:]}")
-    return json.loads((Path(out) / "timings.json").read_text())
+    """Run ``onnx_modnet_ref.py`` on ``threads`` intra-op threads: ``out/STEM.npy`` per photo (see ``run_script``)."""
+    return run_script("onnx_modnet_ref.py", python, model, photos, out, threads, timeout)
 
 
 def reference_session(python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
     """``onnx_modnet_ref.py --serve``: the photos timed one at a time, on request (see :class:`LineSession`)."""
-    return LineSession([str(python), str(HERE / "onnx_modnet_ref.py"), "--serve", str(model), str(threads),
-                        *(str(p) for p in photos)])
+    return script_session("onnx_modnet_ref.py", python, model, photos, threads)

@@ -12,49 +12,15 @@ comparison isolates the network. This file runs under onnxruntime only, never in
 environment.
 """
 
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image
+from onnx_timing import run  # beside this script: the timing loop both references share
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout, for models.modnet_view
 from models.modnet_view import resize, view_size  # noqa: E402
-
-
-def main() -> None:
-    serve = sys.argv[1] == "--serve"
-    if serve:
-        model, threads, paths = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-    else:
-        model, out, threads, paths = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-    photos = {Path(p).stem: np.asarray(Image.open(p).convert("RGB")) for p in paths}
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    start, cpu = time.perf_counter(), time.process_time()
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    if photos:
-        alpha(session, next(iter(photos.values())))  # the first call: allocations, kernel choices
-    first = [time.perf_counter() - start, time.process_time() - cpu]
-    if serve:
-        print(json.dumps({"first": first}), flush=True)
-        rgbs = list(photos.values())
-        for line in sys.stdin:
-            start, cpu = time.perf_counter(), time.process_time()
-            alpha(session, rgbs[int(line)])
-            print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}), flush=True)
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict = {"first": first}
-    for stem, rgb in photos.items():
-        start, cpu = time.perf_counter(), time.process_time()
-        matte = alpha(session, rgb)
-        timings[stem] = [time.perf_counter() - start, time.process_time() - cpu]
-        np.save(out / f"{stem}.npy", matte)
-    (out / "timings.json").write_text(json.dumps(timings))
 
 
 def alpha(session: "ort.InferenceSession", rgb: np.ndarray) -> np.ndarray:
@@ -66,4 +32,4 @@ def alpha(session: "ort.InferenceSession", rgb: np.ndarray) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    main()
+    run(alpha)
