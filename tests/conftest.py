@@ -42,6 +42,16 @@ def installed(segmenter):
     return segmenter
 
 
+def tfjs_graph(weights: Path, network: str) -> Path:
+    """The original TF.js graph of ``network`` as installed (``weights/sources/NAME/NAME.json`` + ``.bin``);
+    skipped (failed in CI) with the install command when it is missing."""
+    folder = weights / "sources" / network
+    if not (folder / f"{network}.json").is_file() or not (folder / f"{network}.bin").is_file():
+        message = f"the original TF.js graph is not installed in {folder} (python -m models.install install --models {network})"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def persons_dev() -> Path:
     # resolved: a symlinked ../shared must name the same files inside the GIMP test root's bind mounts

@@ -24,7 +24,7 @@ from models.persons import (
     suppress,
     tile_grid,
 )
-from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
+from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems, tfjs_graph
 
 ASTRONAUT = REPO_ROOT / "tests" / "data" / "astronaut.png"
 
@@ -36,11 +36,7 @@ def detector(weights):
 
 @pytest.fixture(scope="module")
 def sources(weights):
-    folder = weights / "sources" / "centernet"
-    if not (folder / "centernet.json").is_file() or not (folder / "centernet.bin").is_file():
-        message = f"the original TF.js graph is not installed in {folder} (python -m models.install install --models centernet)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    return folder
+    return tfjs_graph(weights, "centernet")
 
 
 def astronaut() -> np.ndarray:

@@ -162,7 +162,7 @@ def cli(monkeypatch):
     return run
 
 
-def _photo_file(path: Path, rgb: np.ndarray) -> Path:
+def photo_file(path: Path, rgb: np.ndarray) -> Path:
     Image.fromarray(rgb).save(path)
     return path
 
@@ -176,7 +176,7 @@ def _halves() -> np.ndarray:
 
 def test_existing_output_is_kept_unless_overwrite_is_given(cli, tmp_path, capsys):
     """Defect 9: ``-o existing.jpg`` failed with a traceback (RGBA as JPEG) and left the old file at 0 bytes."""
-    source = _photo_file(tmp_path / "in.png", _halves())
+    source = photo_file(tmp_path / "in.png", _halves())
     existing = tmp_path / "existing.jpg"
     existing.write_bytes(b"an older picture")
     assert cli("cutout", source, "-o", existing) == 2
@@ -193,7 +193,7 @@ def test_existing_output_is_kept_unless_overwrite_is_given(cli, tmp_path, capsys
 
 
 def test_jpeg_output_uses_the_background_colour(cli, tmp_path):
-    source = _photo_file(tmp_path / "in.png", _halves())
+    source = photo_file(tmp_path / "in.png", _halves())
     assert cli("cutout", source, "-o", tmp_path / "out.jpeg", "--background", "#0000ff") == 0
     left = np.asarray(Image.open(tmp_path / "out.jpeg")).astype(int)[:, :16].mean(axis=(0, 1))
     assert left[2] > 240 and left[0] < 15 and left[1] < 15
@@ -201,7 +201,7 @@ def test_jpeg_output_uses_the_background_colour(cli, tmp_path):
 
 def test_failed_write_leaves_the_old_output_intact(cli, tmp_path, capsys, monkeypatch):
     """Defect 9: outputs go to a temporary file in the same folder, renamed into place only when complete."""
-    source = _photo_file(tmp_path / "in.png", _halves())
+    source = photo_file(tmp_path / "in.png", _halves())
     existing = tmp_path / "out.png"
     existing.write_bytes(b"an older picture")
     original_save = Image.Image.save
@@ -311,7 +311,7 @@ def test_cutout_and_hello_reach_a_curve_server(cli, tmp_path, capsys):
         assert cli("hello", "--connect", started.endpoint, "--curve", tmp_path / "keys") == 0
         assert '"segmenters"' in capsys.readouterr().out
         rgb = _halves()
-        source = _photo_file(tmp_path / "in.png", rgb)
+        source = photo_file(tmp_path / "in.png", rgb)
         assert cli("cutout", source, "-o", tmp_path / "out.png", "--segmenter", "brightness",
                    "--connect", started.endpoint, "--curve", tmp_path / "keys") == 0
     finally:
@@ -332,7 +332,7 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
     started_file = tmp_path / "started"
 
     def run():
-        outcome["code"] = cli("cutout", _photo_file(tmp_path / "in.png", _halves()), "-o", tmp_path / "out.png",
+        outcome["code"] = cli("cutout", photo_file(tmp_path / "in.png", _halves()), "-o", tmp_path / "out.png",
                               "--segmenter", "slow", "--option", "seconds=60", "--option", f"started_file={started_file}",
                               "--connect", endpoint, "--silence-timeout", "2")
         outcome["returned"] = time.monotonic()

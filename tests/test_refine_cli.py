@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from server.pipeline.images import read_hints
+from tests.test_pipeline_cli import photo_file
 
 REPO = Path(__file__).resolve().parent.parent
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
@@ -52,11 +53,6 @@ def cli(monkeypatch):
     return run
 
 
-def save(path: Path, pixels: np.ndarray) -> Path:
-    Image.fromarray(pixels).save(path)
-    return path
-
-
 def bright_photo(height: int = 60, width: int = 80, shade: int = 240) -> np.ndarray:
     """A bright photo: the brightness stand-in calls all of it person."""
     return np.full((height, width, 3), shade, np.uint8)
@@ -65,15 +61,15 @@ def bright_photo(height: int = 60, width: int = 80, shade: int = 240) -> np.ndar
 def test_a_black_dot_on_a_given_mask_removes_the_whole_mistake_and_the_rest_stays(cli, tmp_path):
     rgb = np.full((60, 80, 3), 20, np.uint8)
     rgb[:, 40:] = 240  # dark left, bright right: the stand-in's person is the bright half
-    photo = save(tmp_path / "photo.png", rgb)
+    photo = photo_file(tmp_path / "photo.png", rgb)
     mask = np.zeros((60, 80), np.uint8)
     mask[:, 40:] = 255
     mask[20:40, 5:25] = 255  # a patch of dark background the mask claims, apart from the person
     hints = np.full((60, 80), 128, np.uint8)
     cv2.circle(hints, (15, 30), 2, 0, -1)  # one black dot in its middle
     out = tmp_path / "refined.png"
-    assert cli("cutout", photo, "-o", out, "--mask", "--mask-from", save(tmp_path / "mask.png", mask),
-               "--hints", save(tmp_path / "hints.png", hints)) == 0
+    assert cli("cutout", photo, "-o", out, "--mask", "--mask-from", photo_file(tmp_path / "mask.png", mask),
+               "--hints", photo_file(tmp_path / "hints.png", hints)) == 0
     refined = np.asarray(Image.open(out))
     assert np.all(refined[20:40, 5:25] == 0), "the whole patch goes, not only the dot"
     np.testing.assert_array_equal(refined[:, 30:], mask[:, 30:])
@@ -82,11 +78,11 @@ def test_a_black_dot_on_a_given_mask_removes_the_whole_mistake_and_the_rest_stay
 
 
 def test_mask_from_is_the_mask_to_start_from_and_a_cut_out_gives_its_alpha(cli, tmp_path):
-    photo = save(tmp_path / "photo.png", bright_photo())
+    photo = photo_file(tmp_path / "photo.png", bright_photo())
     mask = np.zeros((60, 80), np.uint8)
     mask[10:50, 20:60] = 255
-    as_grey = save(tmp_path / "mask.png", mask)
-    as_cutout = save(tmp_path / "cutout.png", np.dstack([bright_photo(), mask]))
+    as_grey = photo_file(tmp_path / "mask.png", mask)
+    as_cutout = photo_file(tmp_path / "cutout.png", np.dstack([bright_photo(), mask]))
     for given in (as_grey, as_cutout):
         out = tmp_path / f"out-{given.stem}.png"
         assert cli("cutout", photo, "-o", out, "--mask", "--mask-from", given) == 0
@@ -99,11 +95,11 @@ def test_folders_pair_photos_with_their_hints_and_masks_by_name(cli, tmp_path):
     for folder in (photos, hints_dir, masks_dir):
         folder.mkdir()
     for name in ("a", "b", "c"):
-        save(photos / f"{name}.jpg", bright_photo())
+        photo_file(photos / f"{name}.jpg", bright_photo())
     hint = np.full((60, 80), 128, np.uint8)
     hint[5:10, 5:10] = 0
-    save(hints_dir / "a.png", hint)
-    save(masks_dir / "b.png", np.full((60, 80), 255, np.uint8))
+    photo_file(hints_dir / "a.png", hint)
+    photo_file(masks_dir / "b.png", np.full((60, 80), 255, np.uint8))
     assert cli("cutout", photos, "-o", out, "--mask", "--hints", hints_dir, "--mask-from", masks_dir) == 0
     got = {index: item for index, item in enumerate(cli.received)}  # photos are cut in name order
     assert got[0]["hints"] is not None and got[0]["mask"] is None
@@ -117,15 +113,15 @@ def test_a_hints_or_mask_file_of_another_size_is_refused_before_any_work(cli, tm
     photos.mkdir()
     hints_dir.mkdir()
     for name in ("a", "b"):
-        save(photos / f"{name}.png", bright_photo())
-    save(hints_dir / "b.png", np.full((60, 79), 128, np.uint8))  # the last photo's is one column short
+        photo_file(photos / f"{name}.png", bright_photo())
+    photo_file(hints_dir / "b.png", np.full((60, 79), 128, np.uint8))  # the last photo's is one column short
     assert cli("cutout", photos, "-o", tmp_path / "out", "--hints", hints_dir) == 2
     error = capsys.readouterr().err
     assert "b.png is 79×60" in error and "80×60" in error
     assert cli.received == [] and not (tmp_path / "out").exists()
 
     photo = photos / "a.png"
-    wrong_mask = save(tmp_path / "mask.png", np.zeros((61, 80), np.uint8))
+    wrong_mask = photo_file(tmp_path / "mask.png", np.zeros((61, 80), np.uint8))
     assert cli("cutout", photo, "-o", tmp_path / "one.png", "--mask-from", wrong_mask) == 2
     assert "80×61" in capsys.readouterr().err and cli.received == []
 
@@ -133,8 +129,8 @@ def test_a_hints_or_mask_file_of_another_size_is_refused_before_any_work(cli, tm
 def test_wrong_hint_paths_are_clear_errors(cli, tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
-    save(photos / "a.png", bright_photo())
-    single = save(tmp_path / "hints.png", np.full((60, 80), 128, np.uint8))
+    photo_file(photos / "a.png", bright_photo())
+    single = photo_file(tmp_path / "hints.png", np.full((60, 80), 128, np.uint8))
     assert cli("cutout", photos, "-o", tmp_path / "out", "--hints", single) == 2
     assert "names a folder" in capsys.readouterr().err
     assert cli("cutout", photos / "a.png", "-o", tmp_path / "a.png", "--hints", tmp_path / "none.png") == 2
@@ -148,7 +144,7 @@ def test_hints_files_read_white_and_black_and_nothing_else(tmp_path):
     rgba[1, :] = (0, 0, 0, 255)  # black: not person
     rgba[2, :] = (255, 255, 255, 0)  # transparent white: no hint
     rgba[3, :] = (250, 250, 250, 255)  # a grey that is not white: no hint
-    hints = read_hints(save(tmp_path / "hints.png", rgba))
+    hints = read_hints(photo_file(tmp_path / "hints.png", rgba))
     assert hints.dtype == np.uint8 and hints.shape == (4, 5)
     assert np.all(hints[0] == 255) and np.all(hints[1] == 0)
     assert np.all((hints[2:] != 0) & (hints[2:] != 255))
@@ -163,7 +159,7 @@ def test_the_real_command_with_the_default_segmenter(tmp_path):
         pytest.skip(f"{name} weights are not installed")
     hints = np.full((512, 512), 128, np.uint8)
     cv2.line(hints, (200, 330), (260, 330), 0, 9)
-    hints_file = save(tmp_path / "hints.png", hints)
+    hints_file = photo_file(tmp_path / "hints.png", hints)
     out = tmp_path / "mask.png"
     # this checkout's modules first, whichever checkout the environment's .pth names
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "gimp_plugin")])}

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -284,13 +286,24 @@ def test_curve_admits_known_keys_only(tmp_path):
 from tests.test_server import collect, image_frames, raw_socket  # noqa: E402
 
 
-def test_broker_survives_a_huge_integer_timeout():
-    """Defect 1, broker side: the deadline code overflowed float() on a 401-digit integer and stopped the broker."""
+@contextmanager
+def broker_with_a_worker() -> Iterator[tuple[BrokerRunning, zmq.Socket]]:
+    """A broker with one stand-in worker ready and a raw DEALER on its front; all closed afterwards."""
     broker = BrokerRunning()
     worker = WorkerThread(broker.backend)
     sock = raw_socket(broker.frontend)
     try:
         wait_for_workers(broker.broker, 1)
+        yield broker, sock
+    finally:
+        sock.close(0)
+        worker.stop()
+        broker.stop()
+
+
+def test_broker_survives_a_huge_integer_timeout():
+    """Defect 1, broker side: the deadline code overflowed float() on a 401-digit integer and stopped the broker."""
+    with broker_with_a_worker() as (broker, sock):
         header = (b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
                   + b"0" * 400 + b"}")
         sock.send_multipart([header, bytes(12)])
@@ -300,36 +313,20 @@ def test_broker_survives_a_huge_integer_timeout():
         assert broker.thread.is_alive()
         with Client(broker.frontend, deadline=10) as c:
             assert c.cutout(photo(4, 4).tobytes(), 4, 4, "RGB8", segmenter="brightness").type == "result"
-    finally:
-        sock.close(0)
-        worker.stop()
-        broker.stop()
 
 
 def test_broker_answers_a_duplicate_id_in_flight():
     """Defect 13, broker side."""
-    broker = BrokerRunning()
-    worker = WorkerThread(broker.backend)
-    sock = raw_socket(broker.frontend)
-    try:
-        wait_for_workers(broker.broker, 1)
+    with broker_with_a_worker() as (broker, sock):
         sock.send_multipart(image_frames("d", "slow", seconds=0.6))
         sock.send_multipart(image_frames("d", "slow", seconds=0.6))
         finals = [r for _, r in collect(sock, 2, timeout=10, quiet_after=0.5) if r.is_final]
-    finally:
-        sock.close(0)
-        worker.stop()
-        broker.stop()
     assert sorted(r.header.get("code", "result") for r in finals) == ["duplicate_id", "result"]
 
 
 def test_broker_sends_exactly_one_final_reply_per_request():
     """Defect 6: 'deadline' then 'cancelled' for one request, and results under ids the client never sent."""
-    broker = BrokerRunning()
-    worker = WorkerThread(broker.backend)
-    sock = raw_socket(broker.frontend)
-    try:
-        wait_for_workers(broker.broker, 1)
+    with broker_with_a_worker() as (broker, sock):
         # past its deadline while running
         frames = image_frames("late", "slow", seconds=3)
         header = json.loads(frames[0])
@@ -343,10 +340,6 @@ def test_broker_sends_exactly_one_final_reply_per_request():
         assert (first.id, first.type) == ("job", "progress")
         sock.send_multipart(protocol.encode_request("cancel", "stop-it", target="job"))
         replies += collect(sock, 2, timeout=10, quiet_after=3.5)
-    finally:
-        sock.close(0)
-        worker.stop()
-        broker.stop()
     assert {r.id for _, r in replies} <= {"late", "job", "stop-it"}, "a reply under an id never sent"
     finals = sorted((r.id, r.header.get("code", "result")) for _, r in replies if r.is_final)
     assert finals == [("job", "cancelled"), ("late", "deadline"), ("stop-it", "result")]
@@ -354,11 +347,7 @@ def test_broker_sends_exactly_one_final_reply_per_request():
 
 def test_broker_keeps_a_worker_busy_until_its_job_has_stopped():
     """Defect 5, broker side: after a cancel the broker took the worker for free while the job still ran."""
-    broker = BrokerRunning()
-    worker = WorkerThread(broker.backend)
-    sock = raw_socket(broker.frontend)
-    try:
-        wait_for_workers(broker.broker, 1)
+    with broker_with_a_worker() as (broker, sock):
         sock.send_multipart(image_frames("q", "quiet", seconds=1.5))
         assert sock.poll(5000)
         assert protocol.parse_reply(sock.recv_multipart()).type == "progress"
@@ -371,10 +360,6 @@ def test_broker_keeps_a_worker_busy_until_its_job_has_stopped():
         while any(w.job is not None for w in broker.broker.workers.values()):
             assert time.monotonic() < end, "the worker never became free"
             time.sleep(0.02)
-    finally:
-        sock.close(0)
-        worker.stop()
-        broker.stop()
     stopped_at, reply = finals["q"]
     assert reply.header["code"] == "cancelled" and stopped_at - started >= 1.0
 

@@ -15,7 +15,7 @@ import pytest
 from models.base import OptionError
 from models.install.rvm import ConversionError, state_dict_from_tfjs
 from models.rvm import DEFAULT_VIEW, RobustVideoMatting, box_filter_valid, downsample_ratio
-from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems
+from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems, tfjs_graph
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,7 @@ def rvm(weights):
 
 @pytest.fixture(scope="module")
 def sources(weights):
-    folder = weights / "sources" / "rvm"
-    if not (folder / "rvm.json").is_file() or not (folder / "rvm.bin").is_file():
-        message = f"the original TF.js graph is not installed in {folder}"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    return folder
+    return tfjs_graph(weights, "rvm")
 
 
 def equivalence_photos(persons_dev) -> list[str]:
