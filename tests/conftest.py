@@ -42,6 +42,18 @@ def installed(segmenter):
     return segmenter
 
 
+@pytest.fixture(scope="session")
+def tfjs_runtime(tmp_path_factory) -> Path:
+    """TF.js with its WebAssembly backend, installed once per run with npm into a temporary folder (the original
+    runtime the ports are checked against); skipped (failed in CI) when npm cannot install it."""
+    from server.bench.references.tfjs_rvm import RuntimeUnavailable, install_tfjs
+
+    try:
+        return install_tfjs(tmp_path_factory.mktemp("tfjs"))
+    except RuntimeUnavailable as exc:
+        pytest.fail(str(exc)) if IN_CI else pytest.skip(str(exc))
+
+
 def tfjs_graph(weights: Path, network: str) -> Path:
     """The original TF.js graph of ``network`` as installed (``weights/sources/NAME/NAME.json`` + ``.bin``);
     skipped (failed in CI) with the install command when it is missing."""

@@ -107,6 +107,17 @@ def cancel_then_queue():
     report["untouched"] = describe(image) == before
 
 
+def mask_and_licence_windows(layer) -> tuple[bool, list[str]]:
+    """Waits for the cut-out's mask and the plug-in's end: (done, titles of licence windows seen meanwhile)."""
+    seen: list[str] = []
+
+    def finished():
+        seen.extend(t for t in gui.windows().values() if "licence" in t)
+        return layer.get_mask() is not None and idle()
+
+    return gui.wait_until(finished, WORK), sorted(set(seen))
+
+
 def licence():
     """A segmenter whose weights need consent: asked as soon as it is picked, never while the job runs; once."""
     image = show(scenario["input"])
@@ -124,27 +135,13 @@ def licence():
     gui.press(question, "Return")  # Use it
     gui.wait_until(lambda: question not in gui.windows(), 10)
     gui.press(dialog, "alt+o")
-    asked_during = []
-
-    def finished():
-        asked_during.extend(t for t in gui.windows().values() if "licence" in t)
-        return layer.get_mask() is not None and idle()
-
-    report["done"] = gui.wait_until(finished, WORK)
-    report["asked_during_job"] = sorted(set(asked_during))
+    report["done"], report["asked_during_job"] = mask_and_licence_windows(layer)
     step("first cut-out", messages=messages())
     layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
     Gimp.displays_flush()
     dialog = gui.run_action("Cut Out Person")  # the segmenter remembered; its licence answered once
     gui.press(dialog, "alt+o")
-    asked_again = []
-
-    def again():
-        asked_again.extend(t for t in gui.windows().values() if "licence" in t)
-        return layer.get_mask() is not None and idle()
-
-    report["done_again"] = gui.wait_until(again, WORK)
-    report["asked_again"] = sorted(set(asked_again))
+    report["done_again"], report["asked_again"] = mask_and_licence_windows(layer)
     gui.shot("after-licence", window, report)
 
 

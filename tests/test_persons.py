@@ -24,7 +24,7 @@ from models.persons import (
     suppress,
     tile_grid,
 )
-from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems, tfjs_graph
+from tests.conftest import REPO_ROOT, installed, load_pair, stems, tfjs_graph
 
 ASTRONAUT = REPO_ROOT / "tests" / "data" / "astronaut.png"
 
@@ -61,15 +61,11 @@ def square_view(rgb: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.network_runtime
-def test_port_matches_the_tfjs_runtime(detector, sources, persons_dev, tmp_path_factory):
+def test_port_matches_the_tfjs_runtime(detector, sources, persons_dev, tfjs_runtime, tmp_path_factory):
     """Heatmap and box sides as the TF.js graph run by TF.js (wasm); the people decoded from them as the graph's own decoding."""
     from server.bench.references.tfjs_centernet import run_centernet
-    from server.bench.references.tfjs_rvm import RuntimeUnavailable, install_tfjs
 
-    try:
-        runtime = install_tfjs(tmp_path_factory.mktemp("tfjs"))
-    except RuntimeUnavailable as exc:
-        pytest.fail(str(exc)) if IN_CI else pytest.skip(str(exc))
+    runtime = tfjs_runtime
     views = {"astronaut": square_view(astronaut())}
     for stem in ("241", "237", "272", "79"):  # a street group, a family, three on a sofa, a portrait
         views[stem] = square_view(load_pair(persons_dev, stem)[0])

@@ -321,11 +321,9 @@ def test_cutout_and_hello_reach_a_curve_server(cli, tmp_path, capsys):
 
 def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, capsys):
     """Defect 8: kill -9 of the server mid-job was noticed by the CLI after 179 s."""
-    import os
-    import signal
     import time
 
-    from tests.test_reliability import _server_process
+    from tests.test_reliability import _server_process, kill_server_mid_job
 
     process, endpoint = _server_process()
     outcome = {}
@@ -337,20 +335,7 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
                               "--connect", endpoint, "--silence-timeout", "2")
         outcome["returned"] = time.monotonic()
 
-    thread = threading.Thread(target=run)
-    try:
-        thread.start()
-        end = time.monotonic() + 30
-        while not started_file.exists():
-            assert time.monotonic() < end and thread.is_alive(), "the job never started"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-        killed = time.monotonic()
-        thread.join(30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    killed = kill_server_mid_job(process, threading.Thread(target=run), started_file.exists)
     seconds = outcome["returned"] - killed
     err = capsys.readouterr().err
     with capsys.disabled():

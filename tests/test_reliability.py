@@ -388,32 +388,41 @@ def _server_process() -> tuple[subprocess.Popen, str]:
     return process, process.stdout.readline().strip()
 
 
-def test_killed_server_is_noticed_within_the_silence_timeout():
-    """Defect 8: kill -9 of the server mid-job was noticed after 179 s; now after the silence timeout, once."""
-    process, endpoint = _server_process()
+def kill_server_mid_job(process: subprocess.Popen, job: threading.Thread, started) -> float:
+    """Run ``job`` (a client of the server ``process``), kill -9 the server once ``started()``, wait for the job
+    to give up; the monotonic time of the kill. The server is reaped however the test ends."""
     try:
-        running = threading.Event()
-        outcome = {}
-
-        def ask():
-            with Client(endpoint, deadline=60, silence_timeout=2.0) as c:
-                try:
-                    c.cutout(photo(8, 8).tobytes(), 8, 8, "RGB8", segmenter="slow", options={"seconds": 30},
-                             on_progress=lambda s, f: running.set())
-                except ServerError as exc:
-                    outcome["error"] = exc
-                    outcome["noticed"] = time.monotonic()
-
-        thread = threading.Thread(target=ask)
-        thread.start()
-        assert running.wait(30), "the job never started"
+        job.start()
+        end = time.monotonic() + 30
+        while not started():
+            assert time.monotonic() < end and job.is_alive(), "the job never started"
+            time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
         killed = time.monotonic()
-        thread.join(30)
+        job.join(30)
+        return killed
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(10)
+
+
+def test_killed_server_is_noticed_within_the_silence_timeout():
+    """Defect 8: kill -9 of the server mid-job was noticed after 179 s; now after the silence timeout, once."""
+    process, endpoint = _server_process()
+    running = threading.Event()
+    outcome = {}
+
+    def ask():
+        with Client(endpoint, deadline=60, silence_timeout=2.0) as c:
+            try:
+                c.cutout(photo(8, 8).tobytes(), 8, 8, "RGB8", segmenter="slow", options={"seconds": 30},
+                         on_progress=lambda s, f: running.set())
+            except ServerError as exc:
+                outcome["error"] = exc
+                outcome["noticed"] = time.monotonic()
+
+    killed = kill_server_mid_job(process, threading.Thread(target=ask), running.is_set)
     seconds = outcome["noticed"] - killed
     print(f"server killed mid-job: the client noticed after {seconds:.2f} s (silence timeout 2 s)")
     assert outcome["error"].code == "unreachable"

@@ -15,7 +15,7 @@ import pytest
 from models.base import OptionError
 from models.install.rvm import ConversionError, state_dict_from_tfjs
 from models.rvm import DEFAULT_VIEW, RobustVideoMatting, box_filter_valid, downsample_ratio
-from tests.conftest import IN_CI, REPO_ROOT, installed, load_pair, stems, tfjs_graph
+from tests.conftest import REPO_ROOT, installed, load_pair, stems, tfjs_graph
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,11 @@ def equivalence_photos(persons_dev) -> list[str]:
 
 
 @pytest.mark.network_runtime
-def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tmp_path_factory):
+def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tfjs_runtime, tmp_path_factory):
     """Alpha and foreground within 0.01 mean absolute difference of the TF.js graph run by TF.js itself (wasm)."""
-    from server.bench.references.tfjs_rvm import RuntimeUnavailable, install_tfjs, run_tfjs
+    from server.bench.references.tfjs_rvm import run_tfjs
 
-    try:
-        runtime = install_tfjs(tmp_path_factory.mktemp("tfjs"))
-    except RuntimeUnavailable as exc:
-        pytest.fail(str(exc)) if IN_CI else pytest.skip(str(exc))
+    runtime = tfjs_runtime
     names = equivalence_photos(persons_dev)
     photos = {}
     for name in names:
