@@ -21,7 +21,7 @@ import procedures  # noqa: E402
 from dialogs import NOTE, licence_consent, only_for, segmenter_note, shown_for, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, write_pixels  # noqa: E402
-from plugin_logic import pixel_bytes, replies, segmenters  # noqa: E402
+from plugin_logic import pixel_bytes, replies  # noqa: E402
 from plugin_logic.comic_options import (  # noqa: E402
     all_params,
     argument_name,
@@ -203,9 +203,7 @@ def create(plugin, name):
     procedures.add_choice(procedure, "mask-source", _("_Mask"),
                           _("Where the person's mask comes from"),
                           MASK_SOURCES, "auto")
-    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
-                          _("For a fresh cut-out"),
-                          segmenters.choices(), segmenters.DEFAULT)
+    procedures.add_segmenter_choice(procedure, _("For a fresh cut-out"))
     add_style_arguments(procedure)
     procedures.add_server_arguments(procedure)
     return procedure

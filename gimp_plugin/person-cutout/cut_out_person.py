@@ -19,7 +19,7 @@ import segmenter_options  # noqa: E402
 from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGB_FORMAT, RGBA_FORMAT, layer_pixels, read_pixels, write_pixels  # noqa: E402
-from plugin_logic import pixel_bytes, replies, segmenters  # noqa: E402
+from plugin_logic import pixel_bytes, replies  # noqa: E402
 from plugin_logic.comic_options import style_names  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
@@ -146,9 +146,7 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
-    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
-                          _("Which network finds the person"),
-                          segmenters.choices(), segmenters.DEFAULT)
+    procedures.add_segmenter_choice(procedure, _("Which network finds the person"))
     procedures.add_choice(procedure, "output", _("O_utput"), _("What to create"), OUTPUTS, "mask")
     procedures.add_choice(procedure, "existing-mask", _("E_xisting mask"),
                           _("When the layer already has a mask"),

@@ -11,6 +11,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
+from plugin_logic import segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 
 FLAGS = GObject.ParamFlags.READWRITE
@@ -37,6 +38,11 @@ def undo_group(image):
 def add_choice(procedure, name: str, label: str, blurb: str, values, default: str) -> None:
     """A drop-down argument of (nick, label) pairs, read-write like every argument of these procedures."""
     procedure.add_choice_argument(name, label, blurb, choice(values), default, FLAGS)
+
+
+def add_segmenter_choice(procedure, blurb: str) -> None:
+    """The *Segmenter* drop-down: the server's default first, then every segmenter by its title."""
+    add_choice(procedure, "segmenter", _("Se_gmenter"), blurb, segmenters.choices(), segmenters.DEFAULT)
 
 
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):

@@ -23,7 +23,6 @@ from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E4
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, read_pixels  # noqa: E402
 from plugin_logic import hints as hint_logic  # noqa: E402
-from plugin_logic import segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
@@ -125,9 +124,7 @@ def create(plugin, name):
     procedures.add_choice(procedure, "selection", _("_Selection"),
                           _("Whether the selection marks the person too"),
                           SELECTION, "ignore")
-    procedures.add_choice(procedure, "segmenter", _("Se_gmenter"),
-                          _("The network re-run around each stroke"),
-                          segmenters.choices(), segmenters.DEFAULT)
+    procedures.add_segmenter_choice(procedure, _("The network re-run around each stroke"))
     procedures.add_choice(procedure, "edges", _("_Edges"),
                           _("How closely the outline follows hair and soft edges (Best is slow)"),
                           EDGES, "off")
