@@ -30,18 +30,23 @@ report = {"kept": kept}
 # torch asks for 64-byte aligned blocks, which glibc 2.36 carves a little larger than the freed block of the same
 # size (small objects between them keep freed blocks from merging): the heap grows for a few runs, then settles
 WARM_UP = 5
+MEASURED = 4
 
 def layer():  # what a network's first stage does: 64 MiB feature maps made, combined, dropped
     first = torch.ones(16 << 20)  # above glibc's largest mmap threshold (32 MiB)
     second = torch.ones(16 << 20)
     return float((first + second)[-1])
 
+def faults_of_one_layer():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    layer()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
 def work():  # on a thread, as the server's workers: glibc gives other threads their own arenas
     for _ in range(WARM_UP):
         layer()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    layer()
-    report["faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    # the fewest faults of the next few runs: where the heap settles varies a run or two from process to process
+    report["faults"] = min(faults_of_one_layer() for _ in range(MEASURED))
     report["rss_freed"] = rss_mb()
     report["released"] = allocator.release_freed_memory()
     report["rss_released"] = rss_mb()
@@ -65,7 +70,7 @@ def run(mode: str) -> dict:
 @pytest.mark.skipif(allocator._glibc() is None, reason="glibc's malloc only (Linux)")
 def test_large_blocks_are_reused_without_page_faults_and_released_on_request():
     default, kept = run("default"), run("keep")
-    print(f"sixth run of a 3 × 64 MiB layer: {default['faults']} page faults by default, {kept['faults']} kept; "
+    print(f"after 5 runs of a 3 × 64 MiB layer, the fewest faults of 4 more: {default['faults']} page faults by default, {kept['faults']} kept; "
           f"RSS after it {kept['rss_freed']} MB kept, {kept['rss_released']} MB released")
     assert default["faults"] > PAGES_PER_LAYER // 2  # glibc's default: fresh mappings, faulted in page by page
     assert kept["kept"] is True

@@ -70,8 +70,14 @@ def _cli(*args: object) -> subprocess.CompletedProcess:
                           text=True, timeout=RUN_TIMEOUT)
 
 
+#: ``python -m server`` with Ctrl-C as a terminal delivers it: a runner started in the background by a
+#: non-interactive shell (CI scripts) ignores SIGINT, its children inherit that, and Python then leaves it ignored
+AS_FROM_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "runpy.run_module('server', run_name='__main__', alter_sys=True)")
+
+
 def _start(*args: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server", "cutout", *map(str, args)], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, "cutout", *map(str, args)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
