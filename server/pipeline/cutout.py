@@ -128,10 +128,9 @@ def run_cutout(
             if opts.foreground:
                 result.foreground = colours
         if hints is not None:  # the artist's pixels stay as painted
-            from server.pipeline.refine import NOT_PERSON, PERSON
+            from server.pipeline.refine import pin_hints
 
-            result.alpha[hints == PERSON] = 1.0
-            result.alpha[hints == NOT_PERSON] = 0.0
+            pin_hints(result.alpha, hints)
         progress("edges", 1.0)
 
     if opts.comic is not None:

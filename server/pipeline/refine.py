@@ -151,10 +151,15 @@ def refine_with_hints(
         report("refine", number / len(todo))
         if stroke.positive or not _remove_small_piece(out, hints, stroke, settings):
             _redo_crop(rgb, out, hints, stroke, segment, settings, lambda f, n=number: report("refine", (n + f) / len(todo)))
-    out[hints == PERSON] = 1.0
-    out[hints == NOT_PERSON] = 0.0
+    pin_hints(out, hints)
     report("refine", 1.0)
     return out
+
+
+def pin_hints(alpha: np.ndarray, hints: np.ndarray) -> None:
+    """The artist's pixels as painted, in place: 1 under a person hint, 0 under a not-person hint."""
+    alpha[hints == PERSON] = 1.0
+    alpha[hints == NOT_PERSON] = 0.0
 
 
 def segmenter_evidence(segmenter, options: dict | None = None) -> Segment:
