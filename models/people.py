@@ -26,7 +26,7 @@ worth.
 
 Measured on all 87 persons-dev photos (mean per photo, threshold 0.5; ``rvm`` alone: IoU 0.910,
 F1 0.949, boundary F 0.858, smears on 24): see README's quality table, made by ``python -m server
-eval``. The matting network for crops is :attr:`PeopleSegmenter.crop_matting`; another network
+eval``. The matting network for crops is ``rvm`` with :data:`CROP_MATTING`; another network
 (MODNet, a portrait network that sees a person crop as it was trained to) joins by overriding
 :meth:`PeopleSegmenter.matte_crop`.
 """
