@@ -78,21 +78,6 @@ def test_noc_counts_clicks_to_the_target_and_caps_at_n():
     assert clicks.failures([ious, [0.99, 0.99]], 0.99) == 1
 
 
-def fix_the_clicked_region(truth: np.ndarray):
-    """A refine that repairs exactly the error region under each new click (the oracle)."""
-    import cv2
-
-    def refine(rgb, alpha, hints):
-        pred = alpha >= 0.5
-        errors = (pred != truth).astype(np.uint8)
-        _, labels = cv2.connectedComponents(errors, connectivity=8)
-        touched = np.unique(labels[(hints != clicks.NO_HINT) & (errors > 0)])
-        fixed = np.isin(labels, touched[touched > 0])
-        return np.where(fixed, truth, pred).astype(np.float32)
-
-    return refine
-
-
 def test_simulate_returns_one_iou_per_click_and_an_oracle_reaches_one():
     truth = square()
     pred = truth.copy()
@@ -100,7 +85,7 @@ def test_simulate_returns_one_iou_per_click_and_an_oracle_reaches_one():
     pred[100:110, 120:150] = True
     steps = []
     ious = clicks.simulate(
-        np.zeros(truth.shape + (3,), np.uint8), truth, pred.astype(np.float32), fix_the_clicked_region(truth), clicks=4,
+        np.zeros(truth.shape + (3,), np.uint8), truth, pred.astype(np.float32), clicks.oracle_refine(truth), clicks=4,
         on_step=lambda k, c, a, h: steps.append((k, c, np.count_nonzero(h != clicks.NO_HINT))),
     )
     assert len(ious) == 5 and ious[0] == pytest.approx(iou(pred, truth))
@@ -117,15 +102,33 @@ def test_summary_is_the_mean_curve_and_mean_noc():
     assert "0.935" in text and "NoC@90: 0.50" in text and "NoC@95: 1.00" in text
 
 
-def test_outline_bound_fixes_errors_away_from_the_true_outline_only():
+def test_the_oracle_sets_right_whole_mistakes_a_hint_of_their_kind_lands_on():
     truth = np.zeros((60, 60), bool)
     truth[10:50, 10:50] = True
-    halo = np.zeros_like(truth)
-    halo[11:49, 11:49] = True  # one pixel inside the true outline all round: nothing a click could fix
-    assert clicks.outline_bound(halo, truth) == pytest.approx(iou(halo, truth))
-    blob = halo.copy()
-    blob[25:35, 25:35] = False  # a hole in the middle: far from the outline, so the bound fills it
-    blob[54:58, 54:58] = True  # and a stray piece in the background, beyond the band
-    assert clicks.outline_bound(blob, truth) == pytest.approx(iou(halo, truth))
-    assert iou(blob, truth) < iou(halo, truth)
-    assert clicks.outline_bound(truth, truth) == 1.0
+    pred = truth.copy()
+    pred[25:35, 25:35] = False  # a hole in the middle
+    pred[2:6, 2:6] = True  # a stray piece in the background
+    hints = clicks.empty_hints(truth.shape)
+    clicks.draw_click(hints, clicks.Click(30, 30, positive=False))  # a black dot on the hole: not its kind
+    np.testing.assert_array_equal(clicks.oracle_refine(truth)(None, pred.astype(np.float32), hints), pred)
+    clicks.draw_click(hints, clicks.Click(30, 30, positive=True))
+    fixed = clicks.oracle_refine(truth)(None, pred.astype(np.float32), hints) >= 0.5
+    np.testing.assert_array_equal(fixed[10:50, 10:50], True)  # the whole hole, not only the dot
+    assert fixed[2:6, 2:6].all()  # the piece no hint touched stays
+
+
+def test_the_second_oracle_leaves_the_true_outline_as_the_mask_has_it():
+    truth = np.zeros((60, 60), bool)
+    truth[10:50, 10:50] = True
+    pred = np.zeros_like(truth)
+    pred[12:48, 12:48] = True  # two pixels inside the true outline all round, and a hole that joins it
+    pred[20:40, 12:40] = False
+    hints = clicks.empty_hints(truth.shape)
+    clicks.draw_click(hints, clicks.Click(25, 30, positive=True))
+    whole = clicks.oracle_refine(truth)(None, pred.astype(np.float32), hints)
+    kept = clicks.oracle_refine(truth, keep_outline=1)(None, pred.astype(np.float32), hints) >= 0.5
+    assert iou(whole, truth) == 1.0  # the hole and the thin band it joins are one mistake
+    assert kept[20:40, 14:40].all()  # the hole is filled...
+    assert not kept[20:40, 10:12].any() and not kept[11, 20:40].any()  # ...the outline band left as it was
+    assert kept[20:40, 12].all()  # the column just beyond the band is set right
+

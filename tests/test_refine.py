@@ -213,3 +213,24 @@ def test_clicks_on_real_photos_improve_the_mask_and_honour_their_labels(persons_
         assert curves[-1][0] == pytest.approx(iou(initial, truth))
     mean = np.mean(curves, axis=0)
     assert len(curves) >= 5 and mean[-1] > mean[0], f"mean IoU after 0..3 clicks: {mean}"
+
+
+def test_black_dot_in_the_middle_of_a_joined_region_of_the_same_colour_removes_it():
+    """A second, same-coloured figure joined to the subject (a passer-by behind a shoulder): one black dot in
+    its middle removes it up to the photo's edge between them, from the photo alone (no network)."""
+    height, width = 240, 320
+    rgb = np.full((height, width, 3), 40, np.uint8)
+    subject = np.zeros((height, width), bool)
+    subject[60:240, 60:180] = True
+    joined = ellipse((height, width), (220, 110), (45, 45)) & ~subject
+    rgb[subject | joined] = (200, 170, 150)
+    rgb[:, 180:182][(subject | joined)[:, 180:182]] = (120, 100, 90)  # the faint edge where they meet
+    alpha = (subject | joined).astype(np.float32)
+    hints = clicks.empty_hints(alpha.shape)
+    clicks.draw_click(hints, clicks.Click(225, 110, positive=False))
+
+    out = refine_with_hints(rgb, alpha, hints)
+    assert np.mean(out[joined] < 0.5) > 0.9, "the joined figure is removed"
+    assert np.mean(out[subject] >= 0.5) > 0.99, "the subject stays"
+    without_region = refine_with_hints(rgb, alpha, hints, settings=RefineSettings(region_weight_remove=0.0))
+    assert np.mean(without_region[joined] < 0.5) < 0.5, "colour alone cannot tell the two apart"

@@ -49,8 +49,15 @@ def test_eval_clicks_prints_the_curve_and_writes_it_per_photo(persons_dev, tmp_p
         assert float(row["iou_0"]) == pytest.approx(iou(segmenter.predict(rgb).alpha, truth), abs=1e-3)
         curve = [float(row[f"iou_{k}"]) for k in range(3)]
         assert int(row["noc90"]) == clicks.noc(curve, 0.90) and int(row["noc95"]) == clicks.noc(curve, 0.95)
+        # the bounds start where the curve starts, and knowing the outline never does worse than not
+        oracle = [float(row[f"oracle_{k}"]) for k in range(3)]
+        kept = [float(row[f"oracle_outline_kept_{k}"]) for k in range(3)]
+        assert oracle[0] == kept[0] == pytest.approx(curve[0], abs=1e-4)
+        assert all(o >= k - 1e-4 for o, k in zip(oracle, kept, strict=True))
     mean = [np.mean([float(r[f"iou_{k}"]) for r in rows]) for k in range(3)]
     assert f"| mean IoU | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} |" in printed
+    oracle_mean = [np.mean([float(r[f"oracle_{k}"]) for r in rows]) for k in range(3)]
+    assert f"every mistake a click lands on: {oracle_mean[0]:.3f} | {oracle_mean[1]:.3f} | {oracle_mean[2]:.3f}" in printed
 
 
 def test_eval_clicks_through_a_server_gives_the_same_curves(persons_dev):

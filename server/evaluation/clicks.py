@@ -153,20 +153,34 @@ def simulate(
     return ious
 
 
-#: half-width in pixels of the band around the true outline that :func:`outline_bound` leaves as it is
-OUTLINE_BAND = 2
+#: half-width in pixels of the band around the true outline that the second oracle leaves as the mask has it
+OUTLINE_BAND = 1
 
 
-def outline_bound(pred_mask: np.ndarray, truth: np.ndarray, band: int = OUTLINE_BAND) -> float:
-    """IoU of ``pred_mask`` once every wrong pixel farther than ``band`` px from the true outline is set right.
+def oracle_refine(truth: np.ndarray, keep_outline: int | None = None) -> RefineFn:
+    """A refine that knows the truth: each error region a hint of its own kind lands on is set right whole.
 
-    What clicks that fix whole mistakes can reach at best while the outline itself stays as the segmenter
-    drew it: on a set whose true outlines sit a pixel off the network's everywhere, the curve flattens there.
+    The best any refine can do for this simulated user, so :func:`simulate` with it bounds the curve from
+    above. With ``keep_outline`` (px), pixels that close to the true outline are left as the mask has them:
+    the bound of a refine that finds every mistake whole but draws outlines no closer to the annotator's
+    than the segmenter does (a set whose true outlines sit a pixel off the network's flattens there).
     """
-    pred, true = binarise(pred_mask), binarise(truth)
-    outline = cv2.morphologyEx(true.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
-    near = cv2.dilate(outline.view(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8)).astype(bool)
-    return iou(np.where(near, pred, true), true)
+    true = binarise(truth)
+    keep = np.zeros(true.shape, bool)
+    if keep_outline is not None:
+        outline = cv2.morphologyEx(true.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
+        keep = cv2.dilate(outline.view(np.uint8), np.ones((2 * keep_outline + 1,) * 2, np.uint8)).astype(bool)
+
+    def refine(rgb: np.ndarray, alpha: np.ndarray, hints: np.ndarray) -> np.ndarray:
+        pred = binarise(alpha)
+        out = pred.copy()
+        for errors, value in ((true & ~pred, PERSON), (pred & ~true, NOT_PERSON)):
+            _, labels = cv2.connectedComponents(errors.view(np.uint8), connectivity=8)
+            touched = np.unique(labels[hints == value])
+            out[np.isin(labels, touched[touched > 0]) & ~keep] = value == PERSON
+        return out.astype(np.float32)
+
+    return refine
 
 
 def noc(ious: Sequence[float], target: float) -> int:
