@@ -176,6 +176,28 @@ def test_run_cutout_refuses_hints_of_the_wrong_size_or_missing_before_segmenting
     assert calls == []
 
 
+def test_a_given_mask_the_hints_agree_with_loads_no_network_and_one_they_contradict_does():
+    loaded = []
+
+    def factory(name, device, weights):
+        loaded.append(name)
+        return doubles.factory(name, device, weights)
+
+    cache = ModelCache("cpu", factory=factory)
+    rgb = np.full((120, 160, 3), 230, np.uint8)
+    given = np.zeros((120, 160), np.uint8)
+    given[20:100, 40:120] = 255
+    hints = np.full((120, 160), NO_HINT, np.uint8)
+    cv2.circle(hints, (80, 60), 5, PERSON, -1)  # inside the given mask already
+    options = {"hints": True, "mask": "alpha"}
+    agreed = run_cutout(rgb, "brightness", options, cache, given_alpha=given, hints=hints).alpha
+    assert loaded == [] and np.array_equal(agreed >= 0.5, given > 127)
+    cv2.circle(hints, (10, 10), 5, NOT_PERSON, -1)  # still agrees: background already
+    cv2.circle(hints, (140, 60), 5, PERSON, -1)  # outside the mask: a correction
+    run_cutout(rgb, "brightness", options, cache, given_alpha=given, hints=hints)
+    assert loaded == ["brightness"]
+
+
 def test_run_cutout_applies_hints_with_any_segmenter():
     """The brightness stand-in re-run on crops: a white dot in a dark photo's dark half brings back its region."""
     cache = ModelCache("cpu", factory=doubles.factory)

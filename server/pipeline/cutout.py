@@ -177,13 +177,13 @@ def _refine(
     """The mask redone under the hints, with the segmenter (the request's, else the default) re-run on crops.
 
     Its own options are not passed to crops: a point chosen on the photo (``person``) means nothing there.
+    The network is loaded on the first crop, so hints the mask already agrees with load nothing.
     """
-    from server.pipeline.refine import active_strokes, refine_with_hints, segmenter_evidence
+    from server.pipeline.refine import refine_with_hints, segmenter_evidence
 
-    if not active_strokes(hints, alpha):  # nothing contradicts the mask: no network to load
-        return refine_with_hints(rgb, alpha, hints)
-    progress("refine", 0.0)
-    evidence = segmenter_evidence(models.get(segmenter or registry.default_name(models.weights)))
+    def evidence(crop: np.ndarray) -> np.ndarray:
+        return segmenter_evidence(models.get(segmenter or registry.default_name(models.weights)))(crop)
+
     return refine_with_hints(rgb, alpha, hints, segment=evidence, progress=progress)
 
 

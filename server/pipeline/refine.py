@@ -31,8 +31,10 @@ For each such stroke, largest first:
      what the white dot was about (the measured curve oscillated without this);
    * **distance** from the stroke (in crop sizes) and **depth**: the artist points at the middle of the
      mistake, so its thickness is about twice the stroke's distance to the current outline; pixels deeper
-     behind the outline than :attr:`RefineSettings.depth_factor` times that cost more. A dot near the
-     outline moves the outline a little; a dot far inside brings back or removes a whole region;
+     behind the outline than :attr:`RefineSettings.depth_factor` times that cost more, and distance from the
+     stroke costs also per stroke depth (:attr:`RefineSettings.distance_per_depth`). A dot near the
+     outline moves the outline a little (a black dot on a sliver beside a leg took the shoe 90 px below it
+     before the last term); a dot far inside brings back or removes a whole region;
    * **the region under a click**: the simulated user and the artist point at a mistake's middle, so the
      mistake holds at least a disc about as wide as the stroke's depth behind the outline, measured from
      the stroke's middle (a click's centre, not its rim). Keeping a pixel inside that disc costs up to
@@ -56,7 +58,10 @@ masks, mean IoU 0.910 before any click): OpenCV's ``grabCut`` on the same crops 
 ``GC_BGD``, the mask as ``GC_PR_*``) and this cut without the network both grow or eat whole
 regions of similar colour (a dark head and a dark window); the network alone fixes missed people but
 cannot follow an artist who disagrees with it; the depth term removed most of the damage on photos that
-were nearly right. Figures: see the README's refine section and the module's commit messages.
+were nearly right. Measured later on the default's (``people``) masks, mean IoU after 3 clicks: 0.951 before
+the stroke depth was taken at the stroke's middle and the region and per-depth distance terms came in, 0.954
+after (and harmful clicks, ones that lowered a photo's IoU by more than 0.002, down from 13 to 5 of 261).
+Figures: see the README's refine section and the module's commit messages.
 """
 
 from __future__ import annotations
@@ -120,6 +125,8 @@ class RefineSettings:
     #: for a white stroke and for a black one
     region_weight_add: float = 1.0
     region_weight_remove: float = 3.0
+    #: cost of changing a pixel per stroke depth of distance from the stroke (a thin mistake stays near it)
+    distance_per_depth: float = 0.25
 
 
 DEFAULT_SETTINGS = RefineSettings()
@@ -322,6 +329,8 @@ def _redo_crop(
     probe = centre & wrong_side if (centre & wrong_side).any() else seeds & wrong_side
     stroke_depth = max(2.0, float(depth[probe].max())) if probe.any() else 2.0
     cost_change += settings.depth_weight * np.maximum(0.0, depth - settings.depth_factor * stroke_depth) / stroke_depth
+    if settings.distance_per_depth > 0:
+        cost_change += settings.distance_per_depth * from_stroke / stroke_depth
     region_weight = settings.region_weight_add if stroke.positive else settings.region_weight_remove
     if region_weight > 0:
         from_centre = cv2.distanceTransform((~centre).view(np.uint8), cv2.DIST_L2, 5) / scale
