@@ -234,3 +234,27 @@ def test_black_dot_in_the_middle_of_a_joined_region_of_the_same_colour_removes_i
     assert np.mean(out[subject] >= 0.5) > 0.99, "the subject stays"
     without_region = refine_with_hints(rgb, alpha, hints, settings=RefineSettings(region_weight_remove=0.0))
     assert np.mean(without_region[joined] < 0.5) < 0.5, "colour alone cannot tell the two apart"
+
+
+def test_a_white_dot_makes_the_region_opaque_even_where_the_network_sees_no_person():
+    """An object the artist counts as the person (a helmet held to the chest) that the network calls background:
+    the region a white dot brings back is opaque, soft only at its outline — not a half-transparent plateau."""
+    height, width = 200, 260
+    rgb = np.full((height, width, 3), 30, np.uint8)
+    subject = np.zeros((height, width), bool)
+    subject[40:200, 30:130] = True
+    helmet = ellipse((height, width), (175, 140), (40, 40)) & ~subject
+    rgb[subject] = (200, 170, 150)
+    rgb[helmet] = (235, 235, 240)
+    alpha = subject.astype(np.float32)
+    hints = clicks.empty_hints(alpha.shape)
+    clicks.draw_click(hints, clicks.Click(180, 140, positive=True))
+
+    def sees_no_person_there(crop: np.ndarray) -> np.ndarray:
+        return np.zeros(crop.shape[:2], np.float32)
+
+    out = refine_with_hints(rgb, alpha, hints, segment=sees_no_person_there)
+    assert np.mean(out[helmet] >= 0.5) > 0.9, "the helmet is brought back"
+    deep = helmet & away_from(~helmet, DEFAULT_SETTINGS.ring)
+    assert deep.any() and np.all(out[deep] == 1.0), "and is opaque inside"
+    assert np.all(out[subject] == 1.0) and np.all(out[away_from(helmet | subject, 10)] == 0.0)

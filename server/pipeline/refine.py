@@ -44,9 +44,9 @@ For each such stroke, largest first:
    * **contrast**: neighbouring pixels of similar colour prefer the same label (GrabCut's contrast term),
      so the region ends at the photo's edges.
 
-3. The decided region gets the stroke's label. Its outline stays soft: an added region takes the
-   network's alpha (hair) in a ring around it, or a guided-filter edge of the decision when there is no
-   network; a removed region takes its own faint fringe with it, while the person's soft edge next to it
+3. The decided region gets the stroke's label. An added region is opaque, its outline soft: the network's
+   alpha (hair) in a ring around it, or where the network sees nothing there a guided-filter edge of the
+   decision (kept below 0.5 outside it, so the decision is what counts); a removed region takes its own faint fringe with it, while the person's soft edge next to it
    is kept.
 
 **Locality** (what a test can rely on): a stroke changes pixels only inside its crop (:func:`stroke_crop`),
@@ -382,13 +382,20 @@ def _blend(
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * settings.ring + 1,) * 2)
     ring = cv2.dilate(decided.view(np.uint8), disc).astype(bool) & ~decided
     if positive:
-        if evidence is None:
-            from .edges import guided_alpha
+        from .edges import guided_alpha
 
-            evidence = guided_alpha(photo.astype(np.float32) / 255.0, decided.astype(np.float32), settings.ring)
-        inside = np.maximum(np.maximum(evidence, current), 0.5)
+        # the decision's edge as the photo draws it, and the network's soft alpha (hair) where it sees a person
+        edge = guided_alpha(photo.astype(np.float32) / 255.0, decided.astype(np.float32), settings.ring)
+        if evidence is not None:
+            edge = np.maximum(edge, evidence)
+        # the artist said "person": opaque, soft only near the region's outline (a network that sees no person
+        # there, as on a helmet held to the chest, must not leave the region half transparent)
+        rim = decided & (_distance_to(~decided) <= settings.ring)
+        inside = np.where(rim, np.maximum(np.maximum(edge, current), 0.5), 1.0)
         out = np.where(decided, inside, current)
-        return np.where(ring, np.maximum(current, evidence), out).astype(np.float32)
+        # beyond the region the network's alpha as it is, the photo's edge only below 0.5: the decision counts
+        beyond = edge if evidence is None else np.maximum(evidence, np.minimum(edge, 0.49))
+        return np.where(ring, np.maximum(current, beyond), out).astype(np.float32)
     out = np.where(decided, 0.0, current)
     # the removed region's own faint fringe goes with it; the soft edge of what stays does not
     kept = (current >= 0.5) & ~decided
