@@ -14,7 +14,7 @@ import pytest
 from server.commands.main import main
 from server.evaluation import clicks, interactive
 from server.evaluation.evaluate import ModelSpec
-from server.evaluation.metrics import iou
+from server.evaluation.metrics import iou, stray_soft_alpha
 from tests.conftest import IN_CI, load_pair, stems
 
 
@@ -35,7 +35,7 @@ def test_eval_clicks_prints_the_curve_and_writes_it_per_photo(persons_dev, tmp_p
     printed = capsys.readouterr().out
     assert "| clicks | 0 | 1 | 2 |" in printed and "| mean IoU |" in printed
     assert "NoC@90:" in printed and "NoC@95:" in printed and "capped at 2" in printed
-    assert "one refine:" in printed
+    assert "one refine:" in printed and "grey left by the refines: stray soft alpha" in printed
 
     with (out / "clicks.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -46,7 +46,9 @@ def test_eval_clicks_prints_the_curve_and_writes_it_per_photo(persons_dev, tmp_p
     segmenter.load()
     for row in rows:  # IoU before any click is the plain cut-out's; NoC agrees with the row's own curve
         rgb, truth = load_pair(persons_dev, row["photo"])
-        assert float(row["iou_0"]) == pytest.approx(iou(segmenter.predict(rgb).alpha, truth), abs=1e-3)
+        alpha = segmenter.predict(rgb).alpha
+        assert float(row["iou_0"]) == pytest.approx(iou(alpha, truth), abs=1e-3)
+        assert float(row["stray_before"]) == pytest.approx(stray_soft_alpha(alpha, truth), abs=1e-4)
         curve = [float(row[f"iou_{k}"]) for k in range(3)]
         assert int(row["noc90"]) == clicks.noc(curve, 0.90) and int(row["noc95"]) == clicks.noc(curve, 0.95)
         # the bounds start where the curve starts, and knowing the outline never does worse than not

@@ -6,8 +6,9 @@ each click the mask is refined with every hint so far by the same pipeline the s
 ``hints``; in-process or at a running server, :mod:`server.transport.cutters`). Reported: mean IoU
 after 0…N clicks, NoC@90 / NoC@95 capped at ``N`` with the photos that never get there, two bounds
 (two curves of :func:`.clicks.oracle_refine`, a refine that knows the truth and sets right, whole, every mistake
-a click lands on; the second leaves the true outline ±1 px as the masks have it) and the time of one refine
-(wall and this process's CPU). ``--out`` writes ``clicks.md`` and ``clicks.csv`` (one row
+a click lands on; the second leaves the true outline ±1 px as the masks have it), the grey the refines leave
+(stray soft alpha and smears, as ``eval`` measures them, before any click and after the last) and the time
+of one refine (wall and this process's CPU). ``--out`` writes ``clicks.md`` and ``clicks.csv`` (one row
 per photo: its IoU after each click, so failures can be looked at).
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 from server.evaluation import clicks as simulator
 from server.evaluation.dataset import load_sample
 from server.evaluation.evaluate import EvalError, ModelSpec, photo_pairs
+from server.evaluation.metrics import SMEAR_SHARE, stray_soft_alpha
 from server.pipeline.pixels import alpha_to_gray8
 from server.transport import cutters
 
@@ -35,6 +37,7 @@ class ClickPhoto:
     refine_seconds: list[float]  # wall clock of each refine
     refine_cpu_seconds: list[float]  # this process's CPU time of each refine (in-process: the whole refine)
     oracle: list[float] = field(default_factory=list)  # the same clicks answered by clicks.oracle_refine
+    stray: tuple[float, float] = (0.0, 0.0)  # metrics.stray_soft_alpha before any click and after the last
     oracle_outline_kept: list[float] = field(default_factory=list)  # ... leaving the true outline ±1 px as it was
 
 
@@ -85,7 +88,10 @@ def evaluate_clicks(
                 photo.refine_cpu_seconds.append(time.process_time() - cpu_start)
                 return out
 
-            photo.ious = simulator.simulate(rgb, truth, initial, refine, clicks)
+            last = [initial]
+            photo.ious = simulator.simulate(rgb, truth, initial, refine, clicks,
+                                            on_step=lambda step, click, alpha, hints, last=last: last.append(alpha))
+            photo.stray = (stray_soft_alpha(initial, truth), stray_soft_alpha(last[-1], truth))
             photo.oracle = simulator.simulate(rgb, truth, initial, simulator.oracle_refine(truth), clicks)
             photo.oracle_outline_kept = simulator.simulate(
                 rgb, truth, initial, simulator.oracle_refine(truth, simulator.OUTLINE_BAND), clicks)
@@ -110,6 +116,10 @@ def format_report(report: ClickReport) -> str:
     lines.append(f"bound, a refine that knows the truth and sets right whole every mistake a click lands on: {curve('oracle')}")
     lines.append(f"bound, the same leaving the true outline ±{simulator.OUTLINE_BAND} px as the mask has it: "
                  f"{curve('oracle_outline_kept')}")
+    before, after = (np.array([p.stray[k] for p in report.photos]) for k in (0, 1))
+    lines.append(f"grey left by the refines: stray soft alpha {100 * before.mean():.3f} % of a photo before any click, "
+                 f"{100 * after.mean():.3f} % after the last; smears {np.count_nonzero(before > SMEAR_SHARE)} → "
+                 f"{np.count_nonzero(after > SMEAR_SHARE)} photos")
     wall = [s for p in report.photos for s in p.refine_seconds]
     cpu = [s for p in report.photos for s in p.refine_cpu_seconds]
     if wall:
@@ -129,10 +139,11 @@ def write_report(report: ClickReport, out: Path) -> list[Path]:
         targets = simulator.NOC_TARGETS
         writer.writerow(["photo", *(f"iou_{k}" for k in range(report.clicks + 1)),
                          *(f"noc{round(t * 100)}" for t in targets), "refine_seconds", "refine_cpu_seconds",
-                         *(f"oracle_{k}" for k in range(report.clicks + 1)),
+                         "stray_before", "stray_after", *(f"oracle_{k}" for k in range(report.clicks + 1)),
                          *(f"oracle_outline_kept_{k}" for k in range(report.clicks + 1))])
         for p in report.photos:
             writer.writerow([p.photo, *(f"{v:.4f}" for v in p.ious), *(simulator.noc(p.ious, t) for t in targets),
                              f"{sum(p.refine_seconds):.3f}", f"{sum(p.refine_cpu_seconds):.3f}",
+                             f"{p.stray[0]:.5f}", f"{p.stray[1]:.5f}",
                              *(f"{v:.4f}" for v in p.oracle), *(f"{v:.4f}" for v in p.oracle_outline_kept)])
     return [markdown, table]
