@@ -46,8 +46,8 @@ For each such stroke, largest first:
 
 3. The decided region gets the stroke's label. An added region is opaque, its outline soft: the network's
    alpha (hair) in a ring around it, or where the network sees nothing there a guided-filter edge of the
-   decision (kept below 0.5 outside it, so the decision is what counts); a removed region takes its own faint fringe with it, while the person's soft edge next to it
-   is kept.
+   decision (kept below 0.5 outside it, so the decision is what counts); a removed region takes its own
+   faint fringe with it, while the person's soft edge next to it is kept.
 
 **Locality** (what a test can rely on): a stroke changes pixels only inside its crop (:func:`stroke_crop`),
 which lies within the stroke's bounding box grown by ``crop_scale × person size`` (at least ``min_crop``)
@@ -394,7 +394,7 @@ def _blend(
         inside = np.where(rim, np.maximum(np.maximum(edge, current), 0.5), 1.0)
         out = np.where(decided, inside, current)
         # beyond the region the network's alpha as it is, the photo's edge only below 0.5: the decision counts
-        beyond = edge if evidence is None else np.maximum(evidence, np.minimum(edge, 0.49))
+        beyond = np.minimum(edge, 0.49) if evidence is None else np.maximum(evidence, np.minimum(edge, 0.49))
         return np.where(ring, np.maximum(current, beyond), out).astype(np.float32)
     out = np.where(decided, 0.0, current)
     # the removed region's own faint fringe goes with it; the soft edge of what stays does not
