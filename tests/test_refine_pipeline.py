@@ -158,14 +158,19 @@ def test_a_hints_frame_of_the_wrong_size_is_a_clear_error(doubles_server):
     assert "hints" in str(caught.value) and "64×48" in str(caught.value)
 
 
-def test_run_cutout_refuses_hints_of_the_wrong_size_or_missing_before_segmenting():
-    calls = []
+def loading_recorded() -> tuple[ModelCache, list[str]]:
+    """A model cache of the stand-in segmenters, and the names it loads, in order."""
+    loaded: list[str] = []
 
     def factory(name, device, weights):
-        calls.append(name)
+        loaded.append(name)
         return doubles.factory(name, device, weights)
 
-    cache = ModelCache("cpu", factory=factory)
+    return ModelCache("cpu", factory=factory), loaded
+
+
+def test_run_cutout_refuses_hints_of_the_wrong_size_or_missing_before_segmenting():
+    cache, calls = loading_recorded()
     rgb = np.zeros((48, 64, 3), np.uint8)
     with pytest.raises(OptionError, match="64×48"):
         run_cutout(rgb, "brightness", None, cache, hints=np.zeros((48, 63), np.uint8))
@@ -177,13 +182,7 @@ def test_run_cutout_refuses_hints_of_the_wrong_size_or_missing_before_segmenting
 
 
 def test_a_given_mask_the_hints_agree_with_loads_no_network_and_one_they_contradict_does():
-    loaded = []
-
-    def factory(name, device, weights):
-        loaded.append(name)
-        return doubles.factory(name, device, weights)
-
-    cache = ModelCache("cpu", factory=factory)
+    cache, loaded = loading_recorded()
     rgb = np.full((120, 160, 3), 230, np.uint8)
     given = np.zeros((120, 160), np.uint8)
     given[20:100, 40:120] = 255
