@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from pathlib import Path
 
 import cv2
@@ -45,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from server.bench.timing import timed_result
     from server.commands.errors import CliError
     from server.evaluation import clicks as simulator
     from server.evaluation.dataset import find_pairs, load_sample
@@ -72,12 +72,12 @@ def run(args: argparse.Namespace) -> int:
         if not warmed:  # loads the models and runs each code path once
             run_cutout(rgb, args.segmenter, options, models)
             warmed = True
-        initial, seconds = _timed(run_cutout, rgb, args.segmenter, options, models)
+        initial, seconds = timed_result(run_cutout, rgb, args.segmenter, options, models)
         refines: list[tuple[float, float]] = []
 
         def refine(rgb: np.ndarray, alpha: np.ndarray, hints: np.ndarray, refines: list = refines) -> np.ndarray:
             request = {**options, "mask": "alpha", "hints": True}
-            result, took = _timed(run_cutout, rgb, args.segmenter, request, models,
+            result, took = timed_result(run_cutout, rgb, args.segmenter, request, models,
                                   given_alpha=alpha_to_gray8(alpha), hints=hints)
             refines.append(took)
             return result.alpha
@@ -112,10 +112,3 @@ def _scaled(rgb: np.ndarray, truth: np.ndarray, megapixels: float) -> tuple[np.n
     photo = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
     mask = cv2.resize(truth.astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
     return photo, mask
-
-
-def _timed(function, *args, **kwargs):
-    """(what ``function`` returned, (wall seconds, CPU seconds of this process))."""
-    start, cpu = time.perf_counter(), time.process_time()
-    result = function(*args, **kwargs)
-    return result, (time.perf_counter() - start, time.process_time() - cpu)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def timed(function: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process) of one call."""
+    return timed_result(function)[1]
+
+
+def timed_result(function: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, tuple[float, float]]:
+    """(what ``function(*args, **kwargs)`` returned, (wall seconds, CPU seconds of this process))."""
     start, cpu = time.perf_counter(), time.process_time()
-    function()
-    return time.perf_counter() - start, time.process_time() - cpu
+    result = function(*args, **kwargs)
+    return result, (time.perf_counter() - start, time.process_time() - cpu)
 
 
 def median_seconds(function: Callable[[], object], repeat: int) -> float:

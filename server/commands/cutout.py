@@ -115,8 +115,9 @@ def plan_companions(jobs: list[tuple[Path, Path]], input_path: Path, hints: Path
             except PhotoError:  # the loop reports it skipped, like any unreadable photo
                 photo_size = None
             for path in pair:
-                if path is not None and photo_size is not None and shown_size(path) != photo_size:
-                    raise ValueError(f"{path} is {'×'.join(map(str, shown_size(path)))}, its photo {source} is "
+                size = None if path is None or photo_size is None else shown_size(path)
+                if size is not None and size != photo_size:
+                    raise ValueError(f"{path} is {'×'.join(map(str, size))}, its photo {source} is "
                                      f"{'×'.join(map(str, photo_size))}")
         found[source] = pair
     return found

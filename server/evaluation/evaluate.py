@@ -130,7 +130,6 @@ def predictors_for(specs: list[ModelSpec], connect: str | None, device: str) -> 
 # -- the evaluation -------------------------------------------------------------------------
 
 
-
 def photo_pairs(data: Path | str, limit: int | None = None) -> tuple[list, list[dict[str, str]]]:
     """(photo/mask pairs of ``data``, the first ``limit`` when given; files skipped) or :class:`EvalError`."""
     try:
@@ -141,6 +140,7 @@ def photo_pairs(data: Path | str, limit: int | None = None) -> tuple[list, list[
     if not pairs:
         raise EvalError(f"no photo in {data}/images has a mask in {data}/masks")
     return pairs, skipped
+
 
 def evaluate(
     data: Path,
