@@ -21,13 +21,12 @@ from models import registry
 from models.base import OptionError
 from server.pipeline.cutout import run_cutout
 from server.pipeline.model_cache import ModelCache
-from server.pipeline.refine import NOT_PERSON, PERSON
+from server.pipeline.refine import NO_HINT, NOT_PERSON, PERSON
 from server.transport.service import Server, ServerConfig
 from tests import doubles
 from tests.conftest import installed
 
 ASTRONAUT = Path(__file__).resolve().parent / "data" / "astronaut.png"
-NO_HINT = 128
 
 
 @pytest.fixture(scope="module")

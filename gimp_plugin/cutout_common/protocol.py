@@ -79,6 +79,9 @@ FRAME_MARGIN = MAX_HEADER_BYTES
 HEARTBEAT_SECONDS = 1.0
 #: a client that hears nothing for this long while it waits takes the server for gone
 SILENCE_SECONDS = 10.0
+#: values of the hints frame: the artist says "person" / "not person"; any other byte is no hint, and this one
+#: is what the project writes for none
+HINT_PERSON, HINT_NOT_PERSON, HINT_NONE = 255, 0, 128
 
 IMAGE_OPS = ("cutout", "comic", "instances")
 OPS = ("hello", "ping", "cancel", *IMAGE_OPS)

@@ -40,12 +40,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from cutout_common.protocol import HINT_NONE, HINT_NOT_PERSON, HINT_PERSON
+
 from .metrics import binarise, iou
 
 #: radius of a click's disc in the hints image (RITM, SimpleClick)
 CLICK_RADIUS = 5
-#: hint values: person, not person, no hint
-PERSON, NOT_PERSON, NO_HINT = 255, 0, 128
+#: hint values: person, not person, no hint (the hints frame's)
+PERSON, NOT_PERSON, NO_HINT = HINT_PERSON, HINT_NOT_PERSON, HINT_NONE
 #: the IoU targets reported as NoC@90 and NoC@95
 NOC_TARGETS = (0.90, 0.95)
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from cutout_common.protocol import HINT_NONE, HINT_NOT_PERSON, HINT_PERSON
+
 #: Pillow modes of one 16-bit channel (PNG and TIFF greyscale)
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
@@ -78,7 +80,7 @@ def read_grey(path: Path | str, use_alpha: bool) -> np.ndarray:
         raise PhotoError(f"{path}: not a readable image ({exc})") from None
 
 
-def read_hints(path: Path | str, no_hint: int = 128) -> np.ndarray:
+def read_hints(path: Path | str, no_hint: int = HINT_NONE) -> np.ndarray:
     """A hints image as the pipeline takes it (H×W uint8: 255 person, 0 not person, else no hint).
 
     White and black are the hints; transparent pixels (alpha below half) and every other grey are no
@@ -94,8 +96,8 @@ def read_hints(path: Path | str, no_hint: int = 128) -> np.ndarray:
         raise PhotoError(f"{path}: not a readable image ({exc})") from None
     colour = rgba[:, :, :3]
     hints = np.full(rgba.shape[:2], no_hint, np.uint8)
-    hints[np.all(colour == 255, axis=2)] = 255
-    hints[np.all(colour == 0, axis=2)] = 0
+    hints[np.all(colour == 255, axis=2)] = HINT_PERSON
+    hints[np.all(colour == 0, axis=2)] = HINT_NOT_PERSON
     if has_alpha:
         hints[rgba[:, :, 3] < 128] = no_hint
     return hints

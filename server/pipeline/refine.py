@@ -73,10 +73,12 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from cutout_common.protocol import HINT_NONE, HINT_NOT_PERSON, HINT_PERSON
+
 from .graphcut import HARD, contrast_weights, min_cut
 
-#: hint values: person, not person (anything else is no hint)
-PERSON, NOT_PERSON = 255, 0
+#: hint values: person, not person (anything else is no hint), and the one written for no hint
+PERSON, NOT_PERSON, NO_HINT = HINT_PERSON, HINT_NOT_PERSON, HINT_NONE
 
 ProgressFn = Callable[[str, float], None]
 #: ``segment(crop) -> alpha``: the segmenter run on an H×W×3 uint8 crop, its H×W float32 alpha in [0, 1]

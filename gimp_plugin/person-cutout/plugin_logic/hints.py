@@ -12,12 +12,14 @@ and big-integer bitwise operations (C speed; GIMP's Python has no numpy): each p
 
 from __future__ import annotations
 
+from cutout_common.protocol import HINT_NONE, HINT_NOT_PERSON, HINT_PERSON
+
 from .pixel_bytes import on_canvas
 
 #: the name of the layer the artist paints hints on (GIMP numbers copies "Hints #1", …)
 HINTS_LAYER = "Hints"
 #: the wire's hint values
-PERSON, NOT_PERSON, NO_HINT = 255, 0, 128
+PERSON, NOT_PERSON, NO_HINT = HINT_PERSON, HINT_NOT_PERSON, HINT_NONE
 #: a channel at least this bright counts as white, at most ``DARK`` as black (antialiased rims are neither)
 LIGHT, DARK = 192, 63
 #: a Hints pixel at least this opaque is a hint
