@@ -25,8 +25,6 @@ from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
-from cutout_common import vocabulary  # noqa: E402
-
 PROCEDURE = "python-fu-person-cutout"
 MENU_LABEL = _("Cut Out _Person…")
 MENU_BLURB = _("Cut the person out of the layer with a deep segmenter")
@@ -46,7 +44,6 @@ EXISTING_MASK = [
     ("intersect", _("Combine with it (intersect)")),
     ("new-layer", _("Keep it: put the result on a copy of the layer")),
 ]
-EDGES = [(c.value, _(c.label)) for c in vocabulary.EDGE_MODES]
 COMIC = [("none", _("None"))] + style_names()
 NOT_ONE_LAYER = {
     "count": _("Select exactly one layer to cut the person out of."),
@@ -151,9 +148,7 @@ def create(plugin, name):
     procedures.add_choice(procedure, "existing-mask", _("E_xisting mask"),
                           _("When the layer already has a mask"),
                           EXISTING_MASK, "replace")
-    procedures.add_choice(procedure, "edges", _("_Edges"),
-                          _("How closely the outline follows hair and soft edges (Best is slow)"),
-                          EDGES, "off")
+    procedures.add_edges_choice(procedure)
     procedures.add_choice(procedure, "comic", _("Co_mic layers"),
                           _("Also add comic layers of the person (style defaults)"),
                           COMIC, "none")

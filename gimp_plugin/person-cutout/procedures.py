@@ -14,6 +14,8 @@ from gi.repository import Gimp, GLib, GObject  # noqa: E402
 from plugin_logic import segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 
+from cutout_common import vocabulary  # noqa: E402
+
 FLAGS = GObject.ParamFlags.READWRITE
 
 
@@ -43,6 +45,12 @@ def add_choice(procedure, name: str, label: str, blurb: str, values, default: st
 def add_segmenter_choice(procedure, blurb: str) -> None:
     """The *Segmenter* drop-down: the server's default first, then every segmenter by its title."""
     add_choice(procedure, "segmenter", _("Se_gmenter"), blurb, segmenters.choices(), segmenters.DEFAULT)
+
+
+def add_edges_choice(procedure) -> None:
+    """The *Edges* drop-down: the server's edge modes, off by default."""
+    add_choice(procedure, "edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
+               [(mode.value, _(mode.label)) for mode in vocabulary.EDGE_MODES], "off")
 
 
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):

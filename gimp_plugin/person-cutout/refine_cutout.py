@@ -18,7 +18,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 import procedures  # noqa: E402
-from cut_out_person import EDGES, apply_mask  # noqa: E402
+from cut_out_person import apply_mask  # noqa: E402
 from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, read_pixels  # noqa: E402
@@ -125,8 +125,6 @@ def create(plugin, name):
                           _("Whether the selection marks the person too"),
                           SELECTION, "ignore")
     procedures.add_segmenter_choice(procedure, _("The network re-run around each stroke"))
-    procedures.add_choice(procedure, "edges", _("_Edges"),
-                          _("How closely the outline follows hair and soft edges (Best is slow)"),
-                          EDGES, "off")
+    procedures.add_edges_choice(procedure)
     procedures.add_server_arguments(procedure)
     return procedure
