@@ -62,9 +62,15 @@ def test_eval_command_on_a_few_photos(persons_dev, tmp_path, capsys):
         assert row["scores"]["mae"] == pytest.approx(metrics.mae(pred, truth), abs=1e-5)
         assert (row["width"], row["height"]) == (rgb.shape[1], rgb.shape[0])
         assert row["scores"]["iou"] > 0.7  # real people, really found
+        assert (row["scores"]["iou_grown"], row["scores"]["iou_shrunk"]) == pytest.approx(
+            metrics.outline_offset_ious(pred, truth), abs=1e-6)
 
     with (out / "photos.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 6
+    bare_summary = next(s for s in report["summary"] if s["model"] == bare)
+    grown_better = sum(p["scores"]["iou_grown"] > p["scores"]["iou"] for p in photos)
+    assert bare_summary["grown_better"] == grown_better
+    assert f"Outline ({bare}): 1 px out IoU {bare_summary['iou_grown']:.3f}, better on {grown_better} of 3" in printed
     summary_iou = [float(r["iou"]) for r in csv.DictReader((out / "summary.csv").open()) if r["model"] == bare]
     assert summary_iou == pytest.approx([np.mean([p["scores"]["iou"] for p in photos])])
     sheet = np.asarray(Image.open(out / "worst-selfie.png"))

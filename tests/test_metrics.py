@@ -212,3 +212,19 @@ def test_person_size_classes_by_share_of_the_photo():
     assert metrics.person_size(truth) == "medium"
     truth[:60, :60] = True
     assert metrics.person_size(truth) == "large"
+
+
+def test_outline_offset_tells_which_way_the_outline_must_move():
+    truth = np.zeros((100, 100), bool)
+    truth[20:80, 30:70] = True  # 60×40
+    inside = np.zeros_like(truth)
+    inside[21:79, 31:69] = True  # a pixel inside the truth all round, as persons-dev's masks sit around ours
+    grown, shrunk = metrics.outline_offset_ious(inside, truth)
+    assert grown == pytest.approx((60 * 40 - 4) / (60 * 40))  # a 3×3 cross: one pixel per side, not the corners
+    assert shrunk == pytest.approx(56 * 36 / (60 * 40))
+    outside = np.zeros_like(truth)
+    outside[19:81, 29:71] = True
+    grown, shrunk = metrics.outline_offset_ious(outside, truth)
+    assert shrunk == pytest.approx(1.0) and grown == pytest.approx(60 * 40 / (64 * 44 - 4))
+    scores = metrics.photo_metrics(inside.astype(np.float32), truth)
+    assert scores["iou_grown"] > scores["iou"] > scores["iou_shrunk"]

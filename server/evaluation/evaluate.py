@@ -69,6 +69,7 @@ class Report:
 
     def summary(self) -> list[dict[str, Any]]:
         """Per model: photo count, mean of every measure, stray soft alpha (mean share, photos with smears),
+        IoU with the outline 1 px out and 1 px in (and on how many photos each beats the mask as it is),
         count, IoU and F1 per person size class, seconds per photo and per megapixel."""
         rows = []
         for spec in self.models:
@@ -80,6 +81,10 @@ class Report:
             strays = [r.scores["stray"] for r in mine if "stray" in r.scores]
             row["stray"] = float(np.mean(strays)) if strays else None
             row["smears"] = sum(share > metrics.SMEAR_SHARE for share in strays) if strays else None
+            for shift in ("grown", "shrunk"):  # which way the outline would move to agree (metrics.outline_offset_ious)
+                better = [r.scores[f"iou_{shift}"] > r.scores["iou"] for r in mine if f"iou_{shift}" in r.scores]
+                row[f"iou_{shift}"] = float(np.mean([r.scores[f"iou_{shift}"] for r in mine])) if better else None
+                row[f"{shift}_better"] = sum(better) if better else None
             for size in metrics.SIZE_CLASSES:
                 sized = [r for r in mine if r.size == size]
                 row[f"{size}_photos"] = len(sized)

@@ -48,8 +48,21 @@ def markdown_table(report: Report) -> str:
         lines.append(f"| {row['model']} | {row['photos']} | " + " | ".join(cells) + " |")
     lines += ["", f"Stray %: mean share of the photo with alpha in [{metrics.SOFT_RANGE[0]:g}, {metrics.SOFT_RANGE[1]:g}] "
               f"farther than {100 * metrics.STRAY_DISTANCE:g} % of the diagonal from the true outline; Smears: photos "
-              f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.", "", size_table(summary)]
+              f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.", "", *outline_lines(summary), "",
+              size_table(summary)]
     return "\n".join(lines)
+
+
+def outline_lines(summary: list[dict]) -> list[str]:
+    """Per model: the IoU its masks would score with the outline moved a pixel out or in, and on how many photos
+    that beats them — where out wins on most, the truth is drawn outside the network's 0.5 contour."""
+    lines = []
+    for row in summary:
+        if row.get("iou_grown") is None:
+            continue
+        lines.append(f"Outline ({row['model']}): 1 px out IoU {row['iou_grown']:.3f}, better on {row['grown_better']} "
+                     f"of {row['photos']} photos; 1 px in {row['iou_shrunk']:.3f}, better on {row['shrunk_better']}.")
+    return lines
 
 
 def size_table(summary: list[dict]) -> str:
@@ -95,9 +108,10 @@ def write_report(report: Report, out: Path) -> list[Path]:
     keys = REGION_MEASURES + MATTING_MEASURES
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "photo", "width", "height", "truth", "size", "seconds", "cpu_seconds", *keys, "stray"])
+        extra = ("stray", "iou_grown", "iou_shrunk")
+        writer.writerow(["model", "photo", "width", "height", "truth", "size", "seconds", "cpu_seconds", *keys, *extra])
         for r in report.results:
-            scores = [r.scores.get(k, "") for k in (*keys, "stray")]
+            scores = [r.scores.get(k, "") for k in (*keys, *extra)]
             times = [f"{r.seconds:.4f}", f"{r.cpu_seconds:.4f}"]
             writer.writerow([r.model, r.photo, r.width, r.height, r.truth, r.size, *times, *scores])
     written.append(path)
