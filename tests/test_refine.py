@@ -258,3 +258,39 @@ def test_a_white_dot_makes_the_region_opaque_even_where_the_network_sees_no_pers
     deep = helmet & away_from(~helmet, DEFAULT_SETTINGS.ring)
     assert deep.any() and np.all(out[deep] == 1.0), "and is opaque inside"
     assert np.all(out[subject] == 1.0) and np.all(out[away_from(helmet | subject, 10)] == 0.0)
+
+
+def test_a_white_dot_brings_back_the_holes_its_region_encloses_but_not_a_gap_beside_the_person():
+    """The helmet's visor, dark as the background, is inside the helmet and comes back with it; the gap between
+    an arm brought back and the torso opens onto the torso and stays background."""
+    height, width = 220, 320
+    background = (30, 30, 30)
+    rgb = np.full((height, width, 3), background, np.uint8)
+    torso = np.zeros((height, width), bool)
+    torso[40:220, 30:110] = True
+    helmet = ellipse((height, width), (250, 150), (45, 45))
+    visor = ellipse((height, width), (250, 150), (20, 14))
+    arm = np.zeros((height, width), bool)  # a bent arm: out from the torso, down, and back in
+    arm[60:75, 110:170] = True
+    arm[60:140, 155:170] = True
+    arm[125:140, 110:170] = True
+    gap = np.zeros((height, width), bool)
+    gap[75:125, 110:155] = True
+    rgb[torso | arm] = (200, 170, 150)
+    rgb[helmet] = (235, 235, 240)
+    rgb[visor] = background
+    alpha = torso.astype(np.float32)
+    hints = clicks.empty_hints(alpha.shape)
+    clicks.draw_click(hints, clicks.Click(250, 120, positive=True))  # on the helmet, above the visor
+    clicks.draw_click(hints, clicks.Click(162, 100, positive=True))  # on the arm's forearm
+
+    def sees_no_person_there(crop: np.ndarray) -> np.ndarray:
+        return np.zeros(crop.shape[:2], np.float32)
+
+    out = refine_with_hints(rgb, alpha, hints, segment=sees_no_person_there)
+    assert np.mean(out[helmet & ~visor] >= 0.5) > 0.95 and np.mean(out[arm] >= 0.5) > 0.95
+    assert np.mean(out[visor] >= 0.5) > 0.95, "the visor is part of the helmet"
+    assert np.mean(out[gap] < 0.5) > 0.95, "the gap beside the torso is not a hole of the arm"
+    unfilled = refine_with_hints(rgb, alpha, hints, segment=sees_no_person_there,
+                                 settings=RefineSettings(fill_enclosed=False))
+    assert np.mean(unfilled[visor] >= 0.5) < 0.1, "colour alone leaves the visor out"

@@ -44,10 +44,13 @@ For each such stroke, largest first:
    * **contrast**: neighbouring pixels of similar colour prefer the same label (GrabCut's contrast term),
      so the region ends at the photo's edges.
 
-3. The decided region gets the stroke's label. An added region is opaque, its outline soft: the network's
-   alpha (hair) in a ring around it, or where the network sees nothing there a guided-filter edge of the
-   decision (kept below 0.5 outside it, so the decision is what counts); a removed region takes its own
-   faint fringe with it, while the person's soft edge next to it is kept.
+3. The decided region gets the stroke's label. An added region takes the holes it alone encloses, unless
+   they are mostly person already or hold a hint of the other label (a helmet's visor, dark as the
+   background behind it, comes back with the helmet; the gap between an arm and the torso is no such hole).
+   It is opaque, its outline soft: the network's alpha (hair) in a ring around it, or where the network
+   sees nothing there a guided-filter edge of the decision (kept below 0.5 outside it, so the decision is
+   what counts); a removed region takes its own faint fringe with it, while the person's soft edge next
+   to it is kept.
 
 **Locality** (what a test can rely on): a stroke changes pixels only inside its crop (:func:`stroke_crop`),
 which lies within the stroke's bounding box grown by ``crop_scale × person size`` (at least ``min_crop``)
@@ -129,6 +132,8 @@ class RefineSettings:
     region_weight_remove: float = 3.0
     #: cost of changing a pixel per stroke depth of distance from the stroke (a thin mistake stays near it)
     distance_per_depth: float = 0.25
+    #: a white stroke's region takes the holes it alone encloses (the visor of a helmet brought back)
+    fill_enclosed: bool = True
 
 
 DEFAULT_SETTINGS = RefineSettings()
@@ -373,6 +378,8 @@ def _redo_crop(
             if np.count_nonzero(rest) > 50:
                 like_rest = _colour_histogram(image[rest])
     decided = cv2.resize(change.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
+    if stroke.positive and settings.fill_enclosed:
+        decided |= _enclosed_holes(decided, current >= 0.5, hints[crop] == other)
     alpha[crop] = _blend(photo, current, decided, evidence, stroke.positive, settings)
 
 
@@ -403,6 +410,25 @@ def _blend(
     kept = (current >= 0.5) & ~decided
     nearer_removed = _distance_to(decided) < _distance_to(kept)
     return np.where(ring & (current < 0.5) & nearer_removed, 0.0, out).astype(np.float32)
+
+
+def _enclosed_holes(region: np.ndarray, person: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
+    """The holes ``region`` alone encloses (not touching the crop's edge) that are mostly not ``person`` yet and
+    hold no ``forbidden`` pixel (a hint of the other label).
+
+    A white dot on a helmet brings back the helmet; the visor's dark reflections, which look like the
+    background, are inside it and belong to it. A gap between an arm brought back and the torso opens onto
+    the torso, and a region added all round the person encloses the person: neither is a hole to fill.
+    """
+    holes = ndimage.binary_fill_holes(region) & ~region
+    if not holes.any():
+        return holes
+    count, labels = cv2.connectedComponents(holes.view(np.uint8), connectivity=4)
+    area = np.bincount(labels.ravel(), minlength=count)
+    already = np.bincount(labels.ravel(), weights=person.ravel(), minlength=count)
+    refused = (already > 0.5 * area) | (np.bincount(labels.ravel(), weights=forbidden.ravel(), minlength=count) > 0)
+    refused[0] = True
+    return (~refused)[labels]
 
 
 def _stroke_middle(stroke: np.ndarray) -> np.ndarray:
