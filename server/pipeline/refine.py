@@ -49,8 +49,9 @@ For each such stroke, largest first:
    background behind it, comes back with the helmet; the gap between an arm and the torso is no such hole).
    It is opaque, its outline soft: the network's alpha (hair) in a ring around it, or where the network
    sees nothing there a guided-filter edge of the decision (kept below 0.5 outside it, so the decision is
-   what counts); a removed region takes its own faint fringe with it, while the person's soft edge next
-   to it is kept.
+   what counts); a removed region takes its own fringe with it (faint pixels, and slivers of its outline
+   under 3 px thick that the cut, decided at a coarser scale, left standing), while the person's soft edge
+   next to it is kept.
 
 **Locality** (what a test can rely on): a stroke changes pixels only inside its crop (:func:`stroke_crop`),
 which lies within the stroke's bounding box grown by ``crop_scale × person size`` (at least ``min_crop``)
@@ -406,10 +407,12 @@ def _blend(
         beyond = np.minimum(edge, 0.49) if evidence is None else np.maximum(evidence, np.minimum(edge, 0.49))
         return np.where(ring, np.maximum(current, beyond), out).astype(np.float32)
     out = np.where(decided, 0.0, current)
-    # the removed region's own faint fringe goes with it; the soft edge of what stays does not
+    # the removed region's own fringe goes with it — faint pixels, and slivers of its outline under 3 px thick
+    # that the cut, decided at a coarser scale, left standing — while the soft edge of what stays does not
     kept = (current >= 0.5) & ~decided
-    nearer_removed = _distance_to(decided) < _distance_to(kept)
-    return np.where(ring & (current < 0.5) & nearer_removed, 0.0, out).astype(np.float32)
+    solid = cv2.morphologyEx(kept.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    nearer_removed = _distance_to(decided) < _distance_to(solid)
+    return np.where(ring & ~solid & nearer_removed, 0.0, out).astype(np.float32)
 
 
 def _enclosed_holes(region: np.ndarray, person: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
