@@ -319,3 +319,27 @@ def test_a_black_dot_takes_the_thin_outline_of_what_it_removes_with_it():
     assert np.mean(out[table] < 0.5) > 0.95
     assert np.all(out[outline & away_from(subject, 3)] < 0.5), "no sliver of the table's outline stays"
     assert np.all(out[subject] == alpha[subject]), "the subject is untouched"
+
+
+def test_what_a_black_dot_removes_ends_on_the_photos_edge_not_on_the_cuts_coarser_grid():
+    """A large crop is decided at most ``work_size`` pixels across; its outline is put back on the photo's
+    edges at full size, not left as a staircase of the coarser grid (seen beside the astronaut's helmet)."""
+    height, width = 640, 640
+    rows, cols = np.indices((height, width))
+    slant = 300 + 0.6 * (rows - 80)  # the person's right edge, slanted
+    rgb = np.full((height, width, 3), 30, np.uint8)
+    band = (rows >= 80) & (rows < 560)
+    person = band & (cols >= 80) & (cols < slant)
+    joined = band & (cols >= slant) & (cols < slant + 120)  # joined to it, of another colour
+    rgb[person] = (200, 170, 150)
+    rgb[joined] = (70, 90, 120)
+    alpha = (person | joined).astype(np.float32)
+    hints = clicks.empty_hints(alpha.shape)
+    clicks.draw_click(hints, clicks.Click(492, 300, positive=False))
+    side = max(DEFAULT_SETTINGS.min_crop, DEFAULT_SETTINGS.crop_scale * person_size(alpha))
+    assert side > 1.5 * DEFAULT_SETTINGS.work_size, "decided at least 1.5 times smaller than the crop"
+    out = refine_with_hints(rgb, alpha, hints)
+    near = (rows >= 270) & (rows < 330)  # beside the dot, where the removed region meets the person
+    assert np.mean(out[joined & near] < 0.5) > 0.99, "the joined region goes"
+    wrong = ((out >= 0.5) != person) & near & (np.abs(cols - slant) < 8)
+    assert np.count_nonzero(wrong) <= 0.5 * 60, "its outline lies within a pixel of the photo's edge"

@@ -44,7 +44,9 @@ For each such stroke, largest first:
    * **contrast**: neighbouring pixels of similar colour prefer the same label (GrabCut's contrast term),
      so the region ends at the photo's edges.
 
-3. The decided region gets the stroke's label. An added region takes the holes it alone encloses, unless
+3. The decision, made at the coarser size, is brought back to the crop's own with a guided filter of the
+   photo, so its outline follows the photo's edges rather than the coarse grid. The decided region gets the
+   stroke's label. An added region takes the holes it alone encloses, unless
    they are mostly person already or hold a hint of the other label (a helmet's visor, dark as the
    background behind it, comes back with the helmet; the gap between an arm and the torso is no such hole).
    It is opaque, its outline soft: the network's alpha (hair) in a ring around it, or where the network
@@ -378,7 +380,7 @@ def _redo_crop(
             rest = wrong_side & ~change
             if np.count_nonzero(rest) > 50:
                 like_rest = _colour_histogram(image[rest])
-    decided = cv2.resize(change.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
+    decided = _full_size_decision(change, photo, scale)
     if stroke.positive and settings.fill_enclosed:
         decided |= _enclosed_holes(decided, current >= 0.5, hints[crop] == other)
     alpha[crop] = _blend(photo, current, decided, evidence, stroke.positive, settings)
@@ -413,6 +415,20 @@ def _blend(
     solid = cv2.morphologyEx(kept.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     nearer_removed = _distance_to(decided) < _distance_to(solid)
     return np.where(ring & ~solid & nearer_removed, 0.0, out).astype(np.float32)
+
+
+def _full_size_decision(change: np.ndarray, photo: np.ndarray, scale: float) -> np.ndarray:
+    """The cut's decision at the crop's own size. Decided ``scale`` times smaller, its outline moves in steps of
+    ``1 / scale`` pixels; a guided filter of the photo puts it back on the photo's edges (a table removed beside
+    a helmet left a staircase along the helmet's rim)."""
+    height, width = photo.shape[:2]
+    decided = cv2.resize(change.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
+    if scale >= 1.0 or not decided.any():
+        return decided
+    from .edges import guided_alpha
+
+    radius = max(2, int(np.ceil(1.0 / scale)))
+    return guided_alpha(photo.astype(np.float32) / 255.0, decided.astype(np.float32), radius) >= 0.5
 
 
 def _enclosed_holes(region: np.ndarray, person: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
