@@ -383,7 +383,11 @@ def _redo_crop(
     decided = _full_size_decision(change, photo, scale)
     if stroke.positive and settings.fill_enclosed:
         decided |= _enclosed_holes(decided, current >= 0.5, hints[crop] == other)
-    alpha[crop] = _blend(photo, current, decided, evidence, stroke.positive, settings)
+    # a region changes only within `ring` of itself: blend there (plus the guided filter's reach), not the crop
+    window = _around(decided, 2 * settings.ring + 4)
+    if window is not None:
+        part = None if evidence is None else evidence[window]
+        alpha[crop][window] = _blend(photo[window], current[window], decided[window], part, stroke.positive, settings)
 
 
 def _blend(
@@ -428,7 +432,20 @@ def _full_size_decision(change: np.ndarray, photo: np.ndarray, scale: float) -> 
     from .edges import guided_alpha
 
     radius = max(2, int(np.ceil(1.0 / scale)))
-    return guided_alpha(photo.astype(np.float32) / 255.0, decided.astype(np.float32), radius) >= 0.5
+    window = _around(decided, 2 * radius + 2)  # the filter moves the outline by less than its radius
+    if window is not None:
+        near = guided_alpha(photo[window].astype(np.float32) / 255.0, decided[window].astype(np.float32), radius)
+        decided[window] = near >= 0.5
+    return decided
+
+
+def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``mask`` grown by ``margin`` on every side within the array; None if it is empty."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    return (slice(max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(mask.shape[1], cols[-1] + 1 + margin)))
 
 
 def _enclosed_holes(region: np.ndarray, person: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
