@@ -343,3 +343,33 @@ def test_what_a_black_dot_removes_ends_on_the_photos_edge_not_on_the_cuts_coarse
     assert np.mean(out[joined & near] < 0.5) > 0.99, "the joined region goes"
     wrong = ((out >= 0.5) != person) & near & (np.abs(cols - slant) < 8)
     assert np.count_nonzero(wrong) <= 0.5 * 60, "its outline lies within a pixel of the photo's edge"
+
+
+def test_the_readme_refine_picture_shows_the_helmet_brought_back_and_the_table_removed(weights, tmp_path):
+    """``refine-demo``'s rounds, as the README's picture shows them: the default segmenter's cut-out of the
+    astronaut leaves out the helmet she holds; a white dot brings it back, opaque; a black dot removes the
+    table it brought along; her face never changes."""
+    from server.demos import refine_pictures
+
+    installed(registry.create(registry.default_name(weights), "cpu", weights))
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    alphas, hints = refine_pictures.refine_rounds(rgb)
+    assert len(alphas) == len(refine_pictures.CLICKS) + 1
+    helmet, table, face = (ellipse(rgb.shape[:2], centre, (r, r)) for centre, r in
+                           (((400, 440), 30), ((470, 300), 20), ((225, 110), 40)))
+    assert np.mean(alphas[0][helmet] < 0.5) > 0.9, "the network leaves the helmet out"
+    assert np.all(alphas[1][helmet] >= 0.5), "one white dot brings it back"
+    assert np.mean(alphas[1][table] >= 0.5) > 0.9 and np.all(alphas[2][table] < 0.5), "the black dot takes the table"
+    assert np.all(alphas[-1][helmet] >= 0.5), "and leaves the helmet"
+    for alpha in alphas[1:]:
+        np.testing.assert_array_equal(alpha[face], alphas[0][face])
+    for click in refine_pictures.CLICKS:  # every round's dot stays in the hints, as on GIMP's Hints layer
+        assert hints[click.y, click.x] == (clicks.PERSON if click.positive else clicks.NOT_PERSON)
+    picture = refine_pictures.picture(rgb, alphas, refine_pictures.CLICKS)
+    assert picture.shape == (rgb.shape[0], 3 * rgb.shape[1] + 16, 3)
+
+    from server.commands.main import main
+
+    assert main(["refine-demo", "--out", str(tmp_path), "--width", "400"]) == 0
+    with Image.open(tmp_path / "refine-helmet.jpg") as written:
+        assert written.size == (400, round(400 * picture.shape[0] / picture.shape[1]))

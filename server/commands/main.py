@@ -22,6 +22,7 @@ COMMANDS = {
     "hello": "server.commands.hello",
     "eval": "server.commands.evaluate",
     "comic-demo": "server.demos.comic_pictures",
+    "refine-demo": "server.demos.refine_pictures",
     "bench": None,  # the benchmarks below
     "keys": "server.commands.keys",
     "broker": "server.commands.broker",
