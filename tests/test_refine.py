@@ -373,3 +373,23 @@ def test_the_readme_refine_picture_shows_the_helmet_brought_back_and_the_table_r
     assert main(["refine-demo", "--out", str(tmp_path), "--width", "400"]) == 0
     with Image.open(tmp_path / "refine-helmet.jpg") as written:
         assert written.size == (400, round(400 * picture.shape[0] / picture.shape[1]))
+
+
+def test_thousands_of_strokes_are_pinned_but_only_the_most_contradicted_are_redone(astronaut):
+    """A hints frame of 2,000 separate dots (a selection by colour sent as a keep hint, or a crafted frame) costs
+    at most ``max_strokes`` redos, not one crop, cut and network pass per dot; every dot is still honoured."""
+    rgb, alpha = astronaut
+    hints = clicks.empty_hints(alpha.shape)
+    grid = hints[4::10, 4::10]
+    grid[...] = np.where(alpha[4::10, 4::10] >= 0.5, NOT_PERSON, PERSON)  # each dot says the opposite of the mask
+    assert np.count_nonzero(hints != clicks.NO_HINT) > 2000
+    passes = []
+
+    def counted(crop: np.ndarray) -> np.ndarray:
+        passes.append(crop.shape)
+        return np.zeros(crop.shape[:2], np.float32)
+
+    settings = RefineSettings(max_strokes=5)
+    out = refine_with_hints(rgb, alpha, hints, segment=counted, settings=settings)
+    assert 0 < len(passes) <= settings.max_strokes
+    assert np.all(out[hints == PERSON] == 1.0) and np.all(out[hints == NOT_PERSON] == 0.0)
