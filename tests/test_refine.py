@@ -393,3 +393,31 @@ def test_thousands_of_strokes_are_pinned_but_only_the_most_contradicted_are_redo
     out = refine_with_hints(rgb, alpha, hints, segment=counted, settings=settings)
     assert 0 < len(passes) <= settings.max_strokes
     assert np.all(out[hints == PERSON] == 1.0) and np.all(out[hints == NOT_PERSON] == 0.0)
+
+
+def test_a_black_dot_beside_an_object_keeps_the_background_not_a_slice_of_the_object():
+    """Strokes of the two labels share a crop by distance along the photo: a path from a black dot on the
+    background into a light object crosses its edge, so the whole object goes to the white dot on it. By
+    straight-line distance the slice nearer the black dot stayed out (seen on the astronaut's helmet rim)."""
+    height, width = 200, 240
+    rgb = np.full((height, width, 3), 30, np.uint8)
+    subject = np.zeros((height, width), bool)
+    subject[20:200, :60] = True
+    thing = np.zeros((height, width), bool)
+    thing[60:140, 60:140] = True  # held against the subject, left out by the network
+    rgb[subject] = (200, 170, 150)
+    rgb[thing] = (235, 235, 240)
+    alpha = subject.astype(np.float32)
+    hints = clicks.empty_hints(alpha.shape)
+    clicks.draw_click(hints, clicks.Click(100, 100, positive=True))
+    clicks.draw_click(hints, clicks.Click(160, 100, positive=False))  # on the background, 20 px from the thing
+    slice_ = thing & (np.indices(thing.shape)[1] >= 133)  # nearer the black dot in a straight line
+
+    def sees_no_person_there(crop: np.ndarray) -> np.ndarray:
+        return np.zeros(crop.shape[:2], np.float32)
+
+    out = refine_with_hints(rgb, alpha, hints, segment=sees_no_person_there)
+    assert np.mean(out[thing] >= 0.5) > 0.98
+    straight = refine_with_hints(rgb, alpha, hints, segment=sees_no_person_there,
+                                 settings=RefineSettings(edge_crossing=0.0))
+    assert np.mean(straight[slice_] < 0.5) > 0.9, "by straight-line distance the slice stays out"
