@@ -48,14 +48,13 @@ For each such stroke, largest first:
 
 3. The decision, made at the coarser size, is brought back to the crop's own with a guided filter of the
    photo, so its outline follows the photo's edges rather than the coarse grid. The decided region gets the
-   stroke's label. An added region takes the holes it alone encloses, unless
-   they are mostly person already or hold a hint of the other label (a helmet's visor, dark as the
-   background behind it, comes back with the helmet; the gap between an arm and the torso is no such hole).
-   It is opaque, its outline soft: the network's alpha (hair) in a ring around it, or where the network
-   sees nothing there a guided-filter edge of the decision (kept below 0.5 outside it, so the decision is
-   what counts); a removed region takes its own fringe with it (faint pixels, and slivers of its outline
-   under 3 px thick that the cut, decided at a coarser scale, left standing), while the person's soft edge
-   next to it is kept.
+   stroke's label. An added region takes the holes it alone encloses, unless they are mostly person already
+   or hold a hint of the other label (a helmet's visor, dark as the background behind it, comes back with the
+   helmet; the gap between an arm and the torso is no such hole). It is opaque, its outline soft: the
+   network's alpha (hair) in a ring around it, or where the network sees nothing there a guided-filter edge
+   of the decision (kept below 0.5 outside it, so the decision is what counts). A removed region takes its
+   own fringe with it (faint pixels, and slivers of its outline under 3 px thick that the cut, decided at a
+   coarser scale, left standing), while the person's soft edge next to it is kept.
 
 **Bounded work**: at most :attr:`RefineSettings.max_strokes` strokes are redone, those the mask contradicts
 most; any others are only pinned (a selection by colour used as a keep hint can hold thousands of islands).
