@@ -160,10 +160,9 @@ def test_default_segmenter_on_the_astronaut_and_the_readme_picture(gimp, home, w
 
     pictures = os.environ.get("PERSON_CUTOUT_PICTURES")
     if pictures:
-        yy, xx = np.mgrid[:512, :512]
-        checker = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 255, 204).astype(np.float64)
-        alpha = exported[..., 3:] / 255.0
-        over = np.rint(exported[..., :3] * alpha + checker * (1 - alpha)).astype(np.uint8)
+        from server.demos import over_checkerboard
+
+        over = over_checkerboard(exported[..., :3], exported[..., 3] / 255.0)
         side_by_side = np.concatenate([original, over], axis=1)
         Image.fromarray(side_by_side).save(Path(pictures) / "before-after.jpg", quality=85)
 

@@ -1,11 +1,12 @@
 """Refine by hand, for the README's picture: the issue's own example, on the bundled astronaut.
 
 ``python -m server refine-demo --out docs/`` cuts ``tests/data/astronaut.png`` out with the default
-segmenter (as the plug-in does), then refines it as an artist would in GIMP, in two rounds: a white dot on
-the helmet she holds against her chest (the network calls it background), then, keeping that dot, a black
-dot on the dark table the helmet brought along. Each round is the request *Refine Cut-out…* sends: the
-previous mask as 8-bit alpha with ``mask: alpha``, and every dot so far as the hints frame. The picture
-shows the first cut-out, the dots on the photo, and the result, each over a checkerboard.
+segmenter (as the plug-in does), then refines it as an artist would in GIMP, one round per dot (:data:`CLICKS`):
+a white dot on the helmet she holds against her chest (the network calls it background), a black dot on the
+dark table the helmet brought along, white dots on the helmet's rim and on her name tag. Each round is the
+request *Refine Cut-out…* sends: the previous mask as 8-bit alpha with ``mask: alpha``, and every dot so far
+as the hints frame. The picture shows the first cut-out, the dots on the photo, and the result, the two
+cut-outs over a checkerboard.
 
 The dots are the demo's input, placed for this photo (a click is a radius-5 disc, as the click simulator
 draws it); everything else is the pipeline's.
@@ -19,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from server.demos import over_checkerboard
 from server.evaluation.clicks import Click, draw_click, empty_hints
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout (server/demos/ is two levels down)
@@ -27,7 +29,7 @@ PHOTO = REPO / "tests" / "data" / "astronaut.png"
 #: the helmet's white rim (as light as the wall behind it), her name tag (the network leaves it faint)
 CLICKS = (Click(400, 440, positive=True), Click(470, 300, positive=False), Click(385, 361, positive=True),
           Click(303, 368, positive=True))
-HELP = "the README's refine picture: the bundled astronaut cut out, then a white dot on her helmet and a black one"
+HELP = "the README's refine picture: the bundled astronaut cut out, then refined by four dots"
 
 
 def refine_rounds(rgb: np.ndarray, segmenter: str | None = None, clicks: tuple[Click, ...] = CLICKS
@@ -44,14 +46,6 @@ def refine_rounds(rgb: np.ndarray, segmenter: str | None = None, clicks: tuple[C
         draw_click(hints, click)
         alphas.append(cut(rgb, segmenter, options, mask=alpha_to_gray8(alphas[-1]), hints=hints.copy()).alpha)
     return alphas, hints
-
-
-def over_checkerboard(rgb: np.ndarray, alpha: np.ndarray, square: int = 16) -> np.ndarray:
-    """The cut-out as an image viewer shows transparency: over light grey and white squares."""
-    rows, cols = np.indices(alpha.shape)
-    checker = np.where(((rows // square + cols // square) % 2) == 0, 255.0, 204.0)[..., None]
-    weight = alpha[..., None].astype(np.float64)
-    return np.rint(rgb * weight + checker * (1.0 - weight)).astype(np.uint8)
 
 
 def dots_on_photo(rgb: np.ndarray, clicks: tuple[Click, ...], radius: int = 7) -> np.ndarray:
@@ -78,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Cut out, refine in two rounds, save the picture as a small JPEG."""
+    """Cut out, refine once per dot, save the picture as a small JPEG."""
     from PIL import Image
 
     from server.pipeline.images import read_photo
