@@ -82,9 +82,9 @@ class Report:
             row["stray"] = float(np.mean(strays)) if strays else None
             row["smears"] = sum(share > metrics.SMEAR_SHARE for share in strays) if strays else None
             for shift in ("grown", "shrunk"):  # which way the outline would move to agree (metrics.outline_offset_ious)
-                better = [r.scores[f"iou_{shift}"] > r.scores["iou"] for r in mine if f"iou_{shift}" in r.scores]
-                row[f"iou_{shift}"] = float(np.mean([r.scores[f"iou_{shift}"] for r in mine])) if better else None
-                row[f"{shift}_better"] = sum(better) if better else None
+                pairs = [(r.scores[f"iou_{shift}"], r.scores["iou"]) for r in mine if f"iou_{shift}" in r.scores]
+                row[f"iou_{shift}"] = float(np.mean([moved for moved, _ in pairs])) if pairs else None
+                row[f"{shift}_better"] = sum(moved > as_is for moved, as_is in pairs) if pairs else None
             for size in metrics.SIZE_CLASSES:
                 sized = [r for r in mine if r.size == size]
                 row[f"{size}_photos"] = len(sized)

@@ -454,10 +454,9 @@ def _full_size_decision(change: np.ndarray, photo: np.ndarray, scale: float) -> 
     from .edges import guided_alpha
 
     radius = max(2, int(np.ceil(1.0 / scale)))
-    window = _around(decided, 2 * radius + 2)  # the filter moves the outline by less than its radius
-    if window is not None:
-        near = guided_alpha(photo[window].astype(np.float32) / 255.0, decided[window].astype(np.float32), radius)
-        decided[window] = near >= 0.5
+    window = _around(decided, 2 * radius + 2)  # not None: decided has a pixel; the filter moves it < radius
+    near = guided_alpha(photo[window].astype(np.float32) / 255.0, decided[window].astype(np.float32), radius)
+    decided[window] = near >= 0.5
     return decided
 
 
