@@ -31,7 +31,7 @@ def refined(composite_set):
 
     def get(mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
         if mode not in cache:
-            cache[mode] = [edges.refine(c.image, c.mask, mode) for c in composite_set]
+            cache[mode] = [edges.matte_edges(c.image, c.mask, mode) for c in composite_set]
         return cache[mode]
 
     return get
@@ -46,14 +46,14 @@ def test_off_returns_the_segmenters_mask_unchanged():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     mask = rng.random((60, 80), dtype=np.float32)
-    alpha, colours = edges.refine(rgb, mask, "off")
+    alpha, colours = edges.matte_edges(rgb, mask, "off")
     assert colours is None
     assert alpha.dtype == mask.dtype and np.array_equal(alpha, mask)
 
 
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="edges mode"):
-        edges.refine(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.float32), "sharp")
+        edges.matte_edges(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.float32), "sharp")
 
 
 def test_band_scales_with_the_person_and_widens_around_hair():
@@ -121,7 +121,7 @@ def test_foreground_estimation_reduces_colour_bleeding(mode, persons_dev):
     α in (0.05, 0.95); absolute, so over-correcting to magenta counts too)."""
     rgb, mask = load_pair(persons_dev, stems(persons_dev)[3])
     c = composites.make(rgb, mask, composites.flat((0.0, 1.0, 0.0)), seed=3, long_side=640)
-    alpha, colours = edges.refine(c.image, c.mask, mode)
+    alpha, colours = edges.matte_edges(c.image, c.mask, mode)
     edge = (c.alpha > 0.05) & (c.alpha < 0.95) & (edges.trimap(c.mask) == 0.5)
 
     def bleeding(fg: np.ndarray) -> float:
@@ -160,7 +160,7 @@ def test_boundary_f_does_not_get_worse_on_real_photos(mode, selfie_masks):
     twelve moving its F by 0.012), since refinement moves some outlines in and some out.
     """
     before = [metrics.boundary_f(mask, truth) for _, truth, mask in selfie_masks]
-    after = [metrics.boundary_f(edges.refine(rgb, mask, mode)[0], truth) for rgb, truth, mask in selfie_masks]
+    after = [metrics.boundary_f(edges.matte_edges(rgb, mask, mode)[0], truth) for rgb, truth, mask in selfie_masks]
     print(f"{mode}: boundary F {np.mean(after):.4f} vs segmenter {np.mean(before):.4f} on {len(selfie_masks)} photos")
     assert np.mean(after) >= np.mean(before) - 0.001
 
@@ -182,7 +182,7 @@ def test_refine_reports_progress_inside_each_tile_and_stops_when_told(mode):
     """
     rgb, alpha = _ellipse_scene()
     calls: list[tuple[str, float]] = []
-    edges.refine(rgb, alpha, mode, progress=lambda stage, fraction: calls.append((stage, fraction)))
+    edges.matte_edges(rgb, alpha, mode, progress=lambda stage, fraction: calls.append((stage, fraction)))
     fractions = [f for _, f in calls]
     tiles = len(list(edges.band_tiles(edges.trimap(alpha) == 0.5, edges.TILE if mode == "best" else edges.FAST_TILE)))
     assert {s for s, _ in calls} == {"edges"}
@@ -192,5 +192,5 @@ def test_refine_reports_progress_inside_each_tile_and_stops_when_told(mode):
 
     stop_at_third = StopAfter(3)
     with pytest.raises(Stop):
-        edges.refine(rgb, alpha, mode, progress=stop_at_third)
+        edges.matte_edges(rgb, alpha, mode, progress=stop_at_third)
     assert len(stop_at_third.seen) == 3

@@ -346,7 +346,7 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
 
 
 def test_pipeline_passes_progress_into_edges_and_comic():
-    """Issue 14, defect 5: the pipeline gave edges.refine and comic.render no progress, so cancel could not reach them."""
+    """Issue 14, defect 5: the pipeline gave edges.matte_edges and comic.render no progress, so cancel could not reach them."""
     from server.pipeline.cutout import run_cutout
     from server.pipeline.model_cache import ModelCache
     from tests import doubles

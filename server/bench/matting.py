@@ -77,8 +77,8 @@ def accuracy(items: list) -> None:
         band = tri == 0.5
         results = {
             "segmenter mask": c.mask,
-            "fast": edges.refine(c.image, c.mask, "fast")[0],
-            "best": edges.refine(c.image, c.mask, "best")[0],
+            "fast": edges.matte_edges(c.image, c.mask, "fast")[0],
+            "best": edges.matte_edges(c.image, c.mask, "best")[0],
             "closed-form (ref)": estimate_alpha_cf(c.image / 255.0, tri.astype(np.float64)),
         }
         for name, alpha in results.items():
@@ -153,7 +153,7 @@ if method == "reference":
     from pymatting import estimate_alpha_cf
     estimate_alpha_cf(image[crop] / 255.0, tri[crop].astype(np.float64))
 else:
-    edges.refine(image[crop], mask[crop], method)
+    edges.matte_edges(image[crop], mask[crop], method)
 del tri
 try:  # reset the peak so it is refinement's own (Linux >= 4.0)
     with open("/proc/self/clear_refs", "w") as f:
@@ -165,7 +165,7 @@ start, cpu = time.perf_counter(), time.process_time()
 if method == "reference":
     estimate_alpha_cf(image / 255.0, edges.trimap(mask).astype(np.float64))
 else:
-    edges.refine(image, mask, method)
+    edges.matte_edges(image, mask, method)
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 extra_mb = (rss_kb("VmHWM:") - base) / 1024
 print(json.dumps({"seconds": seconds, "cpu": cpu, "extra_mb": extra_mb, "band": band}))

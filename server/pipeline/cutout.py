@@ -121,7 +121,7 @@ def run_cutout(
 
         progress("edges", 0.0)
         hair = prediction.parts.get("Hair")
-        alpha, colours = edges.refine(rgb, result.alpha, opts.edges, hair=hair, progress=progress)  # refined by hints
+        alpha, colours = edges.matte_edges(rgb, result.alpha, opts.edges, hair=hair, progress=progress)  # refined by hints
         result.alpha = alpha
         if colours is not None:
             person_colours = colours

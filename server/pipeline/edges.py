@@ -78,7 +78,7 @@ FAST_LOW_RADIUS = 2
 PRIOR_WEIGHT = 1e-5
 
 
-def refine(
+def matte_edges(
     rgb: np.ndarray,
     alpha: np.ndarray,
     mode: str,
