@@ -194,3 +194,16 @@ def test_each_style_shows_its_own_parameters_and_dpi_says_what_0_means():
 def test_a_decided_mask_is_inside_from_half_on():
     mask = bytes(range(256))
     assert pixel_bytes.decided(mask) == bytes([0] * 128 + [255] * 128)
+
+
+@pytest.mark.parametrize("stages, later", [(("segment", "edges"), "edges"), (("segment", "comic"), "comic"),
+                                           (("refine", "edges"), "edges"), (("comic",), "comic")])
+def test_the_text_never_goes_back_to_an_earlier_stage(stages, later):
+    """Issue 29, item 9: the server's last stage, "encode", is no segmenter's step: after the edges or the comic
+    layers the text stays theirs, and the bar ends full."""
+    bar = progress.Progress(stages)
+    texts = [bar.update(stage, 0.5)[0] for stage in stages]
+    text, fraction = bar.update("encode", 1.0)
+    assert text in (None, texts[-1]), f"after {later} the text went back to {text!r}"
+    assert fraction == pytest.approx(1.0)
+    assert bar.update("segment", 0.9)[0] is None, "a late report of an earlier stage keeps the text shown"

@@ -6,8 +6,9 @@ The server reports each stage of a request from 0 to 1 (``segment``, then ``edge
 ``comic``), and ``queued`` with ``ahead`` while the request waits behind others. Shown as they
 come, the bar would start again at every stage; here each stage the request runs gets its share
 of the bar (and a request its share of a procedure that sends several), and the bar only moves
-forward. While the request waits, the text says how many jobs must finish before it starts, so a
-long job left running by a cancelled call is not mistaken for a hung plug-in.
+forward. The text moves forward too: a stage the server reports after a later one has begun (its
+final ``encode``, a segmenter's late step) keeps the text shown. While the request waits, the text
+says how many jobs must finish before it starts, so a call does not look hung behind another job.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ STAGE_TEXT = {
     "comic": N_("Drawing the comic layers…"),
     "stopping": N_("Stopping…"),
 }
+#: the server's last stage: the answer is being encoded, no work of a stage of its own
+FINAL_STAGE = "encode"
 
 
 def queue_text(ahead: int) -> str:
@@ -43,6 +46,7 @@ class Progress:
         self.stages = tuple(s for s in STAGES if s in stages) or ("segment",)
         self.start, self.end = start, end
         self.shown = start
+        self.reached = 0  # the index in ``stages`` of the furthest stage reported
 
     def update(self, stage: str, fraction: float) -> tuple[str | None, float]:
         """(text, bar fraction) for a progress reply; text None: keep the one shown."""
@@ -50,8 +54,14 @@ class Progress:
             return _(STAGE_TEXT[stage]), self.shown
         if stage == "starting":  # the server's heartbeat before the work reports anything
             return None, self.shown
+        if stage == FINAL_STAGE:  # the work is done, the answer is on its way: the bar is full
+            self.shown, self.reached = self.end, len(self.stages)
+            return None, self.shown
         name = stage if stage in STAGES else "segment"  # "load", "segment (cpu fallback)", a model's own steps
         index = self.stages.index(name) if name in self.stages else 0
+        if index < self.reached:  # a late report of an earlier stage: the text and the bar stay
+            return None, self.shown
+        self.reached = index
         share = (self.end - self.start) / len(self.stages)
         here = self.start + share * (index + min(max(float(fraction), 0.0), 1.0))
         self.shown = max(self.shown, min(here, self.end))
