@@ -1,19 +1,18 @@
 """Find the people in a photo: boxes (and scores) from CenterNet-MobileNetV3 (COCO person class).
 
 Used to crop each person and matte the crop at full detail, and to choose one person
-(``largest``, a point) with any segmenter. Chosen on persons-dev against MoveNet
-MultiPose, NanoDet and BlazePose's detector (the same npm package): it finds every
-person there, and 94–99 % of them in 3×3 mosaics of those photos (people at 1/9 of
-their size), where MoveNet's six-person limit and 256-pixel view lose half of them.
+(``largest``, a point) with any segmenter. Chosen on persons-dev against MoveNet MultiPose,
+NanoDet and BlazePose's detector because it finds the most people there, small ones in group
+photos included (README, *People first*).
 
 The photo is resized so its long side is ``size`` (default :data:`DEFAULT_SIZE`) and
 padded to multiples of 32 (bottom and right, black) — not stretched to 512×512 as in
 the library it comes from, and no pixels spent on padding to a square. The network
 gives a person heatmap and box sides at 1/4 of that; every local maximum (3×3) above
-``min_score`` is a person, and overlapping boxes are suppressed
-(:func:`torchvision.ops.nms`). A photo much larger than the view is also looked at in
-overlapping tiles (:func:`tile_grid`): in 6×6 mosaics (1920×1440, people at 1/36 of
-their size) that finds 92 % of the people instead of 43 %.
+``min_score`` is a person, and overlapping boxes are suppressed (:func:`suppress`, the greedy
+non-maximum suppression of ``torchvision.ops.nms`` in numpy: importing torchvision's ops pulls in
+torch's compiler stack, seconds of a cold start). A photo much larger than the view is also looked
+at in overlapping tiles (:func:`tile_grid`), so people far smaller than the view are still found.
 """
 
 from __future__ import annotations
@@ -24,17 +23,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torchvision
 
 from .base import WeightedModel
 from .centernet_net import INPUT_MULTIPLE, OUTPUT_STRIDE, CenterNet
 
-#: long side of the network's view. People found (min_score 0.2) in 3×3 mosaics of persons-dev: 0.88 / 0.96 / 0.99 at
-#: 384 / 448 / 512, for 0.22 / 0.27 / 0.39 of rvm's CPU time per photo; in persons-dev itself 0.99-1.00 at each size
+#: long side of the network's view: smaller views lose small people (README, *People first*)
 DEFAULT_SIZE = 512
-#: a heatmap peak at or above this is a person. At 0.2 / 0.25 / 0.3: persons-dev 1.00 / 1.00 / 0.96 of its people,
-#: 3×3 mosaics 0.99 / 0.94 / 0.88; below 0.25 half the extra boxes are signs, doors and cars (most above are people
-#: the masks leave out, in the background)
+#: a heatmap peak at or above this is a person; lower, the extra boxes are mostly signs, doors and cars
 DEFAULT_MIN_SCORE = 0.25
 #: boxes overlapping a better one by more than this IoU are the same person
 NMS_IOU = 0.5
@@ -152,11 +147,26 @@ def decode(heat: np.ndarray, sides: np.ndarray, min_score: float) -> np.ndarray:
 
 
 def suppress(boxes: np.ndarray, iou: float = NMS_IOU) -> np.ndarray:
-    """Boxes (N×5) kept by non-maximum suppression, best score first."""
+    """Boxes (N×5) kept by greedy non-maximum suppression, best score first: each box, best first, drops the
+    later ones that overlap it by more than ``iou`` (intersection over union), computed in float32 as
+    ``torchvision.ops.nms`` does, so the same boxes are kept."""
     if not len(boxes):
         return boxes.reshape(0, 5)
-    keep = torchvision.ops.nms(torch.from_numpy(boxes[:, :4]).float(), torch.from_numpy(boxes[:, 4]).float(), iou)
-    return boxes[keep.numpy()]
+    x0, y0, x1, y1, scores = np.asarray(boxes, np.float32).T
+    areas = (x1 - x0) * (y1 - y0)
+    order = np.argsort(-scores, kind="stable")
+    dropped = np.zeros(len(boxes), bool)
+    keep = []
+    for position, best in enumerate(order):
+        if dropped[best]:
+            continue
+        keep.append(best)
+        rest = order[position + 1:]
+        width = np.maximum(np.minimum(x1[best], x1[rest]) - np.maximum(x0[best], x0[rest]), np.float32(0))
+        height = np.maximum(np.minimum(y1[best], y1[rest]) - np.maximum(y0[best], y0[rest]), np.float32(0))
+        inter = width * height
+        dropped[rest[inter / (areas[best] + areas[rest] - inter) > iou]] = True
+    return boxes[np.array(keep)]
 
 
 def tile_grid(height: int, width: int, size: int, above: float = TILE_ABOVE, overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:

@@ -251,6 +251,32 @@ def test_suppress_keeps_the_best_of_overlapping_boxes():
     assert kept[:, 4].tolist() == pytest.approx([0.9, 0.5])
 
 
+
+def test_suppress_keeps_what_torchvision_kept_on_real_detections(detector, persons_dev):
+    """The numpy suppression replaced ``torchvision.ops.nms`` (whose import pulls in torch's compiler stack): on the
+    candidates of real photos, whole and tiled, and on crowded random boxes with tied scores, the same boxes."""
+    import torch
+    from torchvision.ops import nms
+
+    def torchvision_kept(boxes: np.ndarray) -> np.ndarray:
+        return boxes[nms(torch.from_numpy(boxes[:, :4]), torch.from_numpy(boxes[:, 4]), NMS_IOU).numpy()]
+
+    rgb, _, _ = two_people_side_by_side(persons_dev)
+    photos = [astronaut(), rgb, cv2.resize(rgb, (2400, 1200))] + [load_pair(persons_dev, s)[0] for s in ("241", "237")]
+    crowded = 0
+    for photo in photos:
+        candidates = detector.all_candidates(photo, 512, 0.02, tiles=True)  # a low threshold: many overlapping boxes
+        kept = suppress(candidates)
+        crowded += len(candidates) - len(kept)
+        np.testing.assert_array_equal(kept, torchvision_kept(candidates))
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 100, (300, 2)).astype(np.float32)
+    random = np.concatenate([corners, corners + rng.uniform(5, 40, (300, 2)).astype(np.float32),
+                             rng.choice([0.3, 0.5, 0.7], (300, 1)).astype(np.float32)], axis=1)
+    np.testing.assert_array_equal(suppress(random), torchvision_kept(random))
+    print(f"{crowded} real candidates suppressed")
+    assert crowded > 100
+
 def test_tiles_cover_a_large_photo_with_overlap_and_none_for_a_small_one():
     assert tile_grid(800, 1000, 512) == []
     tiles = tile_grid(3000, 4000, 512)
