@@ -33,7 +33,6 @@ PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
 COMMON = REPO / "gimp_plugin" / "cutout_common"
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
-DEFAULT_MODELS = "selfie,rvm,centernet"
 # optional, large: Ray for `cutout --ray` and `bench batch`, installed only with --with-ray
 RAY_REQUIREMENTS = REPO / "requirements-ray.txt"
 MIN_FREE_BYTES = 8 * 1024**3  # torch's CUDA build and the weights
@@ -44,6 +43,9 @@ from translations import catalogue  # noqa: E402  (the plug-in's messages; compi
 
 from cutout_common import vocabulary  # noqa: E402
 from cutout_common.protocol import DEFAULT_ENDPOINT  # noqa: E402
+
+#: the weights installed when no --models are given: the vocabulary's default set (what the default segmenter needs)
+DEFAULT_MODELS = ",".join(vocabulary.DEFAULT_MODELS)
 
 
 class InstallError(RuntimeError):

@@ -38,10 +38,8 @@ class WeightsMissingError(RuntimeError):
         self.segmenter = segmenter
         self.missing = missing
         names = ", ".join(_relative(p, weights_dir) for p in missing)
-        models = vocabulary.SEGMENTERS[segmenter].install_models if segmenter in vocabulary.SEGMENTERS else segmenter
-        super().__init__(
-            f"weights for segmenter '{segmenter}' are not installed ({names}); run: python install.py --models {models}"
-        )
+        command = vocabulary.install_command([segmenter])
+        super().__init__(f"weights for segmenter '{segmenter}' are not installed ({names}); run: {command}")
 
 
 def _relative(path: Path, folder: Path | None) -> str:

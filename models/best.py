@@ -25,6 +25,7 @@ from cutout_common.options import Option, OptionError
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .isnet import ISNetSegmenter
+from .registry import register
 from .rvm import RobustVideoMatting
 
 #: time does not matter here: ``rvm`` at its most accurate, small photos enlarged to a 512 view
@@ -44,6 +45,7 @@ def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:
     return np.where(agree, rvm_alpha, mean).astype(np.float32, copy=False)
 
 
+@register
 class BestSegmenter(Segmenter):
     name = "best"
     weight_files = ("rvm.pt", "isnet.pt")

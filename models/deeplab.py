@@ -17,6 +17,7 @@ import torch
 from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .registry import register
 from .torch_run import autocast, resize_soft
 
 PERSON = 15
@@ -43,6 +44,7 @@ def working_view(rgb: np.ndarray, short_side: int) -> np.ndarray:
 OPTIONS = (Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help="the photo's shorter side as the network sees it"),)
 
 
+@register
 class DeepLabSegmenter(Segmenter):
     name = "deeplab"
     options = OPTIONS

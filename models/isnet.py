@@ -23,6 +23,7 @@ from cutout_common.options import Choice, Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .isnet_net import ISNetDIS
+from .registry import register
 
 VIEW = 1024
 VIEWS = ("squash", "letterbox")
@@ -71,6 +72,7 @@ OPTIONS = (
 )
 
 
+@register
 class ISNetSegmenter(Segmenter):
     name = "isnet"
     options = OPTIONS

@@ -23,6 +23,7 @@ from cutout_common.options import Option, OptionError
 from cutout_common.vocabulary import parse_person
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .registry import register
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
@@ -55,6 +56,7 @@ def build_net() -> torch.nn.Module:
     return maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=91)
 
 
+@register
 class MaskRCNNSegmenter(Segmenter):
     name = "maskrcnn"
     options = OPTIONS

@@ -27,6 +27,7 @@ from cutout_common.options import Option
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .modnet_net import MODNet, for_inference
 from .modnet_view import DEFAULT_SHORT_SIDE, resize, view_size
+from .registry import register
 
 SHORT_SIDE_RANGE = (64, 2048)
 
@@ -37,6 +38,7 @@ OPTIONS = (
 )
 
 
+@register
 class ModNetSegmenter(Segmenter):
     name = "modnet"
     options = OPTIONS

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .registry import register
 from .schp_net import LIP_LABELS, SCHPNet, load_schp_state
 from .torch_run import autocast, resize_soft
 
@@ -49,6 +50,7 @@ OPTIONS = (
 )
 
 
+@register
 class ParsingSegmenter(Segmenter):
     name = "parsing"
     options = OPTIONS

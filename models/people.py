@@ -24,11 +24,10 @@ the whole pass left out. :meth:`PeopleSegmenter.instances` lists the people foun
 area). Options ``crops`` and ``decide`` switch steps 3–4 and 5 off, so ``eval`` shows what each is
 worth.
 
-Measured on all 87 persons-dev photos (mean per photo, threshold 0.5; ``rvm`` alone: IoU 0.910,
-F1 0.949, boundary F 0.858, smears on 24): see README's quality table, made by ``python -m server
-eval``. The matting network for crops is ``rvm`` with :data:`CROP_MATTING`; another network
-(MODNet, a portrait network that sees a person crop as it was trained to) joins by overriding
-:meth:`PeopleSegmenter.matte_crop`.
+What each step is worth is measured by ``python -m server eval`` (README, *Quality*). The matting
+network for crops is ``rvm`` with :data:`CROP_MATTING`; another network (MODNet, a portrait network
+that sees a person crop as it was trained to) joins by overriding :meth:`PeopleSegmenter.matte_crop`,
+which refine by hand also runs on its crops (the declaration's capability ``crop_matting``).
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .mask_cleanup import decide_stray_soft_alpha
 from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, worth_cropping
 from .persons import Person, PersonDetector
+from .registry import register
 from .rvm import RobustVideoMatting
 
 #: ``rvm``'s options on a crop: its default view, small crops enlarged to it (that is the point of cropping)
@@ -115,6 +115,7 @@ class Scene:
                  "cropped": i in self.cropped} for i, p in enumerate(self.people)]
 
 
+@register
 class PeopleSegmenter(Segmenter):
     name = "people"
     weight_files = ("rvm.pt", "centernet.pt")

@@ -1,56 +1,68 @@
-"""Segmenters by name: which class implements each name of :data:`cutout_common.vocabulary.SEGMENTERS`.
+"""Segmenters by name: the class behind each declaration of :data:`cutout_common.vocabulary.SEGMENTERS`, and
+which one a request runs.
 
-Each entry names a module and class, imported only when used, so listing the segmenters (for
-``hello``) never imports torch or reads weights. A new segmenter is one module in ``models/``, one
-line here and one entry in the vocabulary (its title and the networks it runs).
+Each implementation registers itself with :func:`register` (as torchvision's ``register_model``); the
+declaration names its module, which is imported only when the segmenter is created, so listing the
+segmenters never imports torch or reads weights. A new segmenter is one module in ``models/`` and one
+declaration in the vocabulary.
+
+:func:`resolve` is the one rule for "which segmenter runs": the one named, else the first of the default
+order whose weights are installed. ``hello``'s default, the pipeline, refine, ``instances``, the cutters
+and the CLI all ask it.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from cutout_common import vocabulary
 
 from .base import Segmenter
 from .paths import weights_dir
 
-#: name -> "module:Class"; the names and their order are the vocabulary's
-IMPLEMENTATIONS: dict[str, str] = {
-    "people": "models.people:PeopleSegmenter",
-    "rvm": "models.rvm:RobustVideoMatting",
-    "selfie": "models.selfie:SelfieSegmenter",
-    "isnet": "models.isnet:ISNetSegmenter",
-    "best": "models.best:BestSegmenter",
-    "modnet": "models.modnet:ModNetSegmenter",
-    "maskrcnn": "models.maskrcnn:MaskRCNNSegmenter",
-    "deeplab": "models.deeplab:DeepLabSegmenter",
-    "parsing": "models.parsing:ParsingSegmenter",
-}
-assert list(IMPLEMENTATIONS) == list(vocabulary.SEGMENTERS), "the vocabulary and the registry name the same segmenters"
+SegmenterClass = TypeVar("SegmenterClass", bound=type[Segmenter])
 
-DEFAULT_ORDER = vocabulary.DEFAULT_ORDER
+#: name -> the class registered for it; filled as the declared modules are imported
+_registered: dict[str, type[Segmenter]] = {}
 
 
 class UnknownSegmenterError(KeyError):
-    def __init__(self, name: str):
+    def __init__(self, name: str, known: Sequence[str] | None = None):
         self.segmenter = name
-        super().__init__(f"unknown segmenter {name[:40]!r}; known: {', '.join(names())}")
+        super().__init__(f"unknown segmenter {name[:40]!r}; known: {', '.join(names() if known is None else known)}")
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise
         return self.args[0]
 
 
+def register(cls: SegmenterClass) -> SegmenterClass:
+    """Class decorator: ``cls`` implements the declared segmenter ``cls.name``, in the module the declaration names."""
+    info = vocabulary.SEGMENTERS.get(cls.name)
+    if info is None:
+        raise LookupError(f"{cls.__qualname__} registers segmenter {cls.name!r}, which the vocabulary does not declare")
+    if cls.__module__ != info.module:
+        raise LookupError(f"segmenter {cls.name!r} is declared in {info.module}, registered in {cls.__module__}")
+    _registered[cls.name] = cls
+    return cls
+
+
 def names() -> list[str]:
     """Every segmenter's name, in the order dialogs list them."""
-    return list(IMPLEMENTATIONS)
+    return list(vocabulary.SEGMENTERS)
 
 
 def segmenter_class(name: str) -> type[Segmenter]:
-    if name not in IMPLEMENTATIONS:
+    info = vocabulary.SEGMENTERS.get(name)
+    if info is None:
         raise UnknownSegmenterError(name)
-    module_name, class_name = IMPLEMENTATIONS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    if name not in _registered:
+        importlib.import_module(info.module)
+    if name not in _registered:
+        raise LookupError(f"{info.module} registers no segmenter {name!r}")
+    return _registered[name]
 
 
 def create(name: str, device: str = "cpu", weights: Path | None = None) -> Segmenter:
@@ -58,9 +70,34 @@ def create(name: str, device: str = "cpu", weights: Path | None = None) -> Segme
     return segmenter_class(name)(weights or weights_dir(), device)
 
 
-def default_name(weights: Path | None = None) -> str:
-    """The default in force: the first of DEFAULT_ORDER whose weights are installed."""
-    for name in DEFAULT_ORDER:
-        if not create(name, "cpu", weights).missing_weights():
-            return name
-    return DEFAULT_ORDER[-1]
+def is_installed(name: str, weights: Path | None = None) -> bool:
+    """Whether segmenter ``name``'s weights are all in ``weights`` (default: the installed folder)."""
+    return not create(name, "cpu", weights).missing_weights()
+
+
+def resolve(
+    name: str | None,
+    known: Sequence[str] | None = None,
+    installed: Callable[[str], bool] | None = None,
+    weights: Path | None = None,
+) -> str:
+    """The segmenter a request for ``name`` runs: ``name`` itself when given (one of ``known``, default: every
+    declared name), else the first of the default order whose weights are ``installed`` (default: in ``weights``,
+    the installed folder unless given); when none is, the first of that order, so its error names what to install."""
+    known = names() if known is None else list(known)
+    if name is not None:
+        if name not in known:
+            raise UnknownSegmenterError(name, known)
+        return name
+    if not known:
+        raise LookupError("no segmenter is known")
+    check = installed or (lambda candidate: is_installed(candidate, weights))
+
+    def runs(candidate: str) -> bool:
+        try:
+            return check(candidate)
+        except (ImportError, LookupError, OSError):  # a broken optional module: that one cannot run
+            return False
+
+    order = vocabulary.default_order(known)
+    return next((candidate for candidate in order if runs(candidate)), order[0])

@@ -30,6 +30,7 @@ import torch
 from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .registry import register
 from .rvm_net import MattingNetwork, fuse_batch_norms
 
 #: long side of the network's view. persons-dev, small photos kept: IoU 0.908 / 0.910 / 0.912 / 0.907 at
@@ -50,6 +51,7 @@ OPTIONS = (
 )
 
 
+@register
 class RobustVideoMatting(Segmenter):
     name = "rvm"
     options = OPTIONS

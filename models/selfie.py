@@ -27,6 +27,7 @@ from cutout_common.options import Option
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .mask_cleanup import clean_mask
+from .registry import register
 from .selfie_net import SelfieSegmentationNet
 
 VIEW = 256
@@ -85,6 +86,7 @@ OPTIONS = (
 )
 
 
+@register
 class SelfieSegmenter(Segmenter):
     name = "selfie"
     options = OPTIONS

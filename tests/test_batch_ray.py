@@ -45,7 +45,7 @@ def segmenter() -> str:
     """The checkout's default segmenter when its weights are installed, else the small selfie one."""
     from models import registry
 
-    for name in dict.fromkeys([registry.default_name(), "selfie"]):
+    for name in dict.fromkeys([registry.resolve(None), "selfie"]):
         if name in registry.names() and not registry.create(name, "cpu").missing_weights():
             return name
     message = "no segmenter weights installed (python3 install.py)"

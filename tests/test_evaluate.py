@@ -159,7 +159,7 @@ def test_default_cutout_meets_the_quality_bar(persons_dev, capsys):
     """The issue's CI bar: the default cut-out on all of persons-dev, mean IoU ≥ 0.89 and mean F1 ≥ 0.93."""
     from models import registry
 
-    name = installed(registry.default_name())
+    name = installed(registry.resolve(None))
     report = evaluate.evaluate(persons_dev, [evaluate.ModelSpec(f"default ({name})", None, {})], device="cpu", worst=0)
     with capsys.disabled():
         print("\n" + report_out.markdown_table(report))

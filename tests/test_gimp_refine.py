@@ -27,7 +27,7 @@ pytestmark = pytest.mark.gimp
 
 @pytest.fixture(scope="module")
 def server():
-    name = registry.default_name()
+    name = registry.resolve(None)
     if registry.create(name).missing_weights():
         message = f"{name} weights missing (python install.py)"
         pytest.fail(message) if IN_CI else pytest.skip(message)

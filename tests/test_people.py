@@ -119,7 +119,7 @@ def test_instances_op_answers_for_the_default(people):
     from models import registry
     from server.transport.service import Server, ServerConfig
 
-    assert registry.default_name() == "people"
+    assert registry.resolve(None) == "people"
     rgb, big, small = astronaut_and_small_copy()
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"))
     endpoint = server.bind()

@@ -13,7 +13,8 @@ from PIL import Image
 
 from models.base import OptionError
 from server.commands.cutout import parse_option_pairs, plan
-from server.pipeline.cutout import composite, parse_colour, parse_options
+from server.pipeline.compositing import composite, parse_colour
+from server.pipeline.cutout_options import parse_options
 
 REPO = Path(__file__).resolve().parent.parent
 ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
@@ -90,7 +91,7 @@ def test_cli_reports_unknown_segmenter_clearly(tmp_path):
 def _default_installed() -> str:
     from models import registry
 
-    name = registry.default_name()
+    name = registry.resolve(None)
     if name not in registry.names() or registry.create(name).missing_weights():
         from tests.conftest import IN_CI
 

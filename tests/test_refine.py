@@ -351,7 +351,7 @@ def test_the_readme_refine_picture_shows_the_helmet_brought_back_and_the_table_r
     table it brought along; her face never changes."""
     from server.demos import refine_pictures
 
-    installed(registry.create(registry.default_name(weights), "cpu", weights))
+    installed(registry.create(registry.resolve(None, weights=weights), "cpu", weights))
     rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
     alphas, hints = refine_pictures.refine_rounds(rgb)
     assert len(alphas) == len(refine_pictures.CLICKS) + 1

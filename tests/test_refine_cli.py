@@ -154,7 +154,7 @@ def test_the_real_command_with_the_default_segmenter(tmp_path):
     """The installed default segmenter: a black stroke across her suit takes the suit there away."""
     from models import registry
 
-    name = registry.default_name()
+    name = registry.resolve(None)
     if registry.create(name).missing_weights():
         pytest.skip(f"{name} weights are not installed")
     hints = np.full((512, 512), 128, np.uint8)

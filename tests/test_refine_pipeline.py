@@ -36,7 +36,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def default_installed(weights) -> str:
-    name = registry.default_name(weights)
+    name = registry.resolve(None, weights=weights)
     installed(registry.create(name, "cpu", weights))
     return name
 

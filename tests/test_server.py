@@ -485,12 +485,12 @@ def test_cancelled_edges_best_job_frees_the_worker_within_seconds():
 
 def test_a_bug_while_handling_a_message_costs_that_message_only(monkeypatch):
     """Defects 1 and 2 in general: whatever raises in the I/O thread or a worker thread answers 'internal'."""
-    from server.transport import service
+    from server.transport import handler
 
     single = Running(workers=1)
     try:
-        monkeypatch.setattr(service.Server, "hello", lambda self: 1 / 0)
-        monkeypatch.setattr(service, "result_frames", lambda result: 1 / 0)
+        monkeypatch.setattr(handler.RequestHandler, "hello", lambda self, queue: 1 / 0)
+        monkeypatch.setattr(handler, "result_frames", lambda result: 1 / 0)
         with client(single.endpoint, deadline=5) as c:
             for _ in range(2):
                 with pytest.raises(ServerError) as info:

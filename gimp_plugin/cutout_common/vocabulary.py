@@ -2,12 +2,14 @@
 
 * :data:`NETWORKS` — the networks whose weights install.py fetches: title, licence and the notice a
   user must read before using them (``models/manifest.json`` says only where the weights come from);
-* :data:`SEGMENTERS` — what a request's ``segmenter`` may name, in the order dialogs list them, each
-  with the networks it runs (its licence follows from theirs);
+* :data:`SEGMENTERS` — what a request's ``segmenter`` may name, in the order dialogs list them: the one
+  declaration of each segmenter — title, the networks it runs (its licence and install command follow
+  from theirs), the module that implements it, its rank in the default order, the name of its option
+  for one person and its :class:`Capabilities`;
 * :data:`PIPELINE_OPTIONS` — the options every cut-out request may carry, whatever the segmenter
   (each segmenter declares its own further options next to its code, in ``models/``).
 
-The server's registry, install.py, ``hello`` and the GIMP dialogs all read these tables.
+The server's registry and resolver, install.py, ``hello`` and the GIMP dialogs all read these tables.
 Standard library only.
 """
 
@@ -39,12 +41,32 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a segmenter can do besides a mask of every person, asked of its declaration (never of its object)."""
+
+    #: lists the people it finds (the op ``instances``)
+    instances: bool = False
+    #: returns named part masks (the option ``parts``)
+    parts: bool = False
+    #: mattes one person's crop its own way, which refine by hand re-runs on its crops
+    crop_matting: bool = False
+
+
+@dataclass(frozen=True)
 class SegmenterInfo:
-    """A segmenter as a person chooses it."""
+    """A segmenter as a person chooses it and as the server runs it: the one declaration of each."""
 
     name: str
     title: str
     networks: tuple[str, ...]
+    #: the module whose class implements it (registered there by ``models.registry.register``), imported only when
+    #: the segmenter is created, so listing the segmenters imports no network code
+    module: str
+    #: its place in the default order (1 first); an unranked one is the default only when no ranked one is installed
+    rank: int | None = None
+    #: the name of its option that picks one person of a group (the wire's ``person``); None when it has none
+    person_option: str | None = None
+    capabilities: Capabilities = Capabilities()
 
     @property
     def licence(self) -> str:
@@ -58,9 +80,9 @@ class SegmenterInfo:
         return tuple(NETWORKS[n].notice for n in self.networks if NETWORKS[n].consent)
 
     @property
-    def install_models(self) -> str:
-        """The ``--models`` value of install.py that installs this segmenter's weights."""
-        return ",".join(self.networks)
+    def install_command(self) -> str:
+        """The command line that installs this segmenter's weights."""
+        return install_command([self.name])
 
 
 NETWORKS: dict[str, Network] = {
@@ -86,20 +108,70 @@ NETWORKS: dict[str, Network] = {
     )
 }
 
+_FINDS_PEOPLE = Capabilities(instances=True, crop_matting=True)
+
 SEGMENTERS: dict[str, SegmenterInfo] = {
     s.name: s
     for s in (
-        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet")),
-        SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",)),
-        SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",)),
-        SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",)),
-        SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm")),
-        SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",)),
-        SegmenterInfo("maskrcnn", "Mask R-CNN — person instances (COCO)", ("maskrcnn",)),
-        SegmenterInfo("deeplab", "DeepLab — dilated network, PASCAL VOC person", ("deeplab",)),
-        SegmenterInfo("parsing", "Human parsing — hair, face, clothes, arms, legs", ("parsing",)),
+        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet"),
+                      "models.people", rank=1, person_option="person", capabilities=_FINDS_PEOPLE),
+        SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",), "models.rvm",
+                      rank=2),
+        SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",), "models.selfie", rank=3),
+        SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",), "models.isnet"),
+        SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm"), "models.best"),
+        SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",),
+                      "models.modnet"),
+        # its option for one person predates the option ``person``, hence its own name
+        SegmenterInfo("maskrcnn", "Mask R-CNN — person instances (COCO)", ("maskrcnn",), "models.maskrcnn",
+                      person_option="selection", capabilities=Capabilities(instances=True)),
+        SegmenterInfo("deeplab", "DeepLab — dilated network, PASCAL VOC person", ("deeplab",), "models.deeplab"),
+        SegmenterInfo("parsing", "Human parsing — hair, face, clothes, arms, legs", ("parsing",), "models.parsing",
+                      capabilities=Capabilities(parts=True)),
     )
 }
+
+#: the networks install.py installs when no ``--models`` are given: every one not marked optional
+DEFAULT_MODELS: tuple[str, ...] = tuple(name for name, network in NETWORKS.items() if not network.optional)
+#: the command that installs weights (its ``--models`` takes networks and segmenters alike)
+INSTALL = "python3 install.py"
+
+
+def capabilities(name: str) -> Capabilities:
+    """What segmenter ``name`` can do besides a mask; nothing more for a name the table does not declare."""
+    info = SEGMENTERS.get(name)
+    return info.capabilities if info else Capabilities()
+
+
+def with_capability(capability: str) -> list[str]:
+    """The declared segmenters that have ``capability`` (a field of :class:`Capabilities`), in the table's order."""
+    return [name for name, info in SEGMENTERS.items() if getattr(info.capabilities, capability)]
+
+
+def person_option(name: str) -> str | None:
+    """The option of segmenter ``name`` that picks one person: ``person`` unless its declaration names another."""
+    info = SEGMENTERS.get(name)
+    return info.person_option if info else "person"
+
+
+def default_order(names: list[str] | None = None) -> list[str]:
+    """``names`` (default: every declared segmenter) in the order the default is chosen from: the ranked ones by
+    rank, then the others as listed. The default in force is the first of these whose weights are installed."""
+    names = list(SEGMENTERS) if names is None else list(names)
+    ranked = sorted((n for n in names if n in SEGMENTERS and SEGMENTERS[n].rank is not None),
+                    key=lambda n: SEGMENTERS[n].rank or 0)
+    return ranked + [n for n in names if n not in ranked]
+
+
+def install_command(names: list[str] | None = None) -> str:
+    """The command line that installs the weights of ``names`` (networks or segmenters, a network shared by several
+    named once; None: the default set). A name neither table declares is passed on as it is."""
+    if names is None:
+        return INSTALL
+    declared = [n for n in names if n in NETWORKS or n in SEGMENTERS]
+    models = [*networks_of(declared), *(n for n in names if n not in declared)]
+    return f"{INSTALL} --models {','.join(models)}"
+
 
 def networks_of(names: list[str]) -> list[str]:
     """Network names for install.py's ``--models``, which takes networks and segmenters alike (``best`` = rvm, isnet)."""
@@ -112,10 +184,6 @@ def networks_of(names: list[str]) -> list[str]:
         else:
             raise KeyError(f"unknown model {name!r}; choose from {', '.join(dict.fromkeys([*NETWORKS, *SEGMENTERS]))}")
     return list(dict.fromkeys(found))
-
-
-#: the default segmenter: the first of these whose weights are installed
-DEFAULT_ORDER: tuple[str, ...] = ("people", "rvm", "selfie")
 
 
 # --------------------------------------------------------------------------- pipeline options

@@ -29,13 +29,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cutout_common.vocabulary import NETWORKS
+from cutout_common.vocabulary import DEFAULT_MODELS, NETWORKS
 
 from ..paths import weights_dir
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.json"
 NPM_REGISTRY = "https://registry.npmjs.org"
-DEFAULT_MODELS = ("selfie", "rvm")
 
 
 class FetchError(RuntimeError):

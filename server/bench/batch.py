@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from models import registry
     from server.commands import cutout_ray
 
-    segmenter = args.segmenter or registry.default_name()
+    segmenter = registry.resolve(args.segmenter)
     settings = CutoutSettings(segmenter=segmenter, options={"edges": "off"})
     cpus = os.cpu_count() or 1
     shapes = {f"ray, {n} actor{'s' if n > 1 else ''}": cutout_ray.ActorShape(actors=n, cpus=cpus / n, gpus=0.0, device="cpu")

@@ -56,7 +56,8 @@ def cut_out(path: Path, segmenter: str, cache: Path) -> tuple[np.ndarray, np.nda
     if stored.exists():
         data = np.load(stored)
         return rgb, data["alpha"], data["foreground"] if data["foreground"].size else None
-    from server.pipeline.cutout import default_cache, run_cutout
+    from server.pipeline.cutout import run_cutout
+    from server.pipeline.model_cache import default_cache
 
     result = run_cutout(rgb, segmenter, {"edges": "off"}, default_cache())
     cache.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent("""
     from PIL import Image
     from server.pipeline.cutout import run_cutout
     from server.pipeline.model_cache import ModelCache
-    from server.transport.service import result_frames
+    from server.transport.handler import result_frames
 
     def status_kb(key):  # /proc/self/status (Linux)
         with open("/proc/self/status") as status:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = registry.default_name()
+    name = registry.resolve(None)
     specs = evaluate.parse_models([name, args.reference], {})
     specs[0].label = f"default pipeline ({name})"
     specs[1].label = f"reference: {args.reference}"

@@ -52,13 +52,14 @@ def _factory(name: str, device: str, weights: Path | None) -> Segmenter:
 
 def run(args: argparse.Namespace) -> int:
     from cutout_common.client import Client
-    from server.transport.service import Server, ServerConfig, result_frames
+    from server.transport.handler import result_frames
+    from server.transport.service import Server, ServerConfig
 
     width = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
     height = int(round(args.megapixels * 1e6 / width))
     layer = np.random.default_rng(0).integers(0, 256, (height, width, 4), dtype=np.uint8)
     payload = layer.data  # sent from the array's own memory
-    real = args.segmenter or registry.default_name()
+    real = registry.resolve(args.segmenter)
     names = [Everyone.name, real]
     #: (label, segmenter, options): the plug-in's default request first, the one the goal is about
     runs = [(Everyone.name, Everyone.name, {}), (f"{real} mask", real, {"foreground": False}),
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         context=server_context,
     )
     endpoint = server.start()
-    cache = ModelCache(args.device, factory=_factory)
+    cache = ModelCache(args.device, factory=_factory, names=names)
     print(f"transport benchmark: {width}×{height} RGBA ({width * height / 1e6:.1f} MP, {layer.nbytes / 1e6:.0f} MB), "
           f"device {args.device}, {args.repeat} alternating pairs; medians, ratio spread min–max")
     print(f"{'request':<14} {'in-process s':>13} {'via serve s':>12} {'ratio':>6} {'spread':>12} "

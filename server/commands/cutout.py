@@ -33,9 +33,6 @@ HELP = "cut the person out of photos (a file or a folder)"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-#: segmenters whose option for ``--person`` has another name (Mask R-CNN's predates the option ``person``)
-PERSON_OPTION = {"maskrcnn": "selection"}
-
 
 def parse_person_argument(text: str) -> str | list[float]:
     """``--person``: ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
@@ -68,12 +65,12 @@ def settings_from(args: argparse.Namespace) -> CutoutSettings:
     """The settings the flags ask for; a wrong colour or option pair is a ``ValueError`` before any work."""
     options = parse_option_pairs(args.option)
     options["edges"] = args.edges
-    if getattr(args, "person", None) is not None:
-        options[PERSON_OPTION.get(args.segmenter, "person")] = parse_person_argument(args.person)
+    if getattr(args, "person", None) is not None:  # the pipeline passes it on under the segmenter's own name for it
+        options["person"] = parse_person_argument(args.person)
     if args.comic:
         options["comic"] = args.comic
     if args.background != "transparent":
-        from server.pipeline.cutout import parse_colour
+        from server.pipeline.compositing import parse_colour
 
         parse_colour(args.background)
     return CutoutSettings(args.segmenter, options, args.background, args.mask, args.comic)

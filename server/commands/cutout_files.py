@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from server.pipeline import pixels
-from server.pipeline.cutout import CutoutResult, composite
+from server.pipeline.compositing import composite
+from server.pipeline.cutout import CutoutResult
 from server.pipeline.images import PhotoError, read_grey, read_hints, read_photo, save_image
 from server.transport.cutters import Cutter
 

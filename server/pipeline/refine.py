@@ -85,6 +85,7 @@ import numpy as np
 from scipy import ndimage
 
 from cutout_common.protocol import HINT_NONE, HINT_NOT_PERSON, HINT_PERSON
+from cutout_common.vocabulary import capabilities
 
 from .graphcut import HARD, contrast_weights, min_cut
 
@@ -211,14 +212,13 @@ def pin_hints(alpha: np.ndarray, hints: np.ndarray) -> None:
 def segmenter_evidence(segmenter, options: dict | None = None) -> Segment:
     """A :data:`Segment` from a loaded :class:`models.base.Segmenter`, seeing a small crop at its full view.
 
-    A segmenter that mattes crops of its own (``people``: ``rvm`` enlarged to its view) is asked that way;
-    one with the option ``enlarge`` (``rvm``) gets it unless ``options`` say otherwise, as measured; any
-    other runs with ``options`` as given (its defaults when None).
+    A segmenter whose declaration says it mattes crops of its own (``crop_matting``; ``people``: ``rvm``
+    enlarged to its view) is asked that way; one with the option ``enlarge`` (``rvm``) gets it unless
+    ``options`` say otherwise, as measured; any other runs with ``options`` as given (its defaults when None).
     """
-    matte_crop = getattr(segmenter, "matte_crop", None)
-    if matte_crop is not None and options is None:
-        return lambda crop: matte_crop(np.ascontiguousarray(crop))[0]
-    if options is None and any(option.name == "enlarge" for option in getattr(segmenter, "options", ())):
+    if options is None and capabilities(segmenter.name).crop_matting:
+        return lambda crop: segmenter.matte_crop(np.ascontiguousarray(crop))[0]
+    if options is None and any(option.name == "enlarge" for option in segmenter.options):
         options = {"enlarge": True}
 
     def segment(crop: np.ndarray) -> np.ndarray:

@@ -50,8 +50,8 @@ class CutoutRefused(Exception):
 
 
 def local(device: str = "auto", preload: Iterable[str | None] = (), capacity: int = 2) -> Cutter:
-    """A cutter running the pipeline in this process; ``preload`` loads segmenters now (None: the default),
-    so no photo's time includes loading."""
+    """A cutter running the pipeline in this process; ``preload`` loads segmenters now (None: the default, as
+    every photo resolves it), so no photo's time includes loading."""
     from models import registry
     from models.base import OptionError, WeightsMissingError
     from server.pipeline.cutout import run_cutout
@@ -62,7 +62,7 @@ def local(device: str = "auto", preload: Iterable[str | None] = (), capacity: in
     try:
         cache = ModelCache(resolve(device), capacity=capacity)
         for name in preload:
-            cache.get(name or registry.default_name())
+            cache.get(cache.resolve(name))
     except (ValueError, *refused) as exc:
         raise CutoutRefused(str(exc)) from None
 

@@ -1,4 +1,7 @@
-"""The ZeroMQ server: one thread owns the ROUTER socket, worker threads run the models.
+"""The ZeroMQ server's transport: one thread owns the ROUTER socket, worker threads run the jobs.
+
+What a request is answered with is :mod:`server.transport.handler`'s business; this module moves
+messages, keeps the queue and the table of jobs, cancels, heartbeats and shuts down.
 
 ZeroMQ sockets are not thread-safe, so only the I/O thread touches the ROUTER.
 Workers hand their replies (progress and results) back through an inproc PUSH →
@@ -24,19 +27,14 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 import zmq
 
-from cutout_common import options, protocol, vocabulary
+from cutout_common import protocol
 from models import registry
-from models.base import OptionError, WeightsMissingError
-from server import __version__
-from server.pipeline import pixels
 from server.pipeline.allocator import release_freed_memory
-from server.pipeline.cutout import CutoutResult, run_cutout
 from server.pipeline.model_cache import ModelCache, SegmenterFactory
+from server.transport.handler import Reply, RequestHandler
 from server.transport.loop import ServingLoop
 
 log = logging.getLogger("person_cutout.server")
@@ -44,8 +42,10 @@ log = logging.getLogger("person_cutout.server")
 OUTBOX = "inproc://person-cutout-outbox-{}"
 _server_numbers = itertools.count()
 
-# what a worker thread tells the I/O thread about a job (frame 1 of an outbox message, after the job's serial)
-PROGRESS, FINAL, STOPPED = b"P", b"F", b"S"
+# what a worker thread tells the I/O thread about a job (frame 1 of an outbox message, after the job's serial):
+# a progress, its final reply (a result or an error, known by this kind, never by reading the reply), or that it
+# stopped without one (cancelled, past its deadline: the I/O thread has the answer)
+PROGRESS, RESULT, ERROR, STOPPED = b"P", b"R", b"E", b"S"
 #: seconds without work after which the memory freed by the last jobs goes back to the system (see
 #: :mod:`server.pipeline.allocator`): back-to-back requests reuse it, an idle server does not keep it
 IDLE_RELEASE_SECONDS = 2.0
@@ -64,7 +64,7 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)  # a worker thread has taken it
     # the I/O thread's own: the final reply decided while the work still runs, and what the client last heard
-    answer: list | None = None
+    answer: Reply | None = None
     last_sent: float = 0.0
     stage: str = "starting"
     fraction: float = 0.0
@@ -96,13 +96,16 @@ class Server(ServingLoop):
         factory: SegmenterFactory | None = None,
         names: list[str] | None = None,
         context: zmq.Context | None = None,
+        handler: RequestHandler | None = None,
     ):
-        """``factory``/``names`` replace the model registry (benchmarks and tests use this)."""
+        """``factory``/``names`` replace the model registry (benchmarks and tests use this); ``handler`` replaces
+        the request handling built from them."""
         self.config = config
-        self._names = names
         self.context = context or zmq.Context.instance()
-        self.models = ModelCache(config.device, config.model_capacity, factory=factory or registry.create)
-        self._factory = factory
+        if handler is None:
+            models = ModelCache(config.device, config.model_capacity, factory=factory or registry.create, names=names)
+            handler = RequestHandler(models, config.device, config.max_pixels)
+        self.handler = handler
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=config.queue_size)
         self._in_flight: dict[tuple[bytes, str], Job] = {}  # requests not yet answered, in arrival order
         self._unfinished: dict[int, Job] = {}  # jobs no worker thread has reported stopped, by serial
@@ -111,11 +114,13 @@ class Server(ServingLoop):
         self._outbox = OUTBOX.format(next(_server_numbers))
         self._workers: list[threading.Thread] = []
         self._auth = None
-        self._known: list[str] | None = None
-        self._segmenters: list[tuple[str, Any, str]] | None = None
         self.endpoint: str | None = None
         self.stats = {"requests": 0, "errors": 0, "results": 0}
         self._work_ended: float | None = None  # when the last job stopped, until its memory is released
+
+    @property
+    def models(self) -> ModelCache:
+        return self.handler.models
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -154,11 +159,7 @@ class Server(ServingLoop):
             thread = threading.Thread(target=self._worker, name=f"worker-{number}", daemon=True)
             thread.start()
             self._workers.append(thread)
-        self._catalogue()  # the slow imports happen here, before the first message, not while answering one
-        try:
-            from server import comic  # noqa: F401 - likewise, for hello's comic styles
-        except ImportError:
-            pass
+        self.handler.prepare()  # the slow imports happen here, before the first message, not while answering one
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self._pull, zmq.POLLIN)
@@ -182,7 +183,7 @@ class Server(ServingLoop):
         """Answer everything pending with ``shutdown``, stop the workers, close the sockets."""
         for job in list(self._in_flight.values()):
             job.cancelled.set()
-            self._send_final(job, protocol.encode_error(job.request.id, "shutdown", "the server is shutting down"))
+            self._send_final(job, Reply.error(job.request.id, "shutdown", "the server is shutting down"))
         while True:
             try:
                 self._jobs.get_nowait()
@@ -220,7 +221,8 @@ class Server(ServingLoop):
     def _handle(self, identity: bytes, frames: list[memoryview]) -> None:
         self.stats["requests"] += 1
         try:
-            request = protocol.parse_request(frames, max_pixels=self.config.max_pixels, segmenters=self._segmenter_names())
+            request = protocol.parse_request(frames, max_pixels=self.config.max_pixels,
+                                             segmenters=self.handler.segmenter_names())
         except protocol.ProtocolError as exc:
             self.stats["errors"] += 1
             self._send(identity, protocol.encode_error(exc.request_id, exc.code, exc.message))
@@ -228,7 +230,7 @@ class Server(ServingLoop):
         if request.op == "ping":
             self._send(identity, protocol.encode_result(request.id, pong=True))
         elif request.op == "hello":
-            self._send(identity, protocol.encode_result(request.id, **self.hello()))
+            self._send(identity, protocol.encode_result(request.id, **self.handler.hello(self._queue_state())))
         elif request.op == "cancel":
             job = self._in_flight.get((identity, request.target or ""))
             if job is not None:
@@ -264,7 +266,7 @@ class Server(ServingLoop):
         if job.answer is not None:
             return  # already stopping
         job.cancelled.set()  # before looking at 'started': the worker sets 'started', then looks at 'cancelled'
-        reply = protocol.encode_error(job.request.id, code, message)
+        reply = Reply.error(job.request.id, code, message)
         if job.started.is_set():
             job.answer, job.stage = reply, "stopping"
         else:
@@ -287,21 +289,18 @@ class Server(ServingLoop):
                     job.last_sent = time.monotonic()
                     self._send(job.identity, reply)
                 continue
-            del self._unfinished[job.serial]  # FINAL or STOPPED: no work runs for it any more
+            del self._unfinished[job.serial]  # a final reply or STOPPED: no work runs for it any more
             self._work_ended = time.monotonic()
             if job.answer is None and kind == STOPPED:  # the worker saw the deadline pass before this thread did
-                job.answer = protocol.encode_error(job.request.id, "deadline", "the request ran past its deadline")
-            self._send_final(job, job.answer or reply)
+                job.answer = Reply.error(job.request.id, "deadline", "the request ran past its deadline")
+            self._send_final(job, job.answer or Reply(reply, ok=kind == RESULT))
 
-    def _send_final(self, job: Job, reply: list) -> None:
+    def _send_final(self, job: Job, reply: Reply) -> None:
         if self._in_flight.get(job.key) is not job:
             return  # already answered (cancelled while queued, shutdown): never twice
         del self._in_flight[job.key]
-        if reply and b'"type":"error"' in bytes(reply[0][:200]):
-            self.stats["errors"] += 1
-        else:
-            self.stats["results"] += 1
-        self._send(job.identity, reply)
+        self.stats["results" if reply.ok else "errors"] += 1
+        self._send(job.identity, reply.frames)
 
     def _send(self, identity: bytes, reply: list) -> None:
         try:
@@ -334,77 +333,7 @@ class Server(ServingLoop):
                 self._send(job.identity, reply)
             ahead += waiting
 
-    # -- hello ----------------------------------------------------------------------------
-
-    def _segmenter_names(self) -> list[str]:
-        if self._known is None:
-            self._known = self._names if self._names is not None else registry.names()
-        return self._known
-
-    def _catalogue(self) -> list[tuple[str, Any, str]]:
-        """(name, unloaded segmenter or None, problem) for ``hello``, built once before serving.
-
-        Building it imports every segmenter's module (seconds with torch's): done in the I/O
-        thread while it answers, it would hold every client's messages and heartbeats that long.
-        """
-        if self._segmenters is None:
-            entries = []
-            for name in self._segmenter_names():
-                try:
-                    entries.append((name, (self._factory or registry.create)(name, "cpu", self.models.weights), ""))
-                except Exception as exc:  # a broken optional module must not break hello
-                    entries.append((name, None, str(exc)))
-            self._segmenters = entries
-        return self._segmenters
-
-    def hello(self) -> dict[str, Any]:
-        from server.pipeline.devices import describe
-
-        segmenters = []
-        for name, segmenter, problem in self._catalogue():
-            if segmenter is None:  # a broken optional module must not break hello
-                segmenters.append({"name": name, "title": name, "licence": "", "installed": False, "problem": problem})
-                continue
-            info = vocabulary.SEGMENTERS.get(name)
-            segmenters.append(
-                {
-                    "name": name,
-                    "title": segmenter.title,
-                    "licence": segmenter.licence,
-                    "notices": list(info.notices) if info else [],
-                    "installed": not segmenter.missing_weights(),
-                    "install": f"python install.py --models {info.install_models if info else name}",
-                    "options": options.describe(segmenter.options),
-                }
-            )
-        installed = [s["name"] for s in segmenters if s["installed"]]
-        order = [n for n in registry.DEFAULT_ORDER if n in installed] or installed
-        default = order[0] if order else None
-        info: dict[str, Any] = {
-            "server": f"person-cutout {__version__}",
-            "protocol": protocol.VERSION,
-            "device": describe(self.config.device),
-            "default": default,
-            "segmenters": segmenters,
-            "max_pixels": self.config.max_pixels,
-            "formats": list(protocol.PIXEL_FORMATS),
-            "ops": list(protocol.OPS),
-            "edges": list(options.by_name(vocabulary.PIPELINE_OPTIONS)["edges"].values),
-            "options": options.describe(vocabulary.PIPELINE_OPTIONS),
-            "queue": self._queue_state(),
-        }
-        if default != registry.DEFAULT_ORDER[0]:
-            info["notice"] = (
-                f"the default segmenter '{registry.DEFAULT_ORDER[0]}' is not installed; "
-                f"using '{default}' (run: python install.py)"
-            )
-        try:
-            from server import comic
-
-            info["comic_styles"] = comic.styles()
-        except (ImportError, AttributeError):
-            pass
-        return info
+    # -- the queue, as hello reports it ---------------------------------------------------------
 
     def _queue_state(self) -> dict[str, int]:
         """``in_flight``: requests accepted and not answered, plus answered ones whose work has not stopped yet."""
@@ -446,76 +375,16 @@ class Server(ServingLoop):
                 last.update(stage=stage, fraction=fraction, time=now)
                 outbox.send_multipart([serial, PROGRESS, *protocol.encode_progress(job.request.id, stage, fraction)])
 
-        kind, reply = STOPPED, []
+        reply: Reply | None = None
         try:
             if not job.cancelled.is_set():
-                kind, reply = FINAL, self._process(job.request, progress)
+                reply = self.handler.process(job.request, progress)
         except Cancelled:
-            kind, reply = STOPPED, []  # the I/O thread has (or will have) the answer
+            reply = None  # the I/O thread has (or will have) the answer
         except Exception as exc:  # a bug must cost one request, never the worker thread
-            kind, reply = FINAL, _error_reply(job.request, exc)
+            reply = self.handler.error_reply(job.request, exc)
+        kind = STOPPED if reply is None else RESULT if reply.ok else ERROR
         try:
-            outbox.send_multipart([serial, kind, *reply], copy=False)
+            outbox.send_multipart([serial, kind, *(reply.frames if reply else [])], copy=False)
         except Exception:  # the context is closing: the I/O thread answers 'shutdown'
             log.exception("request %r: could not report its end", job.request.id)
-
-    def _process(self, request: protocol.Request, progress) -> list:
-        image = pixels.decode(request.pixels, request.width, request.height, request.format, request.stride)
-        rgb = pixels.to_rgb(image)
-        if request.op == "instances":  # the default segmenter's people unless the request names another
-            name = request.segmenter or (self._names[0] if self._names else registry.default_name(self.models.weights))
-            segmenter = self.models.get(name)
-            if not hasattr(segmenter, "instances"):
-                raise OptionError(f"segmenter '{segmenter.name}' does not list instances; 'people' and 'maskrcnn' do")
-            return protocol.encode_result(request.id, instances=segmenter.instances(rgb, dict(request.options)))
-        options = dict(request.options)
-        if request.op == "comic":
-            options.setdefault("comic", options.pop("style", "cartoon"))
-        segmenter = request.segmenter or (self._names[0] if self._names else None)
-        alpha = image[:, :, -1] if image.shape[2] in (2, 4) else None  # for the option mask=alpha
-        hints = None  # the frame's size was checked by parse_request
-        if request.hints is not None:
-            hints = np.frombuffer(request.hints, np.uint8).reshape(request.height, request.width)
-        result = run_cutout(rgb, segmenter, options, self.models, progress, given_alpha=alpha, hints=hints)
-        progress("encode", 1.0)
-        return protocol.encode_result(request.id, result_frames(result), segmenter=result.segmenter, info=result.info)
-
-
-def result_frames(result: CutoutResult) -> list[tuple[dict[str, Any], np.ndarray]]:
-    """The named frames of a cut-out result, mask first: C-contiguous uint8 arrays.
-
-    The arrays themselves are the frames: ZeroMQ sends them from their own memory (``copy=False``
-    all the way to the client's socket), so no ``tobytes()`` copy is made of any.
-    """
-    height, width = result.alpha.shape
-    frames = [(protocol.frame_description("mask", "GRAY8", width, height), pixels.alpha_to_gray8(result.alpha))]
-    if result.foreground is not None:
-        colour = pixels.colour_to_rgb8(result.foreground)
-        frames.append((protocol.frame_description("foreground", "RGB8", width, height), colour))
-    if result.composite is not None:
-        frames.append((protocol.frame_description("composite", "RGB8", width, height), np.ascontiguousarray(result.composite)))
-    for name, part in result.parts.items():
-        frames.append((protocol.frame_description(f"part:{name}", "GRAY8", width, height), pixels.alpha_to_gray8(part)))
-    for name, layer in result.layers.items():
-        frames.append((protocol.frame_description(f"layer:{name}", "RGBA8", width, height), np.ascontiguousarray(layer)))
-    return frames
-
-
-def _error_reply(request: protocol.Request, exc: Exception) -> list[bytes]:
-    """The ``error`` reply for a request that raised ``exc``; never raises itself."""
-    try:
-        if isinstance(exc, protocol.ProtocolError):
-            return protocol.encode_error(request.id, exc.code, exc.message)
-        if isinstance(exc, registry.UnknownSegmenterError):
-            return protocol.encode_error(request.id, "unknown_segmenter", str(exc))
-        if isinstance(exc, WeightsMissingError):
-            return protocol.encode_error(request.id, "weights_missing", str(exc), segmenter=exc.segmenter)
-        if isinstance(exc, OptionError):
-            return protocol.encode_error(request.id, "bad_option", str(exc))
-        if isinstance(exc, MemoryError):
-            return protocol.encode_error(request.id, "internal", "the server ran out of memory for this image")
-        log.error("request %r failed", request.id, exc_info=exc)
-        return protocol.encode_error(request.id, "internal", f"{type(exc).__name__}: {exc}")
-    except Exception:
-        log.exception("request %r: its error could not be described", request.id)
-        return protocol.encode_error(request.id, "internal", "the server failed while handling the request")
