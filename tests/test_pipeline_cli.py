@@ -358,3 +358,17 @@ def test_pipeline_passes_progress_into_edges_and_comic():
                lambda stage, fraction: calls.append((stage, fraction)))
     assert [f for s, f in calls if s == "edges" and 0 < f < 1], "no progress from inside the edge refinement"
     assert [f for s, f in calls if s == "comic" and 0 < f < 1], "no progress from inside the comic rendering"
+
+
+def test_a_folder_with_an_unreadable_photo_exits_1_with_the_ray_runs_closing_line(cli, tmp_path, capsys):
+    """Issue 26: in-process, a folder whose photos could not all be read exited 0, so a script could not tell that
+    work failed; ``--ray`` exits 1 for the same folder and ends with one line of counts, and so does this."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo_file(folder / "good.png", _halves())
+    (folder / "broken.png").write_bytes(b"not a picture")
+    assert cli("cutout", folder, "-o", tmp_path / "out") == 1
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1] == "1 done, 0 skipped (already complete), 1 failed, of 2 photo(s)"
+    assert "broken.png" in err and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]

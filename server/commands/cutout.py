@@ -23,7 +23,7 @@ from PIL import Image
 
 from cutout_common.vocabulary import PERSON_CHOICES, parse_person
 from server.commands.common import add_connection_arguments, add_device_argument, curve_keys, device_of
-from server.commands.cutout_files import CutoutSettings, OutputError, cut_out_photo, every_output
+from server.commands.cutout_files import CutoutSettings, OutputError, Tally, cut_out_photo, every_output
 from server.commands.errors import CliError
 from server.pipeline.images import PhotoError, shown_size
 from server.transport import cutters
@@ -222,21 +222,22 @@ def cut_out_files(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    failures = 0
+    tally = Tally(len(jobs), skipped=0)  # without --ray an existing output is refused above, never skipped
     bar = tqdm(jobs, unit="photo", disable=len(jobs) < 2, file=sys.stderr)
     for source, target in bar:
         bar.set_postfix_str(source.name)
         try:
             result = cut_out_photo(source, target, cut, settings, *companions[source])
         except PhotoError as exc:
-            print(f"skipped {exc}", file=sys.stderr)
-            failures += 1
+            bar.write(f"failed: {exc}", file=sys.stderr)
+            tally.failed += 1
             continue
         except OutputError as exc:  # a full or read-only disk fails every photo alike: stop
             raise ValueError(str(exc)) from None
-        if len(jobs) == 1:
+        tally.done += 1
+        if not args.input.is_dir():
             note = f" ({result.info['fallback']})" if "fallback" in result.info else ""
             print(f"{source} -> {target} [segmenter {result.segmenter}]{note}")
-    if failures:
-        print(f"{failures} of {len(jobs)} photo(s) skipped", file=sys.stderr)
-    return 1 if failures == len(jobs) else 0
+    if args.input.is_dir():
+        print(tally.line())
+    return 1 if tally.failed else 0

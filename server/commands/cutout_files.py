@@ -37,6 +37,17 @@ class CutoutSettings:
     comic: str | None = None
 
 
+class Tally:
+    """What became of each photo of a run, for its closing line and its exit code (the same with and without Ray)."""
+
+    def __init__(self, total: int, skipped: int) -> None:
+        self.total, self.skipped, self.done, self.failed = total, skipped, 0, 0
+
+    def line(self) -> str:
+        return (f"{self.done} done, {self.skipped} skipped (already complete), {self.failed} failed, "
+                f"of {self.total} photo(s)")
+
+
 class OutputError(OSError):
     """An output file could not be written (full or read-only disk); the message names it."""
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from server.commands.cutout_files import CutoutSettings, cut_out_photo, every_output, is_complete
+from server.commands.cutout_files import CutoutSettings, Tally, cut_out_photo, every_output, is_complete
 from server.commands.errors import CliError
 from server.pipeline.images import PhotoError, remove_leftovers
 from server.transport import cutters
@@ -150,16 +150,6 @@ class PhotoCutter:
         except Exception as exc:  # this photo's own failure (a bug, MemoryError, a write error): the rest carry on
             return FAILED, f"{source}: {type(exc).__name__}: {exc}"
         return DONE, ""
-
-
-class Tally:
-    """What became of each photo of the run, for the summary and the exit code."""
-
-    def __init__(self, total: int, skipped: int) -> None:
-        self.total, self.skipped, self.done, self.failed = total, skipped, 0, 0
-
-    def line(self) -> str:
-        return f"{self.done} done, {self.skipped} skipped (already complete), {self.failed} failed, of {self.total} photo(s)"
 
 
 def cut_out_on_ray(jobs: list[tuple[Path, Path]], settings: CutoutSettings, args: argparse.Namespace) -> int:
