@@ -147,10 +147,11 @@ def test_ray_writes_the_in_process_files_and_reports_a_corrupt_photo(segmenter, 
     broken = tmp_path / "photos" / "broken.png"
     broken.write_bytes(ASTRONAUT.read_bytes()[:3000])  # a truncated PNG: its header reads, its pixels do not
     in_process = _cli(tmp_path / "photos", "-o", tmp_path / "in-process", "--segmenter", segmenter)
-    assert in_process.returncode == 0, in_process.stderr
+    assert in_process.returncode == 1, in_process.stderr  # a photo failed: both ways of running say so (issue 26)
 
     on_ray = _cli(tmp_path / "photos", "-o", tmp_path / "ray", "--segmenter", segmenter, "--ray")
     assert on_ray.returncode == 1, on_ray.stderr
+    assert in_process.stdout.splitlines()[-1] == on_ray.stdout.splitlines()[-1]  # the same closing line
     assert re.search(r"failed: .*broken\.png: not a readable image", on_ray.stderr), on_ray.stderr
     assert "Traceback" not in on_ray.stderr
     assert _summary(on_ray.stdout) == (4, 0, 1, 5)
