@@ -29,7 +29,7 @@ def not_installed(hello: dict | None) -> list[str]:
 
 def install_command(names: list[str]) -> str:
     """install.py's command line that adds the weights of ``names`` (networks shared by several listed once)."""
-    return "python3 install.py --models " + ",".join(vocabulary.networks_of(names))
+    return vocabulary.install_command(names)
 
 
 def install_how(names: list[str], folder: str | None) -> str:
