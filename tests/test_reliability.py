@@ -117,6 +117,17 @@ def wait_for_workers(broker: Broker, count: int, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
+def wait_for_heartbeats(broker: Broker, count: int, timeout: float = 10) -> None:
+    """Until the broker has heard ``count`` more heartbeats from its only registered worker (each renews its record)."""
+    (record,) = broker.workers.values()
+    seen, end = [record.expires], time.monotonic() + timeout
+    while len(seen) <= count:
+        assert time.monotonic() < end, f"{len(seen) - 1} of {count} heartbeats heard"
+        if record.expires != seen[-1]:
+            seen.append(record.expires)
+        time.sleep(0.01)
+
+
 def test_load_32_clients_x_20_requests_through_the_broker():
     broker = BrokerRunning(queue_size=128)
     workers = [WorkerThread(broker.backend) for _ in range(2)]
@@ -353,9 +364,10 @@ def test_broker_keeps_a_worker_busy_until_its_job_has_stopped():
         assert protocol.parse_reply(sock.recv_multipart()).type == "progress"
         started = time.monotonic()
         sock.send_multipart(protocol.encode_request("cancel", "c", target="q"))
-        time.sleep(0.3)
+        replies = collect(sock, 1, timeout=10)  # the cancel's own answer: the broker has handled the cancel
+        assert [r.id for _, r in replies if r.is_final] == ["c"]
         assert all(w.job is not None for w in broker.broker.workers.values()), "worker booked free while its job runs"
-        finals = {r.id: (t, r) for t, r in collect(sock, 2, timeout=10) if r.is_final}
+        finals = {r.id: (t, r) for t, r in replies + collect(sock, 1, timeout=10) if r.is_final}
         end = time.monotonic() + 2
         while any(w.job is not None for w in broker.broker.workers.values()):
             assert time.monotonic() < end, "the worker never became free"
@@ -491,12 +503,12 @@ def test_broker_curve_admits_allowed_workers_only_end_to_end(tmp_path):
     outsiders = [WorkerThread(broker.backend), WorkerThread(broker.backend, curve=(stranger_public, stranger_secret, server_public))]
     allowed = None
     try:
-        time.sleep(1.5)  # several heartbeats: each outsider would have said READY by now
-        assert len(broker.broker.workers) == 0, "a worker without an allowed key registered"
+        # started after the outsiders with the same heartbeat: once the broker has heard its READY and three
+        # heartbeats, each outsider has had as many chances to say READY
         allowed = WorkerThread(broker.backend, curve=worker_keys(str(keys)))
         wait_for_workers(broker.broker, 1)
-        time.sleep(0.5)
-        assert len(broker.broker.workers) == 1
+        wait_for_heartbeats(broker.broker, 3)
+        assert len(broker.broker.workers) == 1, "a worker without an allowed key registered"
         rgb = photo(4, 4)
         with Client(broker.frontend, deadline=10, curve=client_keys(str(keys))) as c:
             reply = c.cutout(rgb.tobytes(), 4, 4, "RGB8", segmenter="brightness")

@@ -124,14 +124,16 @@ def test_two_clients_at_once_each_get_their_own_answer(running):
 def test_malformed_request_does_not_disturb_a_concurrent_good_one(running):
     rgb = photo()
     results = {}
+    working = threading.Event()
 
     def good():
         with client(running.endpoint) as c:
-            results["good"] = c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="slow", options={"seconds": 0.5})
+            results["good"] = c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="slow", options={"seconds": 0.5},
+                                       on_progress=lambda stage, fraction: working.set())
 
     thread = threading.Thread(target=good)
     thread.start()
-    time.sleep(0.1)
+    assert working.wait(10), "the good request never started"  # the malformed ones come while it runs
     raw = zmq.Context.instance().socket(zmq.DEALER)
     raw.connect(running.endpoint)
     for frames in ([b"garbage"], [b'{"v":1,"id":"b","op":"cutout","width":64,"height":48,"format":"RGB8"}', b"short"]):
@@ -369,10 +371,12 @@ def test_progress_or_heartbeat_at_least_every_2_s_while_running_and_queued():
     try:
         sent = time.monotonic()
         sock.send_multipart(image_frames("a", "quiet", seconds=3))
-        time.sleep(0.2)  # 'a' is taken by the only worker; 'b' and 'c' wait behind it
-        sock.send_multipart(image_frames("b", "quiet", seconds=0.3))
+        assert sock.poll(10_000), "no progress for 'a'"  # its first progress: the only worker has taken it ...
+        replies = [(time.monotonic(), protocol.parse_reply(sock.recv_multipart()))]
+        assert (replies[0][1].id, replies[0][1].type) == ("a", "progress")
+        sock.send_multipart(image_frames("b", "quiet", seconds=0.3))  # ... so 'b' and 'c' wait behind it
         sock.send_multipart(image_frames("c", "quiet", seconds=0.3))
-        replies = collect(sock, 3, timeout=15)
+        replies += collect(sock, 3, timeout=15)
     finally:
         sock.close(0)
         single.stop()
