@@ -372,3 +372,21 @@ def test_a_folder_with_an_unreadable_photo_exits_1_with_the_ray_runs_closing_lin
     assert out.strip().splitlines()[-1] == "1 done, 0 skipped (already complete), 1 failed, of 2 photo(s)"
     assert "broken.png" in err and "Traceback" not in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+
+
+def test_png_outputs_are_written_at_a_fast_zlib_level_with_the_same_pixels(tmp_path):
+    """Issue 26: a 12 MP PNG spent seconds in zlib at Pillow's default level; the pixels must not change."""
+    import io
+
+    from server.pipeline.images import PNG_COMPRESS_LEVEL, save_image
+
+    rgba = np.random.default_rng(0).integers(0, 256, (64, 96, 4), np.uint8)
+    rgba[:, :48] = 0  # a cut-out's transparent half
+    picture = Image.fromarray(rgba, "RGBA")
+    save_image(picture, tmp_path / "out.png")
+    fast, default = io.BytesIO(), io.BytesIO()
+    picture.save(fast, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    picture.save(default, format="PNG")
+    written = (tmp_path / "out.png").read_bytes()
+    assert PNG_COMPRESS_LEVEL <= 2 and written == fast.getvalue() and written != default.getvalue()
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), rgba)
