@@ -4,10 +4,12 @@ Lin et al., "Robust High-Resolution Video Matting with Temporal Guidance" (WACV 
 https://github.com/PeterL1n/RobustVideoMatting (GPL-3.0). The layer layout follows the
 paper's PyTorch code; the weights come from the TF.js export of the same network
 (see :mod:`models.install.rvm`), in which batch norm is already folded into the
-convolutions. The encoder is torchvision's own ``MobileNetV3`` (Large, last three blocks
-dilated); its batch norms hold the folded offsets and are fused away by
-:func:`fuse_batch_norms` after loading. Everything after the encoder is written here
-with plain biased convolutions.
+convolutions. The encoder is MobileNetV3-Large (last three blocks dilated) laid out module
+for module as torchvision builds it, so the state dict's names are torchvision's; it is
+written here because importing torchvision imports its detection ops and with them torch's
+compiler stack, seconds of every cold start. Its batch norms hold the folded offsets and are
+fused away by :func:`fuse_batch_norms` after loading. Everything after the encoder is written
+here with plain biased convolutions.
 
 This module is the network at one resolution: ``forward`` takes the (already
 downsampled) view and returns the foreground residual and alpha at that view's size.
@@ -20,8 +22,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.mobilenetv3 import InvertedResidualConfig, MobileNetV3
-from torchvision.ops.misc import Conv2dNormActivation
 
 #: encoder channels at 1/2, 1/4, 1/8 and 1/16 of the view (after LR-ASPP for the last)
 FEATURE_CHANNELS = (16, 24, 40, 128)
@@ -31,42 +31,112 @@ DECODER_CHANNELS = (80, 40, 32, 16)
 STATE_CHANNELS = (16, 20, 40, 64)
 
 
-def mobilenet_v3_large_dilated() -> list[InvertedResidualConfig]:
-    """torchvision's MobileNetV3-Large blocks with the last three dilated (output stride 16), as RVM uses."""
-    setting = [
-        (16, 3, 16, 16, False, "RE", 1, 1),
-        (16, 3, 64, 24, False, "RE", 2, 1),  # f1: 1/2 (after features[1]); f2 after features[3]
-        (24, 3, 72, 24, False, "RE", 1, 1),
-        (24, 5, 72, 40, True, "RE", 2, 1),
-        (40, 5, 120, 40, True, "RE", 1, 1),
-        (40, 5, 120, 40, True, "RE", 1, 1),  # f3: 1/8
-        (40, 3, 240, 80, False, "HS", 2, 1),
-        (80, 3, 200, 80, False, "HS", 1, 1),
-        (80, 3, 184, 80, False, "HS", 1, 1),
-        (80, 3, 184, 80, False, "HS", 1, 1),
-        (80, 3, 480, 112, True, "HS", 1, 1),
-        (112, 3, 672, 112, True, "HS", 1, 1),
-        (112, 5, 672, 160, True, "HS", 2, 2),  # dilated: stride 1 instead of 2
-        (160, 5, 960, 160, True, "HS", 1, 2),
-        (160, 5, 960, 160, True, "HS", 1, 2),
-    ]
-    return [InvertedResidualConfig(*row, width_mult=1.0) for row in setting]
+#: MobileNetV3-Large's blocks with the last three dilated (output stride 16), as RVM uses: input channels, kernel,
+#: expanded channels, output channels, squeeze-and-excitation, activation (ReLU or hard swish), stride, dilation
+BLOCKS = (
+    (16, 3, 16, 16, False, "RE", 1, 1),
+    (16, 3, 64, 24, False, "RE", 2, 1),  # f1: 1/2 (after features[1]); f2 after features[3]
+    (24, 3, 72, 24, False, "RE", 1, 1),
+    (24, 5, 72, 40, True, "RE", 2, 1),
+    (40, 5, 120, 40, True, "RE", 1, 1),
+    (40, 5, 120, 40, True, "RE", 1, 1),  # f3: 1/8
+    (40, 3, 240, 80, False, "HS", 2, 1),
+    (80, 3, 200, 80, False, "HS", 1, 1),
+    (80, 3, 184, 80, False, "HS", 1, 1),
+    (80, 3, 184, 80, False, "HS", 1, 1),
+    (80, 3, 480, 112, True, "HS", 1, 1),
+    (112, 3, 672, 112, True, "HS", 1, 1),
+    (112, 5, 672, 160, True, "HS", 2, 2),  # dilated: stride 1 instead of 2
+    (160, 5, 960, 160, True, "HS", 1, 2),
+    (160, 5, 960, 160, True, "HS", 1, 2),
+)
+#: MobileNetV3's batch norm settings (the epsilon is what fusing uses)
+BATCH_NORM_EPS, BATCH_NORM_MOMENTUM = 0.001, 0.01
 
 
-class MobileNetV3Encoder(MobileNetV3):
-    """torchvision's MobileNetV3-Large, features 0–16; returns the four feature maps the decoder uses.
+def _activation(kind: str | None) -> list[nn.Module]:
+    return {"RE": [nn.ReLU(inplace=True)], "HS": [nn.Hardswish(inplace=True)], None: []}[kind]
+
+
+class ConvNormActivation(nn.Sequential):
+    """Convolution without bias, batch norm, then the activation (none for a projection): torchvision's
+    ``Conv2dNormActivation``, indices 0, 1, 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 groups: int = 1, activation: str | None = "HS"):
+        padding = (kernel - 1) // 2 * dilation
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation=dilation, groups=groups, bias=False),
+            nn.BatchNorm2d(out_channels, eps=BATCH_NORM_EPS, momentum=BATCH_NORM_MOMENTUM),
+            *_activation(activation),
+        )
+
+
+def squeeze_channels(channels: int, divisor: int = 8) -> int:
+    """A quarter of ``channels`` rounded to a multiple of ``divisor``, never 10 % below it (MobileNet's rule)."""
+    quarter = channels // 4
+    rounded = max(divisor, int(quarter + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * quarter else rounded
+
+
+class SqueezeExcitation(nn.Module):
+    """Channels rescaled by a gate computed from their global average (ReLU inside, hard sigmoid out)."""
+
+    def __init__(self, channels: int, squeezed: int):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = nn.Hardsigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class InvertedResidual(nn.Module):
+    """Expand (1×1), depthwise (k×k), optional squeeze-and-excitation, project (1×1); the input added back when
+    the shape is kept."""
+
+    def __init__(self, in_channels: int, kernel: int, expanded: int, out_channels: int, use_se: bool,
+                 activation: str, stride: int, dilation: int):
+        super().__init__()
+        self.use_res_connect = stride == 1 and in_channels == out_channels
+        layers: list[nn.Module] = []
+        if expanded != in_channels:
+            layers.append(ConvNormActivation(in_channels, expanded, 1, activation=activation))
+        layers.append(ConvNormActivation(expanded, expanded, kernel, 1 if dilation > 1 else stride, dilation,
+                                         groups=expanded, activation=activation))
+        if use_se:
+            layers.append(SqueezeExcitation(expanded, squeeze_channels(expanded)))
+        layers.append(ConvNormActivation(expanded, out_channels, 1, activation=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.block(x)
+        return out + x if self.use_res_connect else out
+
+
+class MobileNetV3Encoder(nn.Module):
+    """MobileNetV3-Large, features 0–16; returns the four feature maps the decoder uses.
 
     The ImageNet normalisation is part of the network (as in RVM); ``mean`` and ``std`` are
     buffers so the converter can store the exact constants of the source graph.
     """
 
     def __init__(self) -> None:
-        super().__init__(mobilenet_v3_large_dilated(), last_channel=1280)
-        del self.avgpool, self.classifier
+        super().__init__()
+        last = BLOCKS[-1][3]
+        self.features = nn.Sequential(
+            ConvNormActivation(3, BLOCKS[0][0], 3, stride=2),
+            *(InvertedResidual(*block) for block in BLOCKS),
+            ConvNormActivation(last, 6 * last, 1),
+        )
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = (x - self.mean) / self.std
         features = []
         for index, layer in enumerate(self.features):
@@ -229,7 +299,7 @@ class MattingNetwork(nn.Module):
 
 
 def fuse_batch_norms(module: nn.Module) -> nn.Module:
-    """Fold every (conv, batch norm) pair of torchvision's ``Conv2dNormActivation`` into the conv.
+    """Fold every (conv, batch norm) pair of a :class:`ConvNormActivation` into the conv.
 
     The converted weights carry batch norm as a pure per-channel offset; folding it into
     the convolution's bias saves a full pass over every feature map on the CPU.
@@ -237,7 +307,7 @@ def fuse_batch_norms(module: nn.Module) -> nn.Module:
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     for block in module.modules():
-        if isinstance(block, Conv2dNormActivation) and isinstance(block[1], nn.BatchNorm2d):
+        if isinstance(block, ConvNormActivation) and isinstance(block[1], nn.BatchNorm2d):
             block[0] = fuse_conv_bn_eval(block[0].eval(), block[1].eval())
             block[1] = nn.Identity()
     return module

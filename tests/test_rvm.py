@@ -225,3 +225,42 @@ def test_converter_writes_the_installed_weights(sources, weights, tmp_path):
     assert installed.keys() == fresh.keys()
     assert all(torch.equal(installed[k], fresh[k]) for k in installed)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_encoder_is_torchvisions_mobilenet_v3_module_for_module():
+    """The encoder is written out so a cold start need not import torchvision (issue 26): the same modules under the
+    same names as torchvision's MobileNetV3-Large with RVM's dilated blocks, and the same features from the same
+    weights."""
+    import torch
+    from torchvision.models.mobilenetv3 import InvertedResidualConfig, MobileNetV3
+
+    from models.rvm_net import BLOCKS, MobileNetV3Encoder
+
+    theirs = MobileNetV3([InvertedResidualConfig(*block, width_mult=1.0) for block in BLOCKS], last_channel=1280)
+    del theirs.avgpool, theirs.classifier
+    ours = MobileNetV3Encoder()
+    torch.manual_seed(0)
+    state = {name: torch.randn_like(value) if value.is_floating_point() else value
+             for name, value in ours.state_dict().items()}
+    state = {**state, **{name: value.abs() + 0.5 for name, value in state.items() if name.endswith("running_var")}}
+    ours.load_state_dict(state)
+    theirs.load_state_dict({name: value for name, value in state.items() if name not in ("mean", "std")})
+    x = torch.rand(1, 3, 96, 128)
+    with torch.inference_mode():
+        expected, found = theirs.eval().features, []
+        y = (x - ours.mean) / ours.std
+        for index, layer in enumerate(expected):
+            y = layer(y)
+            if index in (1, 3, 6, 16):
+                found.append(y)
+        for mine, reference in zip(ours.eval()(x), found, strict=True):
+            torch.testing.assert_close(mine, reference, rtol=0, atol=0)
+
+
+def test_the_default_segmenter_loads_without_torchvision():
+    """torchvision's import pulls in torch's compiler stack (seconds of a cold start): the default needs none of it."""
+    code = ("import sys; from models import registry; s = registry.create('people'); "
+            "print(sorted({'torchvision', 'torch._dynamo', 'scipy'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -17,8 +17,6 @@ from pathlib import Path
 
 from server.commands.common import add_device_argument
 from server.commands.errors import CliError
-from server.evaluation import report as report_out
-from server.evaluation.evaluate import EvalError, evaluate, parse_json, parse_models
 
 HELP = "measure cut-out quality on photos with ground truth"
 
@@ -45,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the report files; one-line errors for what cannot run."""
+    from server.evaluation import report as report_out  # SciPy and the metrics: not for every command's start
+    from server.evaluation.evaluate import EvalError, evaluate, parse_json, parse_models
+
     try:
         specs = parse_models(args.models, parse_json(args.options, "--options"))
         if getattr(args, "clicks", None) is not None:

@@ -45,7 +45,6 @@ import math
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 #: prediction and truth are binarised at this value (the original platform's threshold)
 THRESHOLD = 0.5
@@ -212,6 +211,8 @@ def gaussian_gradient(image: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.nd
     scipy's ``gaussian_gradient_magnitude`` because its normalisation and extent differ, and
     the benchmark's figures are only comparable with its own kernel.
     """
+    from scipy import ndimage  # here, so the commands that import the metrics' module start without SciPy
+
     hx = derivative_of_gaussian_kernel(sigma)
     gx = ndimage.convolve(image.astype(np.float64), hx, mode="nearest")
     gy = ndimage.convolve(image.astype(np.float64), hx.T, mode="nearest")
