@@ -40,6 +40,7 @@ BENCHMARKS = {
     "batch": "server.bench.batch",
     "memory": "server.bench.memory",
     "refine": "server.bench.refine",
+    "startup": "server.bench.startup",
 }
 
 
