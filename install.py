@@ -28,8 +28,8 @@ VENV = REPO / ".venv"
 RECORD = REPO / ".install-record.json"
 PLUGIN_NAME = "person-cutout"
 PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
-# the standard-library package the server and the plug-in share: imported from the checkout by the server
-# (see step_paths), installed as a whole beside the plug-in
+# the standard-library package the server and the plug-in share, imported from the checkout by both: the server
+# through the .pth file (see step_paths), the plug-in from beside its own code (person-cutout.py); never copied
 COMMON = REPO / "gimp_plugin" / "cutout_common"
 # the server environment imports the checkout's packages in place (no copies, no build step)
 PATH_FILE = "person-cutout.pth"
@@ -168,8 +168,9 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
         )
     plugins = profile / "plug-ins"
     target = plugins / PLUGIN_NAME
+    main_file = PLUGIN_SOURCE / f"{PLUGIN_NAME}.py"
     if dry_run:
-        say(f"would install the plug-in into {target} with {COMMON.name}/ beside it")
+        say(f"would install the plug-in into {target}: a link to {main_file}, whose code runs from the checkout")
         say(f"would write {target / 'config.json'} (endpoint {endpoint}, server started with {venv_python()})")
         return
     created = []
@@ -177,12 +178,13 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
         if not folder.exists():
             folder.mkdir()
             created.append(str(folder))
-    if target.exists():
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
         shutil.rmtree(target)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PLUGIN_SOURCE, target, ignore=ignore)
-    shutil.copytree(COMMON, target / COMMON.name, ignore=ignore)
-    (target / f"{PLUGIN_NAME}.py").chmod(0o755)
+    target.mkdir()
+    link_main_file(main_file, target / main_file.name)
+    main_file.chmod(main_file.stat().st_mode | 0o111)  # as git keeps it; GIMP runs only executable plug-ins
     install_translations(target)
     config = {
         "endpoint": endpoint,
@@ -195,6 +197,19 @@ def step_plugin(profile: Path, gimp_python: str | None, endpoint: str, dry_run: 
     ensure_pyzmq(target, gimp_python)
     record["plugin"] = str(target)
     record["created_folders"] = created + record.get("created_folders", [])
+
+
+def link_main_file(main_file: Path, link: Path) -> None:
+    """The plug-in's main file in GIMP's profile as a symbolic link to the checkout's: GIMP starts it there, and it
+    imports the plug-in's modules and ``cutout_common`` from the checkout, the files the server runs (no copies)."""
+    try:
+        link.symlink_to(main_file)
+    except OSError as exc:  # Windows without the privilege to create symbolic links
+        link.parent.rmdir()
+        raise InstallError(
+            f"cannot create the link {link} -> {main_file} ({exc}). The plug-in runs from this checkout and is "
+            "never copied: allow symbolic links (on Windows: Settings › For developers › Developer Mode, or run "
+            "install.py as administrator) and run install.py again") from None
 
 
 def install_translations(target: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,9 +58,12 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
     assert first.returncode == 0, first.stderr
     installed = profile / "plug-ins" / "person-cutout"
     assert os.access(installed / "person-cutout.py", os.X_OK)
-    common = REPO / "gimp_plugin" / "cutout_common"
-    for module in common.glob("*.py"):  # the shared package, whole and as it is in the checkout
-        assert (installed / "cutout_common" / module.name).read_bytes() == module.read_bytes()
+    # no code copied: GIMP starts a link to the checkout's main file, which imports the checkout's modules and
+    # cutout_common, the files the server runs; the profile keeps only what is not code
+    main_file = REPO / "gimp_plugin" / "person-cutout" / "person-cutout.py"
+    assert (installed / "person-cutout.py").is_symlink() and (installed / "person-cutout.py").resolve() == main_file
+    assert [p.name for p in installed.rglob("*.py")] == ["person-cutout.py"]
+    assert not (installed / "cutout_common").exists()
     config = json.loads((installed / "config.json").read_text())
     assert config["endpoint"] == "tcp://127.0.0.1:5555"
     assert config["server_command"][:4] == [str(install.venv_python()), "-m", "server", "serve"]
@@ -69,6 +73,9 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
 
     catalogue = gettext.translation("person-cutout", str(installed / "locale"), languages=["zh_TW"])
     assert catalogue.gettext("Cut Out _Person…") == "人物去背(_P)…"
+    assert plugin_view(installed / "person-cutout.py") == {
+        "vocabulary": str(REPO / "gimp_plugin" / "cutout_common" / "vocabulary.py"),
+        "locale": str(installed / "locale"), "endpoint": config["endpoint"]}
     after_first = tree(profile)
     second = run_install(*plugin_args(profile, record))
     assert second.returncode == 0, second.stderr
@@ -76,6 +83,26 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
     removed = run_install("--uninstall", "--record", str(record))
     assert removed.returncode == 0, removed.stderr
     assert tree(profile) == before and not record.exists()
+
+
+def plugin_view(main_file: Path) -> dict:
+    """What the plug-in started as GIMP starts it (``main_file`` in the profile) finds, without GIMP: the path logic
+    of person-cutout.py up to its first GIMP import, then where cutout_common, the translations and the settings
+    come from. This Python stands in for GIMP's, without site-packages (where the server's .pth file would add the
+    checkout), so only the plug-in's own path logic can find cutout_common."""
+    source = main_file.read_text()
+    code = source[: source.index("import gi")] + textwrap.dedent("""
+        import json
+        from cutout_common import vocabulary
+        from plugin_logic import i18n, settings
+        print(json.dumps({"vocabulary": vocabulary.__file__, "locale": i18n.LOCALE_DIR,
+                          "endpoint": settings.load_config()["endpoint"]}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PERSON_CUTOUT_PLUGIN_DIR")}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", f"__file__ = {str(main_file)!r}\n" + code],
+                            capture_output=True, text=True, timeout=60, env=env, cwd=main_file.parent)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_uninstall_removes_folders_it_created_only(tmp_path):

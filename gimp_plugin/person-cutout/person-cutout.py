@@ -20,8 +20,14 @@ answer has arrived and been checked, so an error or a cancel leaves it as it was
 import os
 import sys
 
+#: the folder GIMP started the plug-in from: in GIMP's profile, where install.py linked this file and keeps the
+#: plug-in's config.json, compiled translations and, when GIMP's Python has no pyzmq of its own, vendor/
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+#: the plug-in's code, in the checkout (the same folder when the plug-in is not linked); cutout_common, the
+#: package the server imports too, is beside it
+CODE = os.path.dirname(os.path.realpath(__file__))
+os.environ["PERSON_CUTOUT_PLUGIN_DIR"] = HERE  # read by plugin_logic/plugin_dir.py
+sys.path[:0] = [CODE, os.path.dirname(CODE)]
 if os.path.isdir(os.path.join(HERE, "vendor")):  # pyzmq installed beside the plug-in by install.py,
     sys.path.append(os.path.join(HERE, "vendor"))  # used only when GIMP's Python has none of its own
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import gettext
 import os
 
+from .plugin_dir import PLUGIN_DIR
+
 DOMAIN = "person-cutout"
 #: beside the plug-in's main file, as GIMP expects (its default catalogue folder for a plug-in)
-LOCALE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "locale")
+LOCALE_DIR = os.path.join(PLUGIN_DIR, "locale")
 
 
 def load(languages: list[str] | None = None, localedir: str = LOCALE_DIR) -> gettext.NullTranslations:

@@ -17,8 +17,8 @@ from cutout_common.endpoints import is_local_endpoint, parse_connect
 from cutout_common.protocol import DEFAULT_ENDPOINT
 
 from .i18n import _
+from .plugin_dir import PLUGIN_DIR
 
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_FILE = "config.json"
 
 
