@@ -4,10 +4,9 @@ The networks fail differently: ``rvm`` (a matting network trained on people, see
 photo at 512 px) keeps everyone in a crowd but leaves soft blobs on clutter; ``isnet`` (a
 1024² salient-object network) draws sharp outlines but can drop people or keep objects.
 ``best`` averages the two probabilities per pixel, so a confident network overrules an
-unsure one. Measured on all 87 persons-dev photos (mean IoU, CI run of 2026-11-25):
-``rvm`` 0.915 (small photos enlarged to its view, as here), ``isnet`` 0.891 (letterboxed; 0.887 squashed), their mean 0.924. A
-three-way mean that added ``isnet``'s squashed view as a third vote measured 0.912 —
-it lets ``isnet`` outvote ``rvm`` — so it was dropped (``tests/test_isnet.py`` prints the figures).
+unsure one; the mean scores above either network alone on persons-dev, and a third vote
+(``isnet``'s squashed view) would let ``isnet`` outvote ``rvm`` (README, *Quality*;
+``tests/test_isnet.py`` prints the figures).
 
 Where both are on the same side of 0.5 the pixel's label is the same either way, so
 there the alpha is ``rvm``'s own matte (its soft hair and edge detail), not the average;

@@ -4,8 +4,8 @@ A 44 M-parameter, 1024×1024 foreground network: the sharpest outlines of the
 segmenters here, strongest on photos of one person (it segments "the salient
 object", so it can miss people in crowds and keep objects that stand out).
 The photo is letterboxed into 1024×1024 (option ``view``: ``letterbox``, the
-default, or ``squash`` as IMG.LY does; mean IoU over all 87 persons-dev photos 0.891
-letterboxed against 0.887 squashed — the latter as onnxruntime on the original), fed as
+default, measured a little better on persons-dev, or ``squash`` as IMG.LY and
+onnxruntime on the original do; README, *Quality*), fed as
 (RGB − 128) / 256, and the probability is resized back to the photo's size on the
 soft values. Whatever the photo size, the network sees 1024², so peak memory is the
 photo itself plus a few photo-sized float planes. fp16 on CUDA, fp32 elsewhere.

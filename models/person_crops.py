@@ -1,8 +1,8 @@
 """Which people to matte again on a crop of their own, and how those crops join the whole-photo matte.
 
 Plain functions on numpy arrays (boxes are :class:`models.persons.Person`), used by
-:mod:`models.people`. The constants were chosen on persons-dev as a whole (all 87 photos, mean
-IoU of the merged matte; see models/people.py for the figures):
+:mod:`models.people`. The constants were chosen on persons-dev as a whole (mean IoU of the
+merged matte; README, *Quality*):
 
 * a person is matted on a crop when the whole-photo pass already sees part of them
   (:data:`SEEN_SHARE` of their box) or when they are about as tall as the tallest person found
@@ -11,9 +11,8 @@ IoU of the merged matte; see models/people.py for the figures):
 * a crop's matte joins the whole-photo matte by the per-pixel maximum, faded in over
   :data:`FEATHER` of the crop's long side from its edges inside the photo. Of maximum,
   replacement, mean and "the more confident of the two", the maximum measured best: a crop
-  sees a person at more pixels, and finds what the whole pass missed (recall 0.926 → 0.943),
-  while replacing lost the neighbours a crop cuts in half at its edge (IoU 0.900 against 0.915
-  when every person is cropped);
+  sees a person at more pixels and finds what the whole pass missed, while replacing loses
+  the neighbours a crop cuts in half at its edge;
 * which pixels belong to whom (to pick one person) follows the boxes: a pixel goes to the person
   whose box centre is nearest in units of that box's half-sides.
 """

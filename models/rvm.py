@@ -6,10 +6,8 @@ video's first frame (zero recurrent states). As upstream, the network looks at a
 downsampled view of the photo (option ``view``: the long side it sees, default 448,
 chosen on persons-dev for quality and speed, see :data:`DEFAULT_VIEW`) and a fast guided filter, guided by the full-resolution
 photo, brings alpha and foreground back to the photo's size. A photo smaller than the
-view is seen at its own size (option ``enlarge``, default false: at view 512, enlarging
-measured IoU 0.915 against 0.912 on persons-dev, whose median photo is 0.3 MP, but costs a
-full network run for every thumbnail — 25 % more network pixels over that set, 1.19
-against 0.99 s per megapixel on 2 CPU cores).
+view is seen at its own size (option ``enlarge``, default false: enlarging thumbnails gains
+little and costs a full network run for each; README, *Quality*).
 
 That last step is done here, not in the network, in bands of rows: the guided
 filter's coefficients are small (view size), and each band of the photo is

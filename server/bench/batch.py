@@ -23,9 +23,9 @@ CPU only: on a machine with GPUs, ``cutout --ray`` gives each actor one; this co
 
 OpenMP threads wait passively in every row (``OMP_WAIT_POLICY``, set by ``python -m server`` and
 passed on to the actors): with torch's default spin-waiting on a machine whose cores are busy with
-other work, the loop on this process's main thread took 3-4 times longer than the same loop on any
-other thread (2 cores at load 12: 1.2 against 0.26 CPU s per photo), and Ray Data runs an actor's
-code on another thread, so the ratio would have measured that rather than Ray.
+other work, the loop on this process's main thread took several times longer than the same loop on
+any other thread, and Ray Data runs an actor's code on another thread, so the ratio would have
+measured that rather than Ray.
 """
 
 from __future__ import annotations

@@ -3,12 +3,11 @@
 A network's feature maps (ISNet's first stage: 64 MiB each) and a large photo's float planes
 are bigger than glibc's largest mmap threshold (32 MiB), so by default every one is a fresh
 ``mmap``: the kernel hands out zeroed pages one fault at a time and takes them back at
-``free``. Measured on ISNet's 1024² view (2 threads): 250 000 page faults and 0.7–0.9 s of
-system time per run, a fifth of its CPU time. onnxruntime does not pay this, because its
-arena keeps memory between runs.
+``free``: on ISNet's 1024² view a fifth of its CPU time went to page faults (README, *Speed*).
+onnxruntime does not pay this, because its arena keeps memory between runs.
 
 :func:`keep_freed_memory` makes such blocks come from the heap and stay there when freed,
-so the next feature map reuses them (0 faults per warm run), with one arena for all threads,
+so the next feature map reuses them (no faults on a warm run), with one arena for all threads,
 because the other arenas' heaps cannot hold a block over 64 MiB and would fall back to
 ``mmap``. :func:`release_freed_memory` gives what is free back to the system — the server
 calls it when it runs out of work, so an idle server does not keep the peak of its last photo.

@@ -4,74 +4,47 @@ Inputs are plain arrays: the photo (H×W×3 uint8), the current mask (H×W float
 segmenter's or one edited by hand) and a hints image (H×W uint8: 255 "this is the person", 0 "this is
 not", any other value no hint). Hint pixels are hard constraints. Each *stroke* (8-connected run of one
 hint value) that the current mask contradicts somewhere is a correction to make; a stroke the mask already
-agrees with only constrains the others, so running again with the same hints changes nothing
-(the GIMP workflow: the Hints layer stays, the artist adds strokes and runs again).
+agrees with only constrains the others, so running again with the same hints changes nothing (the GIMP
+workflow: the Hints layer stays, the artist adds strokes and runs again).
 
 For each such stroke, largest first:
 
-1. **A black stroke in the middle of a small separate piece** (a component of the mask at 0.5 other
-   than the largest, at most :attr:`RefineSettings.remove_ratio` of its area, the stroke at least
-   :attr:`RefineSettings.piece_depth` of the piece's depth inside it) removes the piece with its soft
-   fringe: a dot on a passer-by, a lamp post or a stroller the segmenter added takes it away whole,
-   while a dot on the edge of a child the artist brought back only trims that edge (rule 2).
-2. Otherwise the mistake is segmented in a **crop around the stroke** (:attr:`RefineSettings.crop_scale`
-   times the person's size, ``sqrt`` of the mask's area) by a **graph cut** (:mod:`server.pipeline.graphcut`) at
-   most :attr:`RefineSettings.work_size` pixels across. Only pixels on the wrong side of the stroke's
-   label may change (a white stroke only adds, a black one only removes), and only those connected to the
-   stroke. The costs of changing a pixel, from what the photo and the networks say:
+1. **A black stroke in the middle of a small separate piece** of the mask (see :class:`RefineSettings`)
+   removes the piece with its soft fringe: a dot on a passer-by or a lamp post takes it away whole, while a
+   dot on the edge of a child the artist brought back only trims that edge (rule 2).
+2. Otherwise the mistake is decided in a **crop around the stroke**, sized by the person, by a **graph cut**
+   (:mod:`server.pipeline.graphcut`) at a bounded working size. Only pixels on the wrong side of the stroke's
+   label that connect to the stroke may change (a white stroke only adds, a black one only removes). What a
+   change costs comes from what the photo and the networks say:
 
-   * **the segmenter re-run on the crop** (``segment``, optional): seen larger, a missed child or the
-     group behind the subject becomes the network's main subject. Its log-odds count in proportion to how
-     much it agrees with the stroke under the stroke itself: where the network still says the opposite of
-     the artist, it is not trusted there;
-   * **colour**: a 16³-bin colour histogram of the stroke's pixels against one of the wrong-side pixels
-     away from it (smoothed, equal priors), re-fitted to the cut's result once (as GrabCut iterates);
-   * pixels nearer to a hint of the other label than to the stroke keep their label: strokes share the
-     crop like a Voronoi diagram, so a black dot that trims what a white dot added does not take back
-     what the white dot was about (the measured curve oscillated without this). Nearer along the photo:
-     each unit of colour difference a path crosses adds :attr:`RefineSettings.edge_crossing` pixels, so
-     a black dot on the background beside a light object does not keep a straight slice of the object;
-   * **distance** from the stroke (in crop sizes) and **depth**: the artist points at the middle of the
-     mistake, so its thickness is about twice the stroke's distance to the current outline; pixels deeper
-     behind the outline than :attr:`RefineSettings.depth_factor` times that cost more, and distance from the
-     stroke costs also per stroke depth (:attr:`RefineSettings.distance_per_depth`). A dot near the
-     outline moves the outline a little (a black dot on a sliver beside a leg took the shoe 90 px below it
-     before the last term); a dot far inside brings back or removes a whole region;
-   * **the region under a click**: the simulated user and the artist point at a mistake's middle, so the
-     mistake holds at least a disc about as wide as the stroke's depth behind the outline, measured from
-     the stroke's middle (a click's centre, not its rim). Keeping a pixel inside that disc costs up to
-     :attr:`RefineSettings.region_weight_remove` (black strokes) or ``region_weight_add`` (white), falling
-     to 0 at its rim. Without it, a black dot on a person the segmenter joined to the subject removed only
-     the dot: nothing but colour spoke for removing the rest, and a face looks like a face;
-   * **contrast**: neighbouring pixels of similar colour prefer the same label (GrabCut's contrast term),
-     so the region ends at the photo's edges.
+   * **the segmenter re-run on the crop** (``segment``, optional): seen larger, a missed child becomes the
+     network's main subject; trusted as far as it agrees with the stroke under the stroke itself;
+   * **colour**: histograms of the stroke and of the wrong-side pixels away from it, re-fitted to the cut's
+     result once (as GrabCut iterates);
+   * pixels nearer, along the photo, to a hint of the other label than to the stroke keep their label, so a
+     black dot that trims what a white dot added does not take back what the white dot was about;
+   * **distance** from the stroke and **depth** behind the current outline: the artist points at the middle
+     of a mistake, so a dot near the outline moves it a little and a dot far inside redoes a whole region;
+     the region around a click, as wide as its depth, is assumed part of the mistake;
+   * **contrast**: neighbouring pixels of similar colour prefer the same label, so the region ends on the
+     photo's edges.
 
 3. The decision, made at the coarser size, is brought back to the crop's own with a guided filter of the
-   photo, so its outline follows the photo's edges rather than the coarse grid. The decided region gets the
-   stroke's label. An added region takes the holes it alone encloses, unless they are mostly person already
-   or hold a hint of the other label (a helmet's visor, dark as the background behind it, comes back with the
-   helmet; the gap between an arm and the torso is no such hole). It is opaque, its outline soft: the
-   network's alpha (hair) in a ring around it, or where the network sees nothing there a guided-filter edge
-   of the decision (kept below 0.5 outside it, so the decision is what counts). A removed region takes its
-   own fringe with it (faint pixels, and slivers of its outline under 3 px thick that the cut, decided at a
-   coarser scale, left standing), while the person's soft edge next to it is kept.
+   photo, so its outline follows the photo's edges. An added region is opaque with a soft outline (the
+   network's alpha where it sees the person, else a guided-filter edge) and takes the holes it alone encloses
+   (a helmet's dark visor; not the gap between an arm and the torso); a removed region takes its faint fringe
+   and the thin slivers of its outline with it, and the person's soft edge beside it is kept.
 
 **Bounded work**: at most :attr:`RefineSettings.max_strokes` strokes are redone, those the mask contradicts
-most; any others are only pinned (a selection by colour used as a keep hint can hold thousands of islands).
+most; the others are only pinned (a selection by colour used as a keep hint can hold thousands of islands).
 
 **Locality** (what a test can rely on): a stroke changes pixels only inside its crop (:func:`stroke_crop`),
 which lies within the stroke's bounding box grown by ``crop_scale × person size`` (at least ``min_crop``)
-on every side, or, for rule 1, inside the piece it removes and that piece's fringe. Pixels outside every such area are returned exactly as given.
+on every side, or, for rule 1, inside the piece it removes and that piece's fringe. Pixels outside every
+such area are returned exactly as given.
 
-Why these parts. Measured on persons-dev with the click simulator (:mod:`server.evaluation.clicks`, ``rvm``'s
-masks, mean IoU 0.910 before any click): OpenCV's ``grabCut`` on the same crops (hints as ``GC_FGD`` /
-``GC_BGD``, the mask as ``GC_PR_*``) and this cut without the network both grow or eat whole
-regions of similar colour (a dark head and a dark window); the network alone fixes missed people but
-cannot follow an artist who disagrees with it; the depth term removed most of the damage on photos that
-were nearly right. Measured later on the default's (``people``) masks, mean IoU after 3 clicks: 0.951 before
-the stroke depth was taken at the stroke's middle and the region and per-depth distance terms came in, 0.954
-after (and harmful clicks, ones that lowered a photo's IoU by more than 0.002, down from 13 to 5 of 261).
-Figures: see the README's refine section and the module's commit messages.
+Why these parts, and what each is worth on persons-dev with the click simulator
+(:mod:`server.evaluation.clicks`): README, *Refine by hand*; ``python -m server eval --clicks`` measures it.
 """
 
 from __future__ import annotations
@@ -100,7 +73,7 @@ Segment = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """Parameters of :func:`refine_with_hints`, chosen on persons-dev as a whole (see the module doc)."""
+    """Parameters of :func:`refine_with_hints`, chosen on persons-dev as a whole with the click simulator."""
 
     #: crop side around a stroke, in person sizes (sqrt of the mask's area)
     crop_scale: float = 1.5
