@@ -84,11 +84,6 @@ class WeightedModel:
     #: the network runs in float16 on CUDA (a class sets it when its results measured the same in it)
     half_on_cuda: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.network is not None and not cls.weight_files:
-            cls.weight_files = (f"{cls.name}.pt",)
-
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         self.weights_dir = Path(weights_dir)
         self.device = device
@@ -106,9 +101,15 @@ class WeightedModel:
         info = vocabulary.SEGMENTERS.get(self.name) or vocabulary.NETWORKS.get(self.name)
         return info.licence if info else ""
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Its weight files: :attr:`weight_files`, or ``<name>.pt`` for a class that names a :attr:`network` and no
+        files (the name may come from :func:`models.registry.register`, after the class is made)."""
+        return self.weight_files or ((f"{self.name}.pt",) if self.network is not None else ())
+
     def missing_weights(self) -> list[Path]:
         """Weight files that are not on disk (empty when ready)."""
-        paths = [self.weights_dir / f for f in self.weight_files]
+        paths = [self.weights_dir / f for f in self.files]
         return [p for p in paths if not p.is_file()]
 
     def ensure_weights(self) -> None:
@@ -123,7 +124,7 @@ class WeightedModel:
 
         self.ensure_weights()
         net = self.build_network()
-        state = torch.load(self.weights_dir / self.weight_files[0], map_location="cpu", weights_only=True)
+        state = torch.load(self.weights_dir / self.files[0], map_location="cpu", weights_only=True)
         self.load_state(net, state)
         self.dtype = self.compute_dtype()
         self.net = self.prepare(net.eval()).to(self.device, self.dtype)

@@ -44,9 +44,8 @@ def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:
     return np.where(agree, rvm_alpha, mean).astype(np.float32, copy=False)
 
 
-@register
+@register("best")
 class BestSegmenter(Segmenter):
-    name = "best"
     weight_files = ("rvm.pt", "isnet.pt")
     options = (
         Option("rvm", "Matting options", "custom", {}, parse=lambda value: _object(value, "rvm"),

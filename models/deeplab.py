@@ -44,9 +44,8 @@ def working_view(rgb: np.ndarray, short_side: int) -> np.ndarray:
 OPTIONS = (Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help="the photo's shorter side as the network sees it"),)
 
 
-@register
+@register("deeplab")
 class DeepLabSegmenter(Segmenter):
-    name = "deeplab"
     options = OPTIONS
     network = staticmethod(build_net)
 

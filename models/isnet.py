@@ -72,9 +72,8 @@ OPTIONS = (
 )
 
 
-@register
+@register("isnet")
 class ISNetSegmenter(Segmenter):
-    name = "isnet"
     options = OPTIONS
     network = staticmethod(ISNetDIS)
     half_on_cuda = True  # its weights ship in float16; the probability moves by < 1e-4 (tests/test_devices.py)

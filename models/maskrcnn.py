@@ -56,9 +56,8 @@ def build_net() -> torch.nn.Module:
     return maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=91)
 
 
-@register
+@register("maskrcnn")
 class MaskRCNNSegmenter(Segmenter):
-    name = "maskrcnn"
     options = OPTIONS
     network = staticmethod(build_net)
 

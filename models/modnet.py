@@ -38,9 +38,8 @@ OPTIONS = (
 )
 
 
-@register
+@register("modnet")
 class ModNetSegmenter(Segmenter):
-    name = "modnet"
     options = OPTIONS
     network = MODNet
 

@@ -50,9 +50,8 @@ OPTIONS = (
 )
 
 
-@register
+@register("parsing")
 class ParsingSegmenter(Segmenter):
-    name = "parsing"
     options = OPTIONS
     network = staticmethod(SCHPNet)
 

@@ -115,9 +115,8 @@ class Scene:
                  "cropped": i in self.cropped} for i, p in enumerate(self.people)]
 
 
-@register
+@register("people")
 class PeopleSegmenter(Segmenter):
-    name = "people"
     weight_files = ("rvm.pt", "centernet.pt")
     options = OPTIONS
 

@@ -38,15 +38,21 @@ class UnknownSegmenterError(KeyError):
         return self.args[0]
 
 
-def register(cls: SegmenterClass) -> SegmenterClass:
-    """Class decorator: ``cls`` implements the declared segmenter ``cls.name``, in the module the declaration names."""
-    info = vocabulary.SEGMENTERS.get(cls.name)
+def register(name: str) -> Callable[[SegmenterClass], SegmenterClass]:
+    """Class decorator: the class implements the declared segmenter ``name`` (and takes it as its ``name``), in the
+    module the declaration names."""
+    info = vocabulary.SEGMENTERS.get(name)
     if info is None:
-        raise LookupError(f"{cls.__qualname__} registers segmenter {cls.name!r}, which the vocabulary does not declare")
-    if cls.__module__ != info.module:
-        raise LookupError(f"segmenter {cls.name!r} is declared in {info.module}, registered in {cls.__module__}")
-    _registered[cls.name] = cls
-    return cls
+        raise LookupError(f"segmenter {name!r} is registered but the vocabulary does not declare it")
+
+    def add(cls: SegmenterClass) -> SegmenterClass:
+        if cls.__module__ != info.module:
+            raise LookupError(f"segmenter {name!r} is declared in {info.module}, registered in {cls.__module__}")
+        cls.name = name
+        _registered[name] = cls
+        return cls
+
+    return add
 
 
 def names() -> list[str]:

@@ -49,9 +49,8 @@ OPTIONS = (
 )
 
 
-@register
+@register("rvm")
 class RobustVideoMatting(Segmenter):
-    name = "rvm"
     options = OPTIONS
     network = staticmethod(MattingNetwork)
     half_on_cuda = True  # as upstream runs it; the guided filter after it stays float32 (tests/test_devices.py)

@@ -86,9 +86,8 @@ OPTIONS = (
 )
 
 
-@register
+@register("selfie")
 class SelfieSegmenter(Segmenter):
-    name = "selfie"
     options = OPTIONS
     network = staticmethod(SelfieSegmentationNet)
 
