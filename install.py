@@ -109,7 +109,9 @@ def step_ray(dry_run: bool) -> None:
         say(f"would pip install -r {RAY_REQUIREMENTS.name} into {VENV} (Ray, for cutout --ray; about 500 MB)")
         return
     if not venv_python().exists():
-        raise InstallError(f"--with-ray installs into the server environment, but {VENV} does not exist (drop --skip-venv)")
+        raise InstallError(
+            f"--with-ray installs into the server environment, but {VENV} does not exist (drop --skip-venv)"
+        )
     say("installing Ray (cutout --ray); this takes a minute or two")
     run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(RAY_REQUIREMENTS)])
     marker.write_text(wanted)
@@ -232,11 +234,15 @@ def ensure_pyzmq(target: Path, gimp_python: str | None) -> None:
     for python in candidates:
         if not python or not Path(python).exists():
             continue
-        probe = subprocess.run([python, "-c", "import sys, zmq; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
+        probe = subprocess.run(
+            [python, "-c", "import sys, zmq; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        )
         if probe.returncode == 0:
             say(f"GIMP's Python ({python}) already has pyzmq")
             return
-        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        ).stdout.strip()
         if version:
             vendor = target / "vendor"
             say(f"installing pyzmq for GIMP's Python {version} into {vendor}")
@@ -286,23 +292,35 @@ def run(command: list[str], cwd: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=DEFAULT_MODELS, help="weights to install (default: %(default)s; isnet is opt-in)")
-    parser.add_argument("--weights-dir", type=Path, default=None, metavar="DIR", help="install weights offline from this mirror")
-    parser.add_argument("--gimp-profile", type=Path, default=None, metavar="DIR", help="GIMP 3 profile (default: the system's)")
+    parser.add_argument(
+        "--models", default=DEFAULT_MODELS, help="weights to install (default: %(default)s; isnet is opt-in)"
+    )
+    parser.add_argument(
+        "--weights-dir", type=Path, default=None, metavar="DIR", help="install weights offline from this mirror"
+    )
+    parser.add_argument(
+        "--gimp-profile", type=Path, default=None, metavar="DIR", help="GIMP 3 profile (default: the system's)"
+    )
     parser.add_argument("--gimp-python", default=None, metavar="PATH", help="the Python GIMP runs plug-ins with")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="where the plug-in finds the server")
-    parser.add_argument("--with-ray", action="store_true", help="also install Ray, for batch cut-outs on a cluster (cutout --ray)")
+    parser.add_argument(
+        "--with-ray", action="store_true", help="also install Ray, for batch cut-outs on a cluster (cutout --ray)"
+    )
     parser.add_argument("--skip-venv", action="store_true", help="do not create or update .venv")
     parser.add_argument("--skip-weights", action="store_true", help="do not install model weights")
     parser.add_argument("--skip-plugin", action="store_true", help="do not touch the GIMP profile")
-    parser.add_argument("--yes", action="store_true", help="accept the licences shown (needed for isnet when not interactive)")
+    parser.add_argument(
+        "--yes", action="store_true", help="accept the licences shown (needed for isnet when not interactive)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove what this script installed")
     parser.add_argument("--record", type=Path, default=RECORD, help="where the list of installed things is kept")
     args = parser.parse_args(argv)
 
     if sys.version_info < (3, 10):  # noqa: UP036 - the point is to say so on an old Python
-        print(f"[install] error: Python {platform.python_version()} is too old; use Python 3.10 or newer", file=sys.stderr)
+        print(
+            f"[install] error: Python {platform.python_version()} is too old; use Python 3.10 or newer", file=sys.stderr
+        )
         return 2
     try:
         if args.uninstall:
@@ -321,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
             step_weights(args.models, args.weights_dir, args.yes, args.dry_run)
             record["weights"] = True
         if not args.skip_plugin:
-            step_plugin(args.gimp_profile or default_gimp_profile(), args.gimp_python, args.endpoint, args.dry_run, record)
+            step_plugin(
+                args.gimp_profile or default_gimp_profile(), args.gimp_python, args.endpoint, args.dry_run, record
+            )
         if not args.dry_run:
             args.record.write_text(json.dumps(record, indent=2) + "\n")
     except InstallError as exc:

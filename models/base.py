@@ -24,7 +24,16 @@ from cutout_common.protocol import ProgressFn, no_progress
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["OptionError", "Prediction", "ProgressFn", "Segmenter", "WeightedModel", "WeightsMissingError", "no_progress"]
+__all__ = [
+    "OptionError",
+    "Prediction",
+    "ProgressFn",
+    "Segmenter",
+    "WeightedModel",
+    "WeightsMissingError",
+    "no_progress",
+]
+
 
 class WeightsMissingError(RuntimeError):
     """Raised when a segmenter's weight files are not installed.

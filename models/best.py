@@ -62,7 +62,9 @@ class BestSegmenter(Segmenter):
         self.rvm.load()
         self.isnet.load()
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         return self.merge(self.parts(rgb, options, progress))
 
     def parts(

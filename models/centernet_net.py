@@ -71,20 +71,28 @@ class SameConv2d(nn.Conv2d):
     puts the odd pixel after, not before, so that padding is added here, from the input's size.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True):
-        super().__init__(in_channels, out_channels, kernel, stride, kernel // 2 if stride == 1 else 0, groups=groups, bias=bias)
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel, stride, kernel // 2 if stride == 1 else 0, groups=groups, bias=bias
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if self.stride[0] > 1:
             pads = []
-            for size, kernel, stride in zip(reversed(x.shape[2:]), reversed(self.kernel_size), reversed(self.stride), strict=True):
+            for size, kernel, stride in zip(
+                reversed(x.shape[2:]), reversed(self.kernel_size), reversed(self.stride), strict=True
+            ):
                 total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
                 pads += [total // 2, total - total // 2]
             x = F.pad(x, pads)
         return super().forward(x)
 
 
-def conv(in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1, depthwise: bool = False, bias: bool = True) -> SameConv2d:
+def conv(
+    in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1, depthwise: bool = False, bias: bool = True
+) -> SameConv2d:
     return SameConv2d(in_channels, out_channels, kernel, stride, groups=in_channels if depthwise else 1, bias=bias)
 
 
@@ -116,7 +124,16 @@ class SqueezeExcite(nn.Module):
 class InvertedResidual(nn.Module):
     """Expand (1×1) → depthwise → optional squeeze-excite → project (1×1, linear); residual when shapes allow."""
 
-    def __init__(self, in_channels: int, kernel: int, expanded: int | None, out_channels: int, squeezed: int | None, hard_swish: bool, stride: int):
+    def __init__(
+        self,
+        in_channels: int,
+        kernel: int,
+        expanded: int | None,
+        out_channels: int,
+        squeezed: int | None,
+        hard_swish: bool,
+        stride: int,
+    ):
         super().__init__()
         middle = expanded or in_channels
         self.expand = conv(in_channels, middle) if expanded else None
@@ -222,7 +239,9 @@ class Head(nn.Module):
         self.sizes = SeparableConv(128, 4, 3)
         self.register_buffer("size_scale", torch.tensor(16.0))
 
-    def forward(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor, c5: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor, c5: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = F.relu(torch.cat([self.c4_reverse(c4), self.c5_upsample(c5)], 1))
         x = F.relu(torch.cat([self.c3_reverse(c3), self.c4_upsample(x)], 1))
         x = F.relu(torch.cat([self.c2_reverse(c2), self.c3_upsample(x)], 1))
@@ -232,7 +251,8 @@ class Head(nn.Module):
 
 class CenterNet(nn.Module):
     """``forward(image)``: image N×3×H×W in 0…255 (RGB, H and W multiples of 32) →
-    (person heatmap N×1×H/4×W/4 in [0, 1], box sides N×4×H/4×W/4: left, top, right, bottom distances in input pixels)."""
+    (person heatmap N×1×H/4×W/4 in [0, 1], box sides N×4×H/4×W/4: left, top, right, bottom distances in input
+    pixels)."""
 
     def __init__(self) -> None:
         super().__init__()

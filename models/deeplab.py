@@ -41,7 +41,11 @@ def working_view(rgb: np.ndarray, short_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=interpolation)
 
 
-OPTIONS = (Option("view", "Network view", "int", VIEW, 64, 1024, unit="px", help="the photo's shorter side as the network sees it"),)
+OPTIONS = (
+    Option(
+        "view", "Network view", "int", VIEW, 64, 1024, unit="px", help="the photo's shorter side as the network sees it"
+    ),
+)
 
 
 @register("deeplab")
@@ -50,7 +54,9 @@ class DeepLabSegmenter(Segmenter):
     network = staticmethod(build_net)
 
     @torch.inference_mode()
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         view = self.check_options(options)["view"]
         progress("segment", 0.1)
         small = (working_view(rgb, view).astype(np.float32) / 255.0 - MEAN) / STD

@@ -95,7 +95,9 @@ class ISNetSegmenter(Segmenter):
         tensor = torch.from_numpy(view).to(self.device)[None].permute(0, 3, 1, 2).to(self.dtype)
         return self.net(tensor.sub_(128.0).div_(256.0))[0, 0].float().cpu().numpy()
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         view_mode = self.check_options(options)["view"]
         progress("segment", 0.05)
         view, box = to_view(rgb, view_mode)

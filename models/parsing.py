@@ -71,13 +71,19 @@ class ParsingSegmenter(Segmenter):
         height, width = rgb.shape[:2]
         return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         opts = self.check_options(options)
         progress("segment", 0.1)
         prob = self.probabilities(rgb, opts["view"])
         progress("segment", 0.9)
         alpha = resize_soft(1.0 - prob[:, :, 0], rgb.shape[:2])
-        parts = {label: np.clip(prob[:, :, i], 0, 1).astype(np.float32) for i, label in enumerate(LIP_LABELS) if i} if opts["parts"] else {}
+        parts = (
+            {label: np.clip(prob[:, :, i], 0, 1).astype(np.float32) for i, label in enumerate(LIP_LABELS) if i}
+            if opts["parts"]
+            else {}
+        )
         labels = prob.argmax(axis=2)
         present = [LIP_LABELS[i] for i in np.unique(labels) if i]
         progress("segment", 1.0)

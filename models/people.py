@@ -85,7 +85,8 @@ class Scene:
         return np.bincount(owned, minlength=len(self.people))
 
     def select(self, person: str | list[float]) -> tuple[np.ndarray, list[int]]:
-        """(alpha, indices of the people in it) for the option ``person``; :class:`OptionError` for a point on nobody."""
+        """(alpha, indices of the people in it) for the option ``person``; :class:`OptionError` for a point on
+        nobody."""
         if isinstance(person, list):
             return self._at_point(*person)
         if person == "all" or not self.people:  # nobody found: the matte is all there is to choose from
@@ -130,7 +131,9 @@ class PeopleSegmenter(Segmenter):
         self.matting.load()
         self.detector.load()
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         opts = self.check_options(options)
         scene = self.look(rgb, opts["person"], opts["crops"], progress)
         alpha, chosen = scene.select(opts["person"])
@@ -158,8 +161,11 @@ class PeopleSegmenter(Segmenter):
             x, y = person
             chosen = [i for i, p in enumerate(people) if _within(p.padded(CROP_MARGIN, rgb.shape), x, y)]
         else:
-            chosen = [i for i in worth_cropping(people, whole.alpha)
-                      if crop_gain(people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN]
+            chosen = [
+                i
+                for i in worth_cropping(people, whole.alpha)
+                if crop_gain(people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
+            ]
         for done, index in enumerate(chosen):
             rect = people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect

@@ -70,7 +70,8 @@ class Person:
         return self.box[0] <= x <= self.box[2] and self.box[1] <= y <= self.box[3]
 
     def padded(self, margin: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Integer crop (x0, y0, x1, y1) grown by ``margin`` × the box's size on each side, inside a photo of ``shape``."""
+        """Integer crop (x0, y0, x1, y1) grown by ``margin`` × the box's size on each side, inside a photo of
+        ``shape``."""
         dx, dy = margin * self.width, margin * self.height
         height, width = shape[:2]
         return (max(0, math.floor(self.box[0] - dx)), max(0, math.floor(self.box[1] - dy)),
@@ -88,7 +89,8 @@ class PersonDetector(WeightedModel):
 
     @torch.inference_mode()
     def heads(self, view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(person heatmap h×w, box sides h×w×4 in view pixels) for a padded view (H×W×3 uint8, sides multiples of 32)."""
+        """(person heatmap h×w, box sides h×w×4 in view pixels) for a padded view (H×W×3 uint8, sides multiples
+        of 32)."""
         tensor = torch.from_numpy(np.ascontiguousarray(view)).to(self.device).permute(2, 0, 1)[None].float()
         heat, sides = self.net(tensor.contiguous(memory_format=torch.channels_last))
         return heat[0, 0].float().cpu().numpy(), sides[0].permute(1, 2, 0).float().cpu().numpy()
@@ -128,7 +130,9 @@ def network_view(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     # area averaging when shrinking (no aliasing of small people), bilinear when enlarging
     resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    view = np.zeros((-(-new_h // INPUT_MULTIPLE) * INPUT_MULTIPLE, -(-new_w // INPUT_MULTIPLE) * INPUT_MULTIPLE, 3), np.uint8)
+    view = np.zeros(
+        (-(-new_h // INPUT_MULTIPLE) * INPUT_MULTIPLE, -(-new_w // INPUT_MULTIPLE) * INPUT_MULTIPLE, 3), np.uint8
+    )
     view[:new_h, :new_w] = resized
     return view, scale
 
@@ -169,7 +173,9 @@ def suppress(boxes: np.ndarray, iou: float = NMS_IOU) -> np.ndarray:
     return boxes[np.array(keep)]
 
 
-def tile_grid(height: int, width: int, size: int, above: float = TILE_ABOVE, overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:
+def tile_grid(
+    height: int, width: int, size: int, above: float = TILE_ABOVE, overlap: float = TILE_OVERLAP
+) -> list[tuple[int, int, int, int]]:
     """Overlapping tiles (x0, y0, x1, y1), squares of :data:`TILE_SIDE` × the photo's long side (cut by its short side).
 
     None when the photo's long side is at most ``above`` × ``size``: there the whole view
@@ -181,7 +187,9 @@ def tile_grid(height: int, width: int, size: int, above: float = TILE_ABOVE, ove
     side = TILE_SIDE * max(height, width)
 
     def spans(length: int) -> list[tuple[int, int]]:
-        if length <= side * (1 + overlap / 2):  # one tile across, a little longer, rather than two overlapping most of the way
+        if length <= side * (
+            1 + overlap / 2
+        ):  # one tile across, a little longer, rather than two overlapping most of the way
             return [(0, length)]
         count = math.ceil((length - side * overlap) / (side * (1 - overlap)) - 1e-9)
         starts = [round(i * (length - side) / (count - 1)) for i in range(count)]
@@ -190,7 +198,9 @@ def tile_grid(height: int, width: int, size: int, above: float = TILE_ABOVE, ove
     return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
-def cut_by_tile(boxes: np.ndarray, tile: tuple[int, int, int, int], photo: tuple[int, int], margin: float) -> np.ndarray:
+def cut_by_tile(
+    boxes: np.ndarray, tile: tuple[int, int, int, int], photo: tuple[int, int], margin: float
+) -> np.ndarray:
     """Which boxes (in tile pixels) reach an edge of the tile that is not an edge of the photo: they are partial."""
     x0, y0, x1, y1 = tile
     width, height = photo
@@ -211,14 +221,20 @@ def to_people(boxes: np.ndarray, shape: tuple[int, int]) -> list[Person]:
     height, width = shape
     people = []
     for x0, y0, x1, y1, score in boxes[np.argsort(-boxes[:, 4], kind="stable")]:
-        box = (float(np.clip(x0, 0, width)), float(np.clip(y0, 0, height)), float(np.clip(x1, 0, width)), float(np.clip(y1, 0, height)))
+        box = (
+            float(np.clip(x0, 0, width)),
+            float(np.clip(y0, 0, height)),
+            float(np.clip(x1, 0, width)),
+            float(np.clip(y1, 0, height)),
+        )
         if box[2] > box[0] and box[3] > box[1]:
             people.append(Person(box, float(score)))
     return people
 
 
 def detect_people(rgb: np.ndarray, detector: PersonDetector | None = None, **options) -> list[Person]:
-    """The people in ``rgb``, best score first; loads a :class:`PersonDetector` from the installed weights if none is given."""
+    """The people in ``rgb``, best score first; loads a :class:`PersonDetector` from the installed weights if none
+    is given."""
     if detector is None:
         from .paths import weights_dir
 

@@ -4,8 +4,9 @@ A matting network trained on people: it returns a real alpha matte (soft hair an
 outlines) and the person's colours freed from the old background. A still photo is a
 video's first frame (zero recurrent states). As upstream, the network looks at a
 downsampled view of the photo (option ``view``: the long side it sees, default 448,
-chosen on persons-dev for quality and speed, see :data:`DEFAULT_VIEW`) and a fast guided filter, guided by the full-resolution
-photo, brings alpha and foreground back to the photo's size. A photo smaller than the
+chosen on persons-dev for quality and speed, see :data:`DEFAULT_VIEW`) and a fast guided
+filter, guided by the full-resolution photo, brings alpha and foreground back to the
+photo's size. A photo smaller than the
 view is seen at its own size (option ``enlarge``, default false: enlarging thumbnails gains
 little and costs a full network run for each; README, *Quality*).
 
@@ -60,7 +61,9 @@ class RobustVideoMatting(Segmenter):
         # 12 % less CPU time here); the view built in :meth:`matte` already has that layout
         return fuse_batch_norms(net).to(memory_format=torch.channels_last)
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         opts = self.check_options(options)
         view, enlarge = opts["view"], opts["enlarge"]
         height, width = rgb.shape[:2]

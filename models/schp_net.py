@@ -63,7 +63,8 @@ class PSPModule(nn.Module):
     def __init__(self, features: int = 2048, out: int = 512, sizes: tuple[int, ...] = (1, 2, 3, 6)):
         super().__init__()
         self.stages = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(size), nn.Conv2d(features, out, 1, bias=False), ABN(out)) for size in sizes
+            nn.Sequential(nn.AdaptiveAvgPool2d(size), nn.Conv2d(features, out, 1, bias=False), ABN(out))
+            for size in sizes
         )
         self.bottleneck = conv_abn(features + len(sizes) * out, out, 3, 1)
 
@@ -92,7 +93,9 @@ class DecoderModule(nn.Module):
         super().__init__()
         self.conv1 = conv_abn(512, 256)
         self.conv2 = conv_abn(256, 48)
-        self.conv3 = nn.Sequential(nn.Conv2d(304, 256, 1, bias=False), ABN(256), nn.Conv2d(256, 256, 1, bias=False), ABN(256))
+        self.conv3 = nn.Sequential(
+            nn.Conv2d(304, 256, 1, bias=False), ABN(256), nn.Conv2d(256, 256, 1, bias=False), ABN(256)
+        )
         self.conv4 = nn.Conv2d(256, classes, 1)
 
     def forward(self, context: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
@@ -127,7 +130,9 @@ class SCHPNet(nn.Module):
     def _layer(self, planes: int, blocks: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.cin != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self.cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
         layers = [Bottleneck(self.cin, planes, stride, dilation, downsample)]
         self.cin = planes * 4
         layers += [Bottleneck(self.cin, planes, 1, dilation) for _ in range(1, blocks)]
@@ -158,11 +163,19 @@ def load_schp_state(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
     given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     missing = sorted(set(own) - set(given))
     if missing:
-        raise ValueError(f"SCHP checkpoint lacks tensor '{missing[0]}'" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+        raise ValueError(
+            f"SCHP checkpoint lacks tensor '{missing[0]}'"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+        )
     unexpected = sorted(set(given) - set(own))
     if unexpected:
-        raise ValueError(f"SCHP checkpoint has unexpected tensor '{unexpected[0]}'" + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else ""))
+        raise ValueError(
+            f"SCHP checkpoint has unexpected tensor '{unexpected[0]}'"
+            + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else "")
+        )
     for key, tensor in own.items():
         if tuple(given[key].shape) != tuple(tensor.shape):
-            raise ValueError(f"SCHP checkpoint tensor '{key}' has shape {tuple(given[key].shape)}, expected {tuple(tensor.shape)}")
+            raise ValueError(
+                f"SCHP checkpoint tensor '{key}' has shape {tuple(given[key].shape)}, expected {tuple(tensor.shape)}"
+            )
     net.load_state_dict(given, strict=False)

@@ -32,7 +32,9 @@ class Everyone(StandIn):
     title = "stand-in: every pixel is the person"
     licence = "GPL-3.0-or-later"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         return Prediction(alpha=np.ones(rgb.shape[:2], np.float32))
 
 
@@ -41,7 +43,9 @@ class Brightness(StandIn):
     title = "stand-in: brightness as the mask"
     licence = "GPL-3.0-or-later"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         progress("segment", 0.5)
         return Prediction(alpha=brightness(rgb))
 

@@ -59,7 +59,8 @@ def tfjs_graph(weights: Path, network: str) -> Path:
     skipped (failed in CI) with the install command when it is missing."""
     folder = weights / "sources" / network
     if not (folder / f"{network}.json").is_file() or not (folder / f"{network}.bin").is_file():
-        message = f"the original TF.js graph is not installed in {folder} (python -m models.install install --models {network})"
+        message = (f"the original TF.js graph is not installed in {folder} "
+                   f"(python -m models.install install --models {network})")
         pytest.fail(message) if IN_CI else pytest.skip(message)
     return folder
 

@@ -33,7 +33,9 @@ class Slow(Brightness):
 
     name = "slow"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         seconds = float((options or {}).get("seconds", 2.0))
         if (options or {}).get("started_file"):
             Path(options["started_file"]).write_text("started")
@@ -50,7 +52,9 @@ class Long(Brightness):
 
     name = "long"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         steps = max(1, int(float((options or {}).get("seconds", 60.0)) * 4))
         for step in range(steps):
             progress("segment", step / steps)
@@ -63,7 +67,9 @@ class Quiet(Brightness):
 
     name = "quiet"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         time.sleep(float((options or {}).get("seconds", 2.0)))
         return super().predict(rgb, options, progress)
 
@@ -73,7 +79,9 @@ class Disc(Brightness):
 
     name = "disc"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         h, w = rgb.shape[:2]
         y, x = np.ogrid[:h, :w]
         r = np.sqrt(((x - w / 2) / (w / 5)) ** 2 + ((y - h / 2) / (h / 2.5)) ** 2)
@@ -83,7 +91,9 @@ class Disc(Brightness):
 class Crashing(Brightness):
     name = "crashing"
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         raise ZeroDivisionError("a bug inside the segmenter")
 
 
@@ -114,7 +124,9 @@ class DeviceMemory(Brightness):
             self._out_of_memory()
         DeviceMemory.devices.append(self.device)
 
-    def predict(self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
         if self.when == "predict":
             self._out_of_memory()
         return super().predict(rgb, options, progress)

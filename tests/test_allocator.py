@@ -1,8 +1,9 @@
 """``server.pipeline.allocator``: large arrays reused from the heap, memory handed back when asked.
 
 Each case runs in a fresh interpreter: malloc's settings are process-wide and must be made
-before threads allocate. The blocks are torch tensors, like the feature maps this is for. Page faults are counted with ``getrusage`` (minor faults: a fresh,
-zeroed page handed out by the kernel), resident memory read from ``/proc/self/status``.
+before threads allocate. The blocks are torch tensors, like the feature maps this is for. Page faults are
+counted with ``getrusage`` (minor faults: a fresh, zeroed page handed out by the kernel), resident memory read
+from ``/proc/self/status``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def rss_mb():
         return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS:"))
 
 kept = allocator.keep_freed_memory() if sys.argv[1] == "keep" else None
-import torch  # after the settings, as in python -m server; its tensors are plain malloc blocks (numpy's ask for huge pages)
+# after the settings, as in python -m server; its tensors are plain malloc blocks (numpy's ask for huge pages)
+import torch
 report = {"kept": kept}
 # torch asks for 64-byte aligned blocks, which glibc 2.36 carves a little larger than the freed block of the same
 # size (small objects between them keep freed blocks from merging): the heap grows for a few runs, then settles
@@ -70,8 +72,11 @@ def run(mode: str) -> dict:
 @pytest.mark.skipif(allocator._glibc() is None, reason="glibc's malloc only (Linux)")
 def test_large_blocks_are_reused_without_page_faults_and_released_on_request():
     default, kept = run("default"), run("keep")
-    print(f"after 5 runs of a 3 × 64 MiB layer, the fewest faults of 4 more: {default['faults']} page faults by default, {kept['faults']} kept; "
-          f"RSS after it {kept['rss_freed']} MB kept, {kept['rss_released']} MB released")
+    print(
+        f"after 5 runs of a 3 × 64 MiB layer, the fewest faults of 4 more: {default['faults']} page faults by "
+        f"default, {kept['faults']} kept; "
+        f"RSS after it {kept['rss_freed']} MB kept, {kept['rss_released']} MB released"
+    )
     assert default["faults"] > PAGES_PER_LAYER // 2  # glibc's default: fresh mappings, faulted in page by page
     assert kept["kept"] is True
     assert kept["faults"] < PAGES_PER_LAYER // 20  # the same heap memory again

@@ -89,8 +89,13 @@ def _summary(stdout: str) -> tuple[int, int, int, int]:
 
 
 def _written(folder: Path) -> dict[str, tuple[int, int]]:
-    """The finished outputs in ``folder`` (not the hidden temporary files) with inode and mtime: what "not rewritten" means."""
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.png")) if not p.name.startswith(".")}
+    """The finished outputs in ``folder`` (not the hidden temporary files) with inode and mtime: what "not
+    rewritten" means."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(folder.glob("*.png"))
+        if not p.name.startswith(".")
+    }
 
 
 def _wait_for_outputs(folder: Path, count: int, process: subprocess.Popen) -> None:
@@ -179,7 +184,9 @@ def test_an_interrupted_run_resumes_without_redoing_what_it_finished(segmenter, 
     assert _summary(resumed.stdout) == (photos - len(finished), len(finished), 0, photos)
     now = _written(out)
     assert len(now) == photos
-    assert {name: now[name] for name in finished} == finished, "a photo finished before the interruption was written again"
+    assert {name: now[name] for name in finished} == finished, (
+        "a photo finished before the interruption was written again"
+    )
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [], "temporary files were left behind"
 
 
@@ -210,7 +217,8 @@ def test_a_refusal_every_photo_would_meet_stops_the_run(cluster, tmp_path):
 
 
 def test_help_and_a_missing_ray_need_no_ray(tmp_path):
-    """Ray is imported only when --ray is given: with ``import ray`` failing, help works and --ray says what to install."""
+    """Ray is imported only when --ray is given: with ``import ray`` failing, help works and --ray says what to
+    install."""
     script = (
         "import sys; sys.modules['ray'] = None\n"  # any `import ray` now raises ImportError
         "from server.commands.main import main\n"

@@ -91,7 +91,12 @@ def test_rows_by_columns_with_gutters_and_reading_order():
     # no two panels overlap
     for i, a in enumerate(panels):
         for b in panels[i + 1:]:
-            assert a.rect.right <= b.rect.x or b.rect.right <= a.rect.x or a.rect.bottom <= b.rect.y or b.rect.bottom <= a.rect.y
+            assert (
+                a.rect.right <= b.rect.x
+                or b.rect.right <= a.rect.x
+                or a.rect.bottom <= b.rect.y
+                or b.rect.bottom <= a.rect.y
+            )
 
 
 @pytest.mark.parametrize("name,count", [("1 panel", 1), ("2 tiers", 2), ("3 tiers", 3), ("4-koma", 4), ("2x3 grid", 6)])

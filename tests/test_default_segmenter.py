@@ -40,7 +40,9 @@ def photo(path: Path) -> Path:
 def test_the_resolver_picks_the_first_installed_of_the_default_order(only_isnet):
     assert registry.resolve(None, weights=only_isnet) == "isnet"
     assert registry.resolve(None, installed=lambda name: name in ("selfie", "rvm")) == "rvm"  # by rank, not listing
-    assert registry.resolve(None, installed=lambda name: False) == vocabulary.default_order()[0]  # names what to install
+    assert (
+        registry.resolve(None, installed=lambda name: False) == vocabulary.default_order()[0]
+    )  # names what to install
     assert registry.resolve("maskrcnn", installed=lambda name: False) == "maskrcnn"  # a named one is never replaced
     with pytest.raises(registry.UnknownSegmenterError):
         registry.resolve("nope")

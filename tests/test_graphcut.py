@@ -1,4 +1,5 @@
-"""The grid graph cut (server/pipeline/graphcut.py): the exact minimum on small grids, and edges that follow the photo."""
+"""The grid graph cut (server/pipeline/graphcut.py): the exact minimum on small grids, and edges that follow the
+photo."""
 
 from __future__ import annotations
 

@@ -50,7 +50,11 @@ def mean_ious(predictions, persons_dev) -> dict[str, float]:
     scores: dict[str, list[float]] = {}
     for name, parts in predictions.items():
         truth = load_pair(persons_dev, name)[1]
-        candidates = {"rvm": parts["rvm"].alpha, "isnet": parts["isnet"].alpha, "best": BestSegmenter.merge(parts).alpha}
+        candidates = {
+            "rvm": parts["rvm"].alpha,
+            "isnet": parts["isnet"].alpha,
+            "best": BestSegmenter.merge(parts).alpha,
+        }
         for key, alpha in candidates.items():
             scores.setdefault(key, []).append(iou(alpha, truth))
     return {key: float(np.mean(values)) for key, values in scores.items()}
@@ -62,7 +66,9 @@ def test_port_matches_onnxruntime(best, persons_dev, weights, tmp_path_factory):
     by_size = sorted(stems(persons_dev), key=lambda n: photo_pixels(persons_dev, n))
     names = [by_size[0], by_size[len(by_size) // 2], by_size[-1]]  # smallest, middle, largest (shrunk to 1024²)
     try:
-        model = onnx_isnet.write_model(weights / "sources" / "isnet", tmp_path_factory.mktemp("isnet-onnx") / "isnet.onnx")
+        model = onnx_isnet.write_model(
+            weights / "sources" / "isnet", tmp_path_factory.mktemp("isnet-onnx") / "isnet.onnx"
+        )
         python = onnx_isnet.install_onnxruntime(tmp_path_factory.mktemp("onnxruntime-venv"))
         out = tmp_path_factory.mktemp("onnx-out")
         onnx_isnet.run_reference(python, model, [persons_dev / "images" / f"{n}.jpg" for n in names], out)

@@ -88,14 +88,25 @@ def _reshape_initializer(graph, name: str) -> None:
     tensor.CopyFrom(numpy_helper.from_array(np.concatenate([array, array[:1]]), name))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda g: _set_attribute(g, "Resize", "mode", "nearest"), "resize"),
-    (lambda g: _set_attribute(g, "Conv", "strides", [1, 1]), "strides"),
-    (lambda g: _set_attribute(g, "InstanceNormalization", "epsilon", 1e-3), "ε"),
-    (lambda g: _rename_initializer(g, "hr_branch.conv_hr2x.3.layers.0.weight", "hr_branch.conv_hr2x.9.layers.0.weight"), "not a convolution"),
-    (lambda g: _reshape_initializer(g, "f_branch.conv_f2x.layers.1.bnorm.running_var"), "shape"),
-    (lambda g: g.node.remove(next(n for n in g.node if n.op_type == "Conv")), "strides|group|shape|lacks"),  # the rest shifts by one
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda g: _set_attribute(g, "Resize", "mode", "nearest"), "resize"),
+        (lambda g: _set_attribute(g, "Conv", "strides", [1, 1]), "strides"),
+        (lambda g: _set_attribute(g, "InstanceNormalization", "epsilon", 1e-3), "ε"),
+        (
+            lambda g: _rename_initializer(
+                g, "hr_branch.conv_hr2x.3.layers.0.weight", "hr_branch.conv_hr2x.9.layers.0.weight"
+            ),
+            "not a convolution",
+        ),
+        (lambda g: _reshape_initializer(g, "f_branch.conv_f2x.layers.1.bnorm.running_var"), "shape"),
+        (
+            lambda g: g.node.remove(next(n for n in g.node if n.op_type == "Conv")),
+            "strides|group|shape|lacks",
+        ),  # the rest shifts by one
+    ],
+)
 def test_converter_rejects_a_changed_graph(onnx_bytes, change, message):
     with pytest.raises(ConversionError, match=message):
         state_dict(_mutated(onnx_bytes, change))

@@ -66,7 +66,9 @@ def test_random_weights_whole_pipeline_through_the_server(random_weights, person
                     if name == "parsing":
                         parts = {k.removeprefix("part:") for k in reply.frames if k.startswith("part:")}
                         assert parts == set(LIP_LABELS[1:])
-                        assert all(np.frombuffer(reply.frames[f"part:{p}"], np.uint8).size == width * height for p in parts)
+                        assert all(
+                            np.frombuffer(reply.frames[f"part:{p}"], np.uint8).size == width * height for p in parts
+                        )
             # the instances op lists maskrcnn's people with the request's own options
             rgb = small_photo(persons_dev, stems(persons_dev, 1)[0])
             height, width = rgb.shape[:2]
@@ -150,7 +152,13 @@ def test_selection_refuses_bad_values():
         select(masks, [25.0, 5.0], masks.shape[1:])  # between the discs: refused, not an empty mask
     with pytest.raises(OptionError, match="none found in the photo"):
         select(np.zeros((0, *masks.shape[1:]), np.float32), [25.0, 5.0], masks.shape[1:])
-    for bad in ({"selection": "biggest"}, {"selection": True}, {"selection": [1, 2, 3]}, {"threshold": 2}, {"colour": 1}):
+    for bad in (
+        {"selection": "biggest"},
+        {"selection": True},
+        {"selection": [1, 2, 3]},
+        {"threshold": 2},
+        {"colour": 1},
+    ):
         with pytest.raises(OptionError):
             check_options(MASKRCNN_OPTIONS, bad, "maskrcnn")
 
@@ -186,7 +194,9 @@ def test_parsing_loader_names_a_missing_or_misshaped_tensor(schp_checkpoint):
         load_schp_state(SCHPNet(), missing)
     misshaped = dict(schp_checkpoint)
     misshaped["module.fushion.3.weight"] = torch.zeros(7, 256, 1, 1)  # another dataset's head (7 labels)
-    with pytest.raises(ValueError, match=r"'fushion\.3\.weight' has shape \(7, 256, 1, 1\), expected \(20, 256, 1, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"'fushion\.3\.weight' has shape \(7, 256, 1, 1\), expected \(20, 256, 1, 1\)"
+    ):
         load_schp_state(SCHPNet(), misshaped)
     extra = dict(schp_checkpoint, **{"module.aux.weight": torch.zeros(1)})
     with pytest.raises(ValueError, match=r"unexpected tensor 'aux\.weight'"):
@@ -198,7 +208,9 @@ def test_parsing_loader_names_a_missing_or_misshaped_tensor(schp_checkpoint):
 REAL = os.environ.get("PERSON_CUTOUT_REAL_WEIGHTS")
 
 
-@pytest.mark.skipif(not REAL, reason="PERSON_CUTOUT_REAL_WEIGHTS is not set: no real maskrcnn/deeplab/parsing weights to measure")
+@pytest.mark.skipif(
+    not REAL, reason="PERSON_CUTOUT_REAL_WEIGHTS is not set: no real maskrcnn/deeplab/parsing weights to measure"
+)
 @pytest.mark.parametrize("name", NAMES)
 def test_real_weights_reach_mean_iou_090(persons_dev, name):
     segmenter = registry.create(name, "cpu", Path(REAL))

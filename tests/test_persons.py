@@ -62,7 +62,8 @@ def square_view(rgb: np.ndarray) -> np.ndarray:
 
 @pytest.mark.network_runtime
 def test_port_matches_the_tfjs_runtime(detector, sources, persons_dev, tfjs_runtime, tmp_path_factory):
-    """Heatmap and box sides as the TF.js graph run by TF.js (wasm); the people decoded from them as the graph's own decoding."""
+    """Heatmap and box sides as the TF.js graph run by TF.js (wasm); the people decoded from them as the graph's own
+    decoding."""
     from server.bench.references.tfjs_centernet import run_centernet
 
     runtime = tfjs_runtime
@@ -80,7 +81,10 @@ def test_port_matches_the_tfjs_runtime(detector, sources, persons_dev, tfjs_runt
         theirs = ref.detections[(ref.detections[:, 5] == 0) & (ref.detections[:, 4] >= DEFAULT_MIN_SCORE)][:, :5]
         theirs = suppress(np.ascontiguousarray(theirs), NMS_IOU)
         ours = suppress(decode(heat, sides, DEFAULT_MIN_SCORE), NMS_IOU)
-        print(f"{name}: max |Δheatmap| {heat_diff:.1e}, max |Δsides| {sides_diff:.3f} px, people {len(ours)} / {len(theirs)}")
+        print(
+            f"{name}: max |Δheatmap| {heat_diff:.1e}, max |Δsides| {sides_diff:.3f} px, "
+            f"people {len(ours)} / {len(theirs)}"
+        )
         assert heat_diff < 1e-3 and sides_diff < 0.1
         assert len(ours) == len(theirs)
         for mine, their in zip(ours, theirs, strict=True):  # both best score first
@@ -200,7 +204,9 @@ def test_converter_refuses_a_renamed_layer(graph_copy):
 
 def test_converter_refuses_a_different_activation(graph_copy):
     graph, folder = graph_copy
-    node = next(n for n in graph["modelTopology"]["node"] if n["name"] == "tower_0/MobilenetV3/expanded_conv_1/expand/Relu")
+    node = next(
+        n for n in graph["modelTopology"]["node"] if n["name"] == "tower_0/MobilenetV3/expanded_conv_1/expand/Relu"
+    )
     node["attr"]["fused_ops"]["list"]["s"] = [s for s in node["attr"]["fused_ops"]["list"]["s"][:1]]  # BiasAdd only
     with pytest.raises(ConversionError, match="activation"):
         state_dict_from_tfjs(*write_graph(graph, folder))
@@ -242,7 +248,9 @@ def test_decode_puts_boxes_around_heatmap_peaks():
     sides[25, 5] = (4, 4, 4, 4)
     boxes = decode(heat, sides, 0.3)
     boxes = boxes[np.argsort(-boxes[:, 4])]
-    np.testing.assert_allclose(boxes, [[80 - 8, 40 - 30, 80 + 10, 40 + 50, 0.9], [20 - 4, 100 - 4, 20 + 4, 100 + 4, 0.4]], rtol=1e-6)
+    np.testing.assert_allclose(
+        boxes, [[80 - 8, 40 - 30, 80 + 10, 40 + 50, 0.9], [20 - 4, 100 - 4, 20 + 4, 100 + 4, 0.4]], rtol=1e-6
+    )
 
 
 def test_suppress_keeps_the_best_of_overlapping_boxes():

@@ -25,8 +25,17 @@ def test_options_are_split_between_pipeline_and_segmenter():
     assert parsed.edges == "fast" and parsed.comic == {"style": "manga"} and parsed.segmenter_options == {"view": 512}
 
 
-@pytest.mark.parametrize("options", [{"edges": "sharp"}, {"foreground": "yes"}, {"parts": 1}, {"comic": 3}, {"comic": {"lines": 2}},
-                                     {"comic": {"style": "cartoon", "soft_edges": "no"}}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"edges": "sharp"},
+        {"foreground": "yes"},
+        {"parts": 1},
+        {"comic": 3},
+        {"comic": {"lines": 2}},
+        {"comic": {"style": "cartoon", "soft_edges": "no"}},
+    ],
+)
 def test_bad_options_are_refused(options):
     with pytest.raises(OptionError):
         parse_options(options)
@@ -76,7 +85,9 @@ def test_two_photos_with_one_output_are_refused_before_any_work(tmp_path):
 
 
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -283,7 +294,9 @@ def _png_declaring(path: Path, width: int, height: int) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -331,9 +344,22 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
     started_file = tmp_path / "started"
 
     def run():
-        outcome["code"] = cli("cutout", photo_file(tmp_path / "in.png", _halves()), "-o", tmp_path / "out.png",
-                              "--segmenter", "slow", "--option", "seconds=60", "--option", f"started_file={started_file}",
-                              "--connect", endpoint, "--silence-timeout", "2")
+        outcome["code"] = cli(
+            "cutout",
+            photo_file(tmp_path / "in.png", _halves()),
+            "-o",
+            tmp_path / "out.png",
+            "--segmenter",
+            "slow",
+            "--option",
+            "seconds=60",
+            "--option",
+            f"started_file={started_file}",
+            "--connect",
+            endpoint,
+            "--silence-timeout",
+            "2",
+        )
         outcome["returned"] = time.monotonic()
 
     killed = kill_server_mid_job(process, threading.Thread(target=run), started_file.exists)
@@ -347,7 +373,8 @@ def test_cli_notices_a_killed_server_within_its_silence_timeout(cli, tmp_path, c
 
 
 def test_pipeline_passes_progress_into_edges_and_comic():
-    """Issue 14, defect 5: the pipeline gave edges.matte_edges and comic.render no progress, so cancel could not reach them."""
+    """Issue 14, defect 5: the pipeline gave edges.matte_edges and comic.render no progress, so cancel could not
+    reach them."""
     from server.pipeline.cutout import run_cutout
     from server.pipeline.model_cache import ModelCache
     from tests import doubles

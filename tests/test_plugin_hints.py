@@ -56,7 +56,9 @@ def test_the_selection_keeps_and_a_black_stroke_wins_over_it():
     selection[1, 1] = 100  # a feathered edge under half: not selected
     rgba = np.zeros((5, 6, 4), np.uint8)
     rgba[2, :, 3] = 255  # a black line across the selection
-    got = frame(hints.hints_frame((6, 5), (rgba.tobytes(), (6, 5), (0, 0)), (selection.tobytes(), (6, 5), (0, 0))), 6, 5)
+    got = frame(
+        hints.hints_frame((6, 5), (rgba.tobytes(), (6, 5), (0, 0)), (selection.tobytes(), (6, 5), (0, 0))), 6, 5
+    )
     assert np.all(got[2] == 0)
     assert got[1, 1] == 128 and np.all(got[1, 2:5] == 255) and np.all(got[3, 1:5] == 255)
     assert got[0].tolist() == [128] * 6 and got[4].tolist() == [128] * 6

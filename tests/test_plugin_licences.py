@@ -16,7 +16,9 @@ from cutout_common import vocabulary
 
 def test_only_weights_that_need_consent_are_asked_about():
     assert licences.needs_notice("isnet") and licences.needs_notice("best")
-    assert not any(licences.needs_notice(name) for name in ("default", "rvm", "selfie", "maskrcnn", "deeplab", "parsing"))
+    assert not any(
+        licences.needs_notice(name) for name in ("default", "rvm", "selfie", "maskrcnn", "deeplab", "parsing")
+    )
 
 
 def test_the_licence_and_its_words_come_from_the_vocabulary_whatever_the_server_says():

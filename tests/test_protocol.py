@@ -44,7 +44,9 @@ def test_module_imports_nothing_heavy():
 
 def test_cutout_round_trip():
     pixels = bytes(range(36))
-    frames = encode_image_request("cutout", pixels, 4, 3, "RGB8", segmenter="selfie", options={"edges": "fast"}, request_id="abc")
+    frames = encode_image_request(
+        "cutout", pixels, 4, 3, "RGB8", segmenter="selfie", options={"edges": "fast"}, request_id="abc"
+    )
     request = parse(frames)
     assert (request.id, request.op, request.width, request.height, request.format) == ("abc", "cutout", 4, 3, "RGB8")
     assert request.stride == 12 and request.segmenter == "selfie" and request.options == {"edges": "fast"}
@@ -70,7 +72,10 @@ def test_result_round_trip_with_named_frames():
     mask, fg = bytes([0, 128, 255, 7]), bytes(12)
     frames = protocol.encode_result(
         "r1",
-        [(protocol.frame_description("mask", "GRAY8", 2, 2), mask), (protocol.frame_description("foreground", "RGB8", 2, 2), fg)],
+        [
+            (protocol.frame_description("mask", "GRAY8", 2, 2), mask),
+            (protocol.frame_description("foreground", "RGB8", 2, 2), fg),
+        ],
         segmenter="rvm",
     )
     reply = parse_reply(frames)

@@ -163,8 +163,25 @@ def test_the_real_command_with_the_default_segmenter(tmp_path):
     out = tmp_path / "mask.png"
     # this checkout's modules first, whichever checkout the environment's .pth names
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "gimp_plugin")])}
-    result = subprocess.run([sys.executable, "-m", "server", "cutout", str(ASTRONAUT), "-o", str(out), "--mask",
-                             "--hints", str(hints_file)], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "cutout",
+            str(ASTRONAUT),
+            "-o",
+            str(out),
+            "--mask",
+            "--hints",
+            str(hints_file),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     mask = np.asarray(Image.open(out))
     assert np.all(mask[hints == 0] == 0)

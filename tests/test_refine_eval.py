@@ -59,7 +59,9 @@ def test_eval_clicks_prints_the_curve_and_writes_it_per_photo(persons_dev, tmp_p
     mean = [np.mean([float(r[f"iou_{k}"]) for r in rows]) for k in range(3)]
     assert f"| mean IoU | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} |" in printed
     oracle_mean = [np.mean([float(r[f"oracle_{k}"]) for r in rows]) for k in range(3)]
-    assert f"every mistake a click lands on: {oracle_mean[0]:.3f} | {oracle_mean[1]:.3f} | {oracle_mean[2]:.3f}" in printed
+    assert (
+        f"every mistake a click lands on: {oracle_mean[0]:.3f} | {oracle_mean[1]:.3f} | {oracle_mean[2]:.3f}" in printed
+    )
 
 
 def test_eval_clicks_through_a_server_gives_the_same_curves(persons_dev):

@@ -141,7 +141,9 @@ def test_load_32_clients_x_20_requests_through_the_broker():
                 for number in range(20):
                     rgb = photo(6, 5, seed=index * 100 + number)
                     request_id = f"c{index}-r{number}"
-                    frames = protocol.encode_image_request("cutout", rgb.tobytes(), 5, 6, "RGB8", segmenter="brightness", request_id=request_id)
+                    frames = protocol.encode_image_request(
+                        "cutout", rgb.tobytes(), 5, 6, "RGB8", segmenter="brightness", request_id=request_id
+                    )
                     try:
                         reply = c.request(frames)
                     except ServerError as exc:
@@ -187,7 +189,15 @@ def test_killed_worker_request_is_requeued_to_another_worker():
         def ask():
             with Client(broker.frontend, deadline=60, silence_timeout=30) as c:
                 try:
-                    reply = c.cutout(rgb.tobytes(), 8, 8, "RGB8", segmenter="slow", options={"seconds": 2}, on_progress=lambda s, f: progressed.set())
+                    reply = c.cutout(
+                        rgb.tobytes(),
+                        8,
+                        8,
+                        "RGB8",
+                        segmenter="slow",
+                        options={"seconds": 2},
+                        on_progress=lambda s, f: progressed.set(),
+                    )
                     outcome["mask"] = np.frombuffer(reply.frames["mask"], np.uint8).reshape(8, 8)
                 except ServerError as exc:
                     outcome["error"] = exc.code
@@ -222,7 +232,15 @@ def test_request_lost_twice_is_answered_with_an_error():
         def ask():
             with Client(broker.frontend, deadline=30, silence_timeout=20) as c:
                 try:
-                    c.cutout(photo(8, 8).tobytes(), 8, 8, "RGB8", segmenter="slow", options={"seconds": 5}, on_progress=lambda s, f: progressed.set())
+                    c.cutout(
+                        photo(8, 8).tobytes(),
+                        8,
+                        8,
+                        "RGB8",
+                        segmenter="slow",
+                        options={"seconds": 5},
+                        on_progress=lambda s, f: progressed.set(),
+                    )
                 except ServerError as exc:
                     outcome["error"] = exc.code
 
@@ -284,7 +302,13 @@ def test_curve_admits_known_keys_only(tmp_path):
         np.testing.assert_array_equal(np.frombuffer(reply.frames["mask"], np.uint8).reshape(4, 4), expected_mask(rgb))
         stranger_public, stranger_secret, _ = client_keys(str(tmp_path / "strangers"))
         server_public = client_keys(str(tmp_path / "keys"))[2]
-        with Client(started.endpoint, deadline=3, silence_timeout=1, retries=0, curve=(stranger_public, stranger_secret, server_public)) as c:
+        with Client(
+            started.endpoint,
+            deadline=3,
+            silence_timeout=1,
+            retries=0,
+            curve=(stranger_public, stranger_secret, server_public),
+        ) as c:
             with pytest.raises(ServerError) as info:
                 c.cutout(rgb.tobytes(), 4, 4, "RGB8", segmenter="brightness")
         assert info.value.code in ("timeout", "deadline")
@@ -315,8 +339,11 @@ def broker_with_a_worker() -> Iterator[tuple[BrokerRunning, zmq.Socket]]:
 def test_broker_survives_a_huge_integer_timeout():
     """Defect 1, broker side: the deadline code overflowed float() on a 401-digit integer and stopped the broker."""
     with broker_with_a_worker() as (broker, sock):
-        header = (b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
-                  + b"0" * 400 + b"}")
+        header = (
+            b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
+            + b"0" * 400
+            + b"}"
+        )
         sock.send_multipart([header, bytes(12)])
         assert sock.poll(5000), "no answer: the broker died"
         reply = protocol.parse_reply(sock.recv_multipart())
@@ -383,7 +410,9 @@ def test_broker_sockets_limit_the_message_size():
     try:
         for side in (broker.broker.frontend, broker.broker.backend):
             assert side.getsockopt(zmq.MAXMSGSIZE) == protocol.max_frame_bytes(1000)
-        sock.send_multipart([b'{"v":1,"id":"big","op":"cutout","width":10,"height":10,"format":"RGBA8"}', bytes(4 << 20)])
+        sock.send_multipart(
+            [b'{"v":1,"id":"big","op":"cutout","width":10,"height":10,"format":"RGBA8"}', bytes(4 << 20)]
+        )
         assert not sock.poll(1500), "the broker read a 4 MB frame with a 1000-pixel limit"
     finally:
         sock.close(0)
@@ -396,7 +425,9 @@ def _server_process() -> tuple[subprocess.Popen, str]:
         "s = Server(ServerConfig(endpoint='tcp://127.0.0.1:*'), factory=doubles.factory, names=list(doubles.DOUBLES)); "
         "print(s.bind(), flush=True); s.serve_forever()"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     return process, process.stdout.readline().strip()
 
 
@@ -445,12 +476,30 @@ def test_source_address_endpoint_forms_are_refused_without_keys():
     """Defect 3: 'tcp://0.0.0.0:P@127.0.0.1' passed the loopback check (urlsplit read the host after '@')."""
     from server.transport.security import check_bind
 
-    for endpoint in ("tcp://0.0.0.0:5555@127.0.0.1", "tcp://127.0.0.1;0.0.0.0:5555", "tcp://0.0.0.0:5555;127.0.0.1:5555",
-                     "tcp://127.1:5555", "tcp://lo:5555", "tcp://::1:5555", "tcp://[::1:5555", "tcp://127.0.0.1:55555555",
-                     "tcp://127.0.0.1", "tcp://user@127.0.0.1:5555", "TCP://127.0.0.1:5555", "tcp://[::]:5555"):
+    for endpoint in (
+        "tcp://0.0.0.0:5555@127.0.0.1",
+        "tcp://127.0.0.1;0.0.0.0:5555",
+        "tcp://0.0.0.0:5555;127.0.0.1:5555",
+        "tcp://127.1:5555",
+        "tcp://lo:5555",
+        "tcp://::1:5555",
+        "tcp://[::1:5555",
+        "tcp://127.0.0.1:55555555",
+        "tcp://127.0.0.1",
+        "tcp://user@127.0.0.1:5555",
+        "TCP://127.0.0.1:5555",
+        "tcp://[::]:5555",
+    ):
         with pytest.raises(SecurityError):
             check_bind(endpoint, insecure=False, curve_dir=None)
-    for endpoint in ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*", "tcp://localhost:0", "tcp://[::1]:5555", "ipc:///tmp/x", "inproc://x"):
+    for endpoint in (
+        "tcp://127.0.0.1:5555",
+        "tcp://127.0.0.1:*",
+        "tcp://localhost:0",
+        "tcp://[::1]:5555",
+        "ipc:///tmp/x",
+        "inproc://x",
+    ):
         check_bind(endpoint, insecure=False, curve_dir=None)
     with pytest.raises(SecurityError, match="--insecure"):
         Server(ServerConfig(endpoint="tcp://0.0.0.0:*@127.0.0.1"), factory=doubles.factory, names=NAMES).bind()
@@ -490,7 +539,8 @@ def test_ipv6_loopback_endpoint_binds_and_serves():
 
 
 def test_broker_curve_admits_allowed_workers_only_end_to_end(tmp_path):
-    """Defect 4: a key-less worker on a CURVE broker's backend got CURVE clients' photos; 'worker --curve' could not connect."""
+    """Defect 4: a key-less worker on a CURVE broker's backend got CURVE clients' photos; 'worker --curve' could not
+    connect."""
     from server.transport.security import client_keys, generate_keys, worker_keys
 
     keys, strangers = tmp_path / "keys", tmp_path / "strangers"
@@ -500,7 +550,10 @@ def test_broker_curve_admits_allowed_workers_only_end_to_end(tmp_path):
     broker = BrokerRunning(curve_dir=str(keys))
     server_public = client_keys(str(keys))[2]
     stranger_public, stranger_secret, _ = worker_keys(str(strangers))
-    outsiders = [WorkerThread(broker.backend), WorkerThread(broker.backend, curve=(stranger_public, stranger_secret, server_public))]
+    outsiders = [
+        WorkerThread(broker.backend),
+        WorkerThread(broker.backend, curve=(stranger_public, stranger_secret, server_public)),
+    ]
     allowed = None
     try:
         # started after the outsiders with the same heartbeat: once the broker has heard its READY and three
@@ -536,8 +589,11 @@ def _message_strategy():
     huge = st.sampled_from([10**400, -(10**400), 2**63, -(2**63), 2**64, 1e308, -1e308, 5e-324, -0.0, -1, 0])
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), huge, st.floats(allow_nan=False, allow_infinity=False),
                         st.text(max_size=12), odd_text)
-    anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-                            max_leaves=6)
+    anything = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+        max_leaves=6,
+    )
     options = st.fixed_dictionaries({}, optional={
         "edges": st.sampled_from(["off", "fast", "best", "sharp"]),
         "foreground": st.booleans(),
@@ -581,7 +637,11 @@ def _data_frame(kind: str, header: dict) -> bytes:
     size = 0
     if all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)) and isinstance(fmt, str) \
             and fmt in protocol.PIXEL_FORMATS:
-        size = stride if isinstance(stride, int) and not isinstance(stride, bool) and stride > 0 else width * protocol.PIXEL_FORMATS[fmt]
+        size = (
+            stride
+            if isinstance(stride, int) and not isinstance(stride, bool) and stride > 0
+            else width * protocol.PIXEL_FORMATS[fmt]
+        )
         size = size * height if 0 < size * height <= 4096 else 7
     return {"right": bytes(size), "empty": b"", "short": bytes(max(size - 1, 0)), "long": bytes(size + 1)}[kind]
 

@@ -51,7 +51,9 @@ def test_port_matches_the_tfjs_runtime(rvm, sources, persons_dev, tfjs_runtime, 
         alpha, foreground, _ = rvm.matte(rgb, ratio)
         alpha_diff = float(np.abs(alpha - reference[name].alpha).mean())
         fgr_diff = float(np.abs(foreground - reference[name].foreground).mean())
-        print(f"{name} {rgb.shape[1]}×{rgb.shape[0]} ratio {ratio:.3f}: |Δalpha| {alpha_diff:.2e}, |Δfgr| {fgr_diff:.2e}")
+        print(
+            f"{name} {rgb.shape[1]}×{rgb.shape[0]} ratio {ratio:.3f}: |Δalpha| {alpha_diff:.2e}, |Δfgr| {fgr_diff:.2e}"
+        )
         assert alpha.shape == rgb.shape[:2] and foreground.shape == rgb.shape
         assert alpha_diff <= 0.01 and fgr_diff <= 0.01
 
@@ -164,7 +166,13 @@ def test_first_frame_gru_is_the_cell_with_a_zero_state(channels):
 
 
 def test_downsample_ratio_gives_the_view_size():
-    for height, width, view in [(4000, 6000, 512), (3000, 4000, 512), (480, 640, 512), (997, 1511, 384), (333, 200, 512)]:
+    for height, width, view in [
+        (4000, 6000, 512),
+        (3000, 4000, 512),
+        (480, 640, 512),
+        (997, 1511, 384),
+        (333, 200, 512),
+    ]:
         ratio = downsample_ratio(height, width, view)
         assert int(np.float32(max(height, width)) * np.float32(ratio)) == view
 
@@ -185,7 +193,8 @@ def test_24_megapixels_stay_within_bounded_memory(weights, rvm):
         open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
         before = status("VmRSS:")
         prediction = segmenter.predict(rgb)
-        print(json.dumps({{"before": before * 1024, "after": status("VmHWM:") * 1024, "shape": list(prediction.alpha.shape)}}))
+        print(json.dumps({{"before": before * 1024, "after": status("VmHWM:") * 1024,
+                          "shape": list(prediction.alpha.shape)}}))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -65,7 +65,9 @@ def test_cutout_returns_the_segmenters_mask_exactly(running):
     rgb = photo()
     stages = []
     with client(running.endpoint) as c:
-        reply = c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="brightness", on_progress=lambda s, f: stages.append(s))
+        reply = c.cutout(
+            rgb.tobytes(), 64, 48, "RGB8", segmenter="brightness", on_progress=lambda s, f: stages.append(s)
+        )
     mask = np.frombuffer(reply.frames["mask"], np.uint8).reshape(48, 64)
     np.testing.assert_array_equal(mask, expected_mask(rgb))
     assert reply.header["segmenter"] == "brightness"
@@ -143,7 +145,9 @@ def test_malformed_request_does_not_disturb_a_concurrent_good_one(running):
         assert answer.type == "error" and answer.header["code"] in ("bad_json", "bad_frame_size")
     raw.close(0)
     thread.join(30)
-    np.testing.assert_array_equal(np.frombuffer(results["good"].frames["mask"], np.uint8).reshape(48, 64), expected_mask(rgb))
+    np.testing.assert_array_equal(
+        np.frombuffer(results["good"].frames["mask"], np.uint8).reshape(48, 64), expected_mask(rgb)
+    )
 
 
 def test_errors_are_answered_with_codes(running):
@@ -181,7 +185,15 @@ def test_cancel_stops_waiting_and_the_server_moves_on(running):
     cancel_at = time.monotonic() + 0.3
     with client(running.endpoint) as c:
         with pytest.raises(ServerError) as info:
-            c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="slow", options={"seconds": 5}, cancelled=lambda: time.monotonic() > cancel_at)
+            c.cutout(
+                rgb.tobytes(),
+                64,
+                48,
+                "RGB8",
+                segmenter="slow",
+                options={"seconds": 5},
+                cancelled=lambda: time.monotonic() > cancel_at,
+            )
         assert info.value.code == "cancelled"
         started = time.monotonic()
         assert c.cutout(rgb.tobytes(), 64, 48, "RGB8", segmenter="brightness").type == "result"
@@ -207,7 +219,9 @@ def test_full_queue_answers_busy_with_a_retry_hint():
 
         def send(index: int) -> None:
             socket.send_multipart(
-                protocol.encode_image_request("cutout", bytes(12), 2, 2, "RGB8", segmenter="slow", options={"seconds": 1}, request_id=f"r{index}")
+                protocol.encode_image_request(
+                    "cutout", bytes(12), 2, 2, "RGB8", segmenter="slow", options={"seconds": 1}, request_id=f"r{index}"
+                )
             )
 
         # r0 first, until its progress shows the worker has taken it off the queue; then r1 waits in the
@@ -274,7 +288,9 @@ def raw_socket(endpoint: str) -> zmq.Socket:
     return sock
 
 
-def collect(sock: zmq.Socket, finals_wanted: int, timeout: float, quiet_after: float = 0.0) -> list[tuple[float, protocol.Reply]]:
+def collect(
+    sock: zmq.Socket, finals_wanted: int, timeout: float, quiet_after: float = 0.0
+) -> list[tuple[float, protocol.Reply]]:
     """(arrival time, reply) for everything until ``finals_wanted`` finals came, then ``quiet_after`` s more."""
     replies: list[tuple[float, protocol.Reply]] = []
     end = time.monotonic() + timeout
@@ -287,10 +303,19 @@ def collect(sock: zmq.Socket, finals_wanted: int, timeout: float, quiet_after: f
     return replies
 
 
-def image_frames(request_id: str, segmenter: str = "brightness", size: tuple[int, int] = (4, 4), **options) -> list[bytes]:
+def image_frames(
+    request_id: str, segmenter: str = "brightness", size: tuple[int, int] = (4, 4), **options
+) -> list[bytes]:
     height, width = size
     return protocol.encode_image_request(
-        "cutout", photo(height, width).tobytes(), width, height, "RGB8", segmenter=segmenter, options=options, request_id=request_id
+        "cutout",
+        photo(height, width).tobytes(),
+        width,
+        height,
+        "RGB8",
+        segmenter=segmenter,
+        options=options,
+        request_id=request_id,
     )
 
 
@@ -298,8 +323,11 @@ def test_huge_integer_timeout_is_refused_and_the_server_lives(running):
     """Defect 1: ``"timeout": 1`` and 400 zeros overflowed float() in the I/O thread and stopped the server."""
     sock = raw_socket(running.endpoint)
     try:
-        header = (b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
-                  + b"0" * 400 + b"}")
+        header = (
+            b'{"v":1,"id":"t","op":"cutout","width":2,"height":2,"format":"RGB8","segmenter":"brightness","timeout":1'
+            + b"0" * 400
+            + b"}"
+        )
         sock.send_multipart([header, bytes(12)])
         assert sock.poll(5000), "no answer: the server's I/O thread died"
         reply = protocol.parse_reply(sock.recv_multipart())
@@ -354,7 +382,9 @@ def test_oversized_frame_is_cut_off_by_the_socket():
     small = Running(max_pixels=1000)
     sock = raw_socket(small.endpoint)
     try:
-        sock.send_multipart([b'{"v":1,"id":"big","op":"cutout","width":10,"height":10,"format":"RGBA8"}', bytes(4 << 20)])
+        sock.send_multipart(
+            [b'{"v":1,"id":"big","op":"cutout","width":10,"height":10,"format":"RGBA8"}', bytes(4 << 20)]
+        )
         assert not sock.poll(1500), "the server read a 4 MB frame with a 1000-pixel limit"
         with client(small.endpoint, deadline=5) as c:  # and it serves others
             assert c.request(protocol.encode_request("ping")).header["pong"] is True

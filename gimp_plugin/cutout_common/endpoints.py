@@ -89,7 +89,9 @@ def parse_connect(endpoint: str) -> Endpoint:
             raise ValueError(f"{endpoint!r} names no socket file")
         return parsed
     if parsed.scheme != "tcp":
-        raise ValueError(f"{endpoint!r}: the server is reached over tcp:// (or ipc:// on this machine), not {parsed.scheme}://")
+        raise ValueError(
+            f"{endpoint!r}: the server is reached over tcp:// (or ipc:// on this machine), not {parsed.scheme}://"
+        )
     if parsed.host == "*" or parsed.port == "*" or int(parsed.port or 0) == 0:
         raise ValueError(f"{endpoint!r} names no single server: give a host name or address and a port number")
     return parsed

@@ -222,7 +222,9 @@ def _timeout(header: dict[str, Any]) -> float | None:
     if value is None and "timeout" not in header:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT:
-        raise ProtocolError("bad_field", f"field 'timeout' must be a number of seconds, more than 0 and at most {MAX_TIMEOUT:.0f}")
+        raise ProtocolError(
+            "bad_field", f"field 'timeout' must be a number of seconds, more than 0 and at most {MAX_TIMEOUT:.0f}"
+        )
     return float(value)
 
 
@@ -235,7 +237,9 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 # --------------------------------------------------------------------------- requests
 
 
-def encode_request(op: str, request_id: str | None = None, frames: list[bytes] | None = None, **fields: Any) -> list[bytes]:
+def encode_request(
+    op: str, request_id: str | None = None, frames: list[bytes] | None = None, **fields: Any
+) -> list[bytes]:
     """Frames of a request (header first). ``fields`` go into the header as given."""
     header = {"v": VERSION, "id": request_id or new_id(), "op": op, **fields}
     return [_dumps(header), *(frames or [])]
@@ -322,10 +326,13 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
         raise ProtocolError("bad_field", f"width and height must be 1..{MAX_DIMENSION}, got {width}×{height}")
     if width * height > max_pixels:
         raise ProtocolError(
-            "too_large", f"{width}×{height} = {width * height / 1e6:.1f} MP exceeds the limit of {max_pixels / 1e6:.1f} MP"
+            "too_large",
+            f"{width}×{height} = {width * height / 1e6:.1f} MP exceeds the limit of {max_pixels / 1e6:.1f} MP",
         )
     if fmt not in PIXEL_FORMATS:
-        raise ProtocolError("bad_format", f"pixel format {fmt[:20]!r} is not supported; use one of {', '.join(PIXEL_FORMATS)}")
+        raise ProtocolError(
+            "bad_format", f"pixel format {fmt[:20]!r} is not supported; use one of {', '.join(PIXEL_FORMATS)}"
+        )
     row_bytes = width * PIXEL_FORMATS[fmt]
     stride = _field(header, "stride", int, required=False)
     stride = row_bytes if stride is None else stride
@@ -333,20 +340,31 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
         raise ProtocolError("bad_field", f"stride {stride} must be at least {row_bytes} (width × bytes per pixel)")
     segmenter = _field(header, "segmenter", str, required=False)
     if segmenter is not None and segmenters is not None and segmenter not in segmenters:
-        raise ProtocolError("unknown_segmenter", f"unknown segmenter {segmenter[:40]!r}; known: {', '.join(segmenters)}")
+        raise ProtocolError(
+            "unknown_segmenter", f"unknown segmenter {segmenter[:40]!r}; known: {', '.join(segmenters)}"
+        )
     options = _field(header, "options", dict, required=False) or {}
     expected = stride * height
     if expected > max_frame_bytes(max_pixels):
-        raise ProtocolError("too_large", f"a pixel frame of {expected} bytes exceeds the limit of {max_frame_bytes(max_pixels)}")
+        raise ProtocolError(
+            "too_large", f"a pixel frame of {expected} bytes exceeds the limit of {max_frame_bytes(max_pixels)}"
+        )
     hinted = options.get("hints", False)
     if not isinstance(hinted, bool):
-        raise ProtocolError("bad_option", "option 'hints' must be true (a GRAY8 hints frame follows the pixels) or false")
+        raise ProtocolError(
+            "bad_option", "option 'hints' must be true (a GRAY8 hints frame follows the pixels) or false"
+        )
     _expect_frames(frames, 2 if hinted else 1)
     if hinted and len(frames[2]) != width * height:
-        raise ProtocolError("bad_frame_size", f"hints frame has {len(frames[2])} bytes, expected {width * height} (GRAY8 {width}×{height})")
+        raise ProtocolError(
+            "bad_frame_size",
+            f"hints frame has {len(frames[2])} bytes, expected {width * height} (GRAY8 {width}×{height})",
+        )
     got = len(frames[1])
     if got != expected:
-        raise ProtocolError("bad_frame_size", f"pixel frame has {got} bytes, header says {expected} (stride {stride} × height {height})")
+        raise ProtocolError(
+            "bad_frame_size", f"pixel frame has {got} bytes, header says {expected} (stride {stride} × height {height})"
+        )
     request.width, request.height, request.format, request.stride = width, height, fmt, stride
     request.segmenter, request.options, request.pixels = segmenter, options, frames[1]
     request.hints = frames[2] if hinted else None
@@ -355,7 +373,9 @@ def _parse_request(header: dict[str, Any], frames: list, max_pixels: int, segmen
 
 def _expect_frames(frames: list, data_frames: int) -> None:
     if len(frames) != 1 + data_frames:
-        raise ProtocolError("bad_frames", f"expected {data_frames} data frame(s) after the header, got {len(frames) - 1}")
+        raise ProtocolError(
+            "bad_frames", f"expected {data_frames} data frame(s) after the header, got {len(frames) - 1}"
+        )
 
 
 # --------------------------------------------------------------------------- replies
@@ -364,7 +384,14 @@ def _expect_frames(frames: list, data_frames: int) -> None:
 def encode_progress(request_id: str, stage: str, fraction: float, **extra: Any) -> list[bytes]:
     """A progress reply; ``extra`` adds fields (``ahead`` for stage ``queued``)."""
     fraction = 0.0 if not math.isfinite(fraction) else min(1.0, max(0.0, fraction))
-    header = {"v": VERSION, "id": request_id, "type": "progress", "stage": stage, "fraction": round(fraction, 4), **extra}
+    header = {
+        "v": VERSION,
+        "id": request_id,
+        "type": "progress",
+        "stage": stage,
+        "fraction": round(fraction, 4),
+        **extra,
+    }
     return [_dumps(header)]
 
 
@@ -399,7 +426,10 @@ def parse_reply(frames: list[bytes] | list[memoryview]) -> Reply:
         return reply
     described = header.get("frames", [])
     if not isinstance(described, list) or len(described) != len(frames) - 1:
-        raise ProtocolError("bad_frames", f"reply lists {len(described) if isinstance(described, list) else '?'} frames, carries {len(frames) - 1}")
+        raise ProtocolError(
+            "bad_frames",
+            f"reply lists {len(described) if isinstance(described, list) else '?'} frames, carries {len(frames) - 1}",
+        )
     for desc, data in zip(described, frames[1:], strict=True):
         if not isinstance(data, bytes):  # ZeroMQ frames (and any other buffer) as flat bytes, without a copy
             data = memoryview(data).cast("B")
@@ -408,7 +438,11 @@ def parse_reply(frames: list[bytes] | list[memoryview]) -> Reply:
         fmt, width, height = desc.get("format"), desc.get("width"), desc.get("height")
         if fmt in PIXEL_FORMATS and isinstance(width, int) and isinstance(height, int):
             if len(data) != width * height * PIXEL_FORMATS[fmt]:
-                raise ProtocolError("bad_frame_size", f"reply frame {desc['name']!r} has {len(data)} bytes, expected {width * height * PIXEL_FORMATS[fmt]}")
+                raise ProtocolError(
+                    "bad_frame_size",
+                    f"reply frame {desc['name']!r} has {len(data)} bytes, "
+                    f"expected {width * height * PIXEL_FORMATS[fmt]}",
+                )
         reply.frames[desc["name"]] = data
     return reply
 

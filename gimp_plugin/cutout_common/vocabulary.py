@@ -174,7 +174,8 @@ def install_command(names: list[str] | None = None) -> str:
 
 
 def networks_of(names: list[str]) -> list[str]:
-    """Network names for install.py's ``--models``, which takes networks and segmenters alike (``best`` = rvm, isnet)."""
+    """Network names for install.py's ``--models``, which takes networks and segmenters alike
+    (``best`` = rvm, isnet)."""
     found: list[str] = []
     for name in names:
         if name in NETWORKS:

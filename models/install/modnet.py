@@ -59,7 +59,9 @@ def state_dict(model_bytes: bytes) -> dict[str, torch.Tensor]:
 
     graph = load_graph(model_bytes)
     initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    constants = {n.output[0]: numpy_helper.to_array(_attributes(n)["value"]) for n in graph.node if n.op_type == "Constant"}
+    constants = {
+        n.output[0]: numpy_helper.to_array(_attributes(n)["value"]) for n in graph.node if n.op_type == "Constant"
+    }
     net = MODNet()
     expected = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     modules = dict(net.named_modules())
@@ -108,7 +110,9 @@ def state_dict(model_bytes: bytes) -> dict[str, torch.Tensor]:
             if scale is None or bias is None or not (np.all(scale == 1) and np.all(bias == 0)):
                 raise ConversionError(f"{node.name}: an instance norm with learnt scale or bias; MODNet's have none")
             if abs(attributes.get("epsilon", 0.0) - EPSILON) > 1e-9:
-                raise ConversionError(f"{node.name}: instance norm ε {attributes.get('epsilon')}, the port uses {EPSILON}")
+                raise ConversionError(
+                    f"{node.name}: instance norm ε {attributes.get('epsilon')}, the port uses {EPSILON}"
+                )
         elif op == "MatMul":
             key = next(linear_layers, None)
             if key is None:
@@ -119,8 +123,13 @@ def state_dict(model_bytes: bytes) -> dict[str, torch.Tensor]:
             if bounds != [0.0, 6.0]:
                 raise ConversionError(f"{node.name}: Clip{bounds}, the port has ReLU6 only")
         elif op == "Resize":
-            if attributes.get("mode") != "linear" or attributes.get("coordinate_transformation_mode") != "pytorch_half_pixel":
-                raise ConversionError(f"{node.name}: resize {attributes}, the port resizes bilinearly with half-pixel centres")
+            if (
+                attributes.get("mode") != "linear"
+                or attributes.get("coordinate_transformation_mode") != "pytorch_half_pixel"
+            ):
+                raise ConversionError(
+                    f"{node.name}: resize {attributes}, the port resizes bilinearly with half-pixel centres"
+                )
             scales = initializers.get(node.input[2])
             if scales is None or scales.shape != (4,) or tuple(scales[:2]) != (1.0, 1.0):
                 raise ConversionError(f"{node.name}: resize scales {scales}, expected (1, 1, sH, sW)")

@@ -48,7 +48,9 @@ ASTRONAUT = REPO / "tests" / "data" / "astronaut.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--photos", type=int, default=24, metavar="N", help="photos cut out in each run (default %(default)s)")
+    parser.add_argument(
+        "--photos", type=int, default=24, metavar="N", help="photos cut out in each run (default %(default)s)"
+    )
     parser.add_argument("--actors", default="1,2", help="actor counts to compare (default %(default)s)")
     parser.add_argument("--segmenter", default=None, help="segmenter (default: the best installed)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every run, alternated (default %(default)s)")
@@ -65,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
     segmenter = registry.resolve(args.segmenter)
     settings = CutoutSettings(segmenter=segmenter, options={"edges": "off"})
     cpus = os.cpu_count() or 1
-    shapes = {f"ray, {n} actor{'s' if n > 1 else ''}": cutout_ray.ActorShape(actors=n, cpus=cpus / n, gpus=0.0, device="cpu")
-              for n in (int(n) for n in args.actors.split(","))}
+    shapes = {
+        f"ray, {n} actor{'s' if n > 1 else ''}": cutout_ray.ActorShape(actors=n, cpus=cpus / n, gpus=0.0, device="cpu")
+        for n in (int(n) for n in args.actors.split(","))
+    }
     runs: dict[str, list[tuple[float, ...]]] = {"in-process": [], **{label: [] for label in shapes}}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
         photos, where = _photo_folder(Path(scratch) / "photos", args.photos)
@@ -84,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
           f"the local Ray cluster started in {cluster_wall:.1f} s (not counted); medians of {args.rounds} rounds")
     print(f"{'run':<14} {'start s':>8} {'photos/s':>9} {'vs in-process':>14} {'wall s':>7} {'CPU s/photo':>12} "
           f"{'driver CPU s':>13}   photos/s of each round")
-    medians = {label: [statistics.median(values) for values in zip(*rounds, strict=True)] for label, rounds in runs.items()}
+    medians = {
+        label: [statistics.median(values) for values in zip(*rounds, strict=True)] for label, rounds in runs.items()
+    }
     reference = medians["in-process"][1]
     for label, (start, rate, wall, per_photo, driver) in medians.items():
         driver_text = "-" if label == "in-process" else f"{driver:.1f}"  # in-process, the work is all this process's

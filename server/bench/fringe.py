@@ -1,4 +1,5 @@
-"""``python -m server bench fringe``: how much of the old background comic layers show along the outline, as GIMP shows them.
+"""``python -m server bench fringe``: how much of the old background comic layers show along the outline, as
+GIMP shows them.
 
 Photo pixels under a soft mask are a mix of the person and the old background. Comic layers drawn
 from them, masked by that soft mask, showed it in print as a fringe: the background's colour along
@@ -85,7 +86,9 @@ def over(top: np.ndarray, alpha: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     return top * a + bottom * (1.0 - a)
 
 
-def gimp_page(rgb: np.ndarray, alpha8: np.ndarray, layers: dict[str, np.ndarray], as_before: bool) -> tuple[np.ndarray, np.ndarray]:
+def gimp_page(
+    rgb: np.ndarray, alpha8: np.ndarray, layers: dict[str, np.ndarray], as_before: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(what GIMP shows on white paper, float RGB; the Ink layer's alpha; its black coverage on the page)."""
     paper = np.full(rgb.shape, 255.0, np.float32)
     soft = alpha8.astype(np.float32) / 255.0
@@ -104,7 +107,8 @@ def gimp_page(rgb: np.ndarray, alpha8: np.ndarray, layers: dict[str, np.ndarray]
 
 
 def measure(rgb, alpha, foreground, style: str, as_before: bool, scale: float = 1.0) -> tuple[int, int, int, int]:
-    """(band pixels counted, of them in the background's colour; band pixels with solid ink, of them grey on the page)."""
+    """(band pixels counted, of them in the background's colour; band pixels with solid ink, of them grey on the
+    page)."""
     if scale != 1.0:  # as GIMP scales the placed layers: the photo and its 8-bit mask, the server gets no foreground
         size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
@@ -140,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
         for style in styles:
             totals[style] += measure(rgb, alpha, foreground, style, args.as_before, args.scale)
     how = "as before (soft group mask, photo visible)" if args.as_before else "now (decided group mask, photo hidden)"
-    print(f"fringe: {len(paths)} photos of {args.data}, segmenter {args.segmenter}, scale {args.scale:g}, composed {how}")
+    print(
+        f"fringe: {len(paths)} photos of {args.data}, segmenter {args.segmenter}, scale {args.scale:g}, composed {how}"
+    )
     print(f"{'style':>10} {'background colour':>18} {'grey ink':>9}")
     for style, (counted, closer, inked, grey) in totals.items():
         soft = f"{grey / inked:>9.3f}" if inked else f"{'-':>9}"

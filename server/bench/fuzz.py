@@ -14,7 +14,16 @@ from collections.abc import Iterator
 
 def malformed_messages(rng: random.Random, count: int, segmenter: str = "brightness") -> Iterator[list[bytes]]:
     """``count`` multipart messages (lists of frames) drawn from ``rng``."""
-    good_header = {"v": 1, "id": "x", "op": "cutout", "width": 8, "height": 4, "format": "RGBA8", "segmenter": segmenter, "options": {}}
+    good_header = {
+        "v": 1,
+        "id": "x",
+        "op": "cutout",
+        "width": 8,
+        "height": 4,
+        "format": "RGBA8",
+        "segmenter": segmenter,
+        "options": {},
+    }
     values = [None, True, -1, 0, 2**63, 1e308, "", "é🙂\u0000", [], {}, [1, 2], "RGBA8", "cutout", 1, 4, 8]
     for index in range(count):
         kind = rng.randrange(8)

@@ -56,9 +56,12 @@ def run(args: argparse.Namespace) -> int:
         rate, p50, p95, errors, fuzz = _measure(rgb, count, args)
         baseline = baseline or rate
         answered = f"{fuzz['answered']}/{fuzz['sent']}"
-        print(f"{count:>7} {rate:>8.2f} {rate / baseline:>6.2f} {p50:>7.3f} {p95:>7.3f} {errors:>6}   {answered:>13} "
-              f"{fuzz['broker'][0]:>6.0f} → {fuzz['broker'][1]:<6.0f} {fuzz['workers'][0]:>6.0f} → {fuzz['workers'][1]:<6.0f}",
-              flush=True)
+        print(
+            f"{count:>7} {rate:>8.2f} {rate / baseline:>6.2f} {p50:>7.3f} {p95:>7.3f} {errors:>6}   {answered:>13} "
+            f"{fuzz['broker'][0]:>6.0f} → {fuzz['broker'][1]:<6.0f} "
+            f"{fuzz['workers'][0]:>6.0f} → {fuzz['workers'][1]:<6.0f}",
+            flush=True,
+        )
     return 0
 
 

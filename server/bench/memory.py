@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 report = measure(args.segmenter, edges, size, args.device)
             except RuntimeError as exc:
-                print(f"{args.segmenter or 'default':<10} {edges:<6} {label:<6} failed: {str(exc).splitlines()[-1][:100]}")
+                print(
+                    f"{args.segmenter or 'default':<10} {edges:<6} {label:<6} failed: {str(exc).splitlines()[-1][:100]}"
+                )
                 verdicts.append(False)
                 continue
             added = report["added"] / 1e6

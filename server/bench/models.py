@@ -117,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     table = rows(names, device, args, weights)
     results = measure_rows(table, photos, Path(scratch.name))
     # the first original runtime that ran (rvm's TF.js, else ISNet's onnxruntime) is what the ratios are to
-    reference_row, reference = next(((row, r) for row, r in results.items() if row.reference and not isinstance(r, str)),
-                                    (None, None))
+    reference_row, reference = next(
+        ((row, r) for row, r in results.items() if row.reference and not isinstance(r, str)), (None, None)
+    )
     # CPU seconds too: on a machine shared with other work, wall time mostly measures the neighbours
     if reference_row is not None:
         print(f"ratios (vs ref) are to {reference_row.model} on {reference_row.runtime}")
@@ -134,8 +135,11 @@ def run(args: argparse.Namespace) -> int:
         per_mp = sum(w for w, _ in outcome) / sum(megapixels)
         wall_ratio = f"{wall / reference_wall:.2f}" if reference else "-"
         cpu_ratio = f"{cpu / reference_cpu:.2f}" if reference and cpu == cpu and reference_cpu == reference_cpu else "-"
-        print(f"{row.model:<10} {row.runtime:<16} {wall:>8.3f} {per_mp:>7.3f} {wall_ratio:>7} {cpu:>12.3f} {cpu_ratio:>7}",
-              flush=True)
+        print(
+            f"{row.model:<10} {row.runtime:<16} {wall:>8.3f} {per_mp:>7.3f} {wall_ratio:>7} {cpu:>12.3f} "
+            f"{cpu_ratio:>7}",
+            flush=True,
+        )
     print_port_ratios(results)
     if not args.no_memory:
         print(f"\n{'model':<10} {'size':<6} {'peak MiB':>9} {'growth MiB':>11} {'s':>6}")
@@ -331,7 +335,9 @@ def onnx_modnet_session(photos: list[np.ndarray], scratch: Path) -> Session:
     return reference_session(python, model, _photo_files(photos, scratch / "photos"), torch.get_num_threads())
 
 
-def peak_memory(name: str, size: tuple[int, int], device: str, weights: Path | None = None) -> tuple[float, float, float]:
+def peak_memory(
+    name: str, size: tuple[int, int], device: str, weights: Path | None = None
+) -> tuple[float, float, float]:
     """(peak RSS MiB, growth over the loaded and warmed-up model MiB, seconds) for one photo of ``size``."""
     width, height = size
     script = textwrap.dedent(f"""

@@ -10,7 +10,8 @@ seconds per photo, seconds per megapixel (total time / total megapixels, so tiny
 dominate), CPU seconds per megapixel (the process's CPU time: on a machine shared with other work
 it stays near what an idle machine's wall clock would show, times the threads used), the ratio
 to the reference, and the quality (IoU, F1, boundary F, MAE) of that same run.
-The goal is under 2 s per megapixel on 2 CPU cores (issue 15; it was 1 s for rvm alone). Timings exclude loading and one warm-up photo.
+The goal is under 2 s per megapixel on 2 CPU cores (issue 15; it was 1 s for rvm alone). Timings exclude
+loading and one warm-up photo.
 
 Photos: ``../shared/data/persons-dev`` (images/ + masks/) unless ``--data`` names another folder.
 """
@@ -86,7 +87,8 @@ def table(summary: list[dict]) -> str:
         ratio = row["s_per_mp"] / reference["s_per_mp"] if row["s_per_mp"] and reference["s_per_mp"] else None
         cells = [
             row["model"], str(row["photos"]), _fmt(row["s_per_photo"], 3), _fmt(row["s_per_mp"], 3),
-            _fmt(row["cpu_s_per_mp"], 3), _fmt(ratio, 2), _fmt(row["iou"], 3), _fmt(row["f1"], 3), _fmt(row["boundary_f"], 3), _fmt(row["mae"], 4),
+            _fmt(row["cpu_s_per_mp"], 3), _fmt(ratio, 2), _fmt(row["iou"], 3), _fmt(row["f1"], 3),
+            _fmt(row["boundary_f"], 3), _fmt(row["mae"], 4),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

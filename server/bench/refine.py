@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = os.environ.get("PERSON_CUTOUT_SHARED")
     default_data = Path(data) / "data" / "persons-dev" if data else PERSONS_DEV
     parser.add_argument("--data", type=Path, default=default_data, help="images/ + masks/ (default: persons-dev)")
-    parser.add_argument("--photos", type=int, default=4, metavar="N", help="photos, evenly spread (default %(default)s)")
+    parser.add_argument(
+        "--photos", type=int, default=4, metavar="N", help="photos, evenly spread (default %(default)s)"
+    )
     parser.add_argument("--clicks", type=int, default=3, metavar="N", help="refines per photo (default %(default)s)")
     parser.add_argument("--megapixels", type=float, default=2.0, metavar="MP", help="photo size (default %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -102,11 +102,14 @@ def run(args: argparse.Namespace) -> int:
                 wall_ratios = [r[0] / max(loc[0], 1e-9) for loc, r in zip(local, remote, strict=True)]
                 cpu_ratios = [r[1] / max(loc[1], 1e-9) for loc, r in zip(local, remote, strict=True)]
                 ratio = statistics.median(wall_ratios)
-                print(f"{label:<14} {statistics.median(w for w, _ in local):>13.3f} "
-                      f"{statistics.median(w for w, _ in remote):>12.3f} {ratio:>6.3f} "
-                      f"{min(wall_ratios):>5.3f}–{max(wall_ratios):<6.3f} "
-                      f"{statistics.median(c for _, c in local):>9.3f} {statistics.median(c for _, c in remote):>10.3f} "
-                      f"{statistics.median(cpu_ratios):>10.3f}", flush=True)
+                print(
+                    f"{label:<14} {statistics.median(w for w, _ in local):>13.3f} "
+                    f"{statistics.median(w for w, _ in remote):>12.3f} {ratio:>6.3f} "
+                    f"{min(wall_ratios):>5.3f}–{max(wall_ratios):<6.3f} "
+                    f"{statistics.median(c for _, c in local):>9.3f} {statistics.median(c for _, c in remote):>10.3f} "
+                    f"{statistics.median(cpu_ratios):>10.3f}",
+                    flush=True,
+                )
                 if name == real:
                     verdicts[label] = ratio
     finally:

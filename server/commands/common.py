@@ -27,16 +27,25 @@ def device_of(args: argparse.Namespace) -> str:
 
 
 def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image accepted (width × height)")
+    parser.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image accepted (width × height)"
+    )
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    """``--connect`` (a server or broker; in-process when absent unless ``required``), ``--curve``, ``--silence-timeout``."""
+    """``--connect`` (a server or broker; in-process when absent unless ``required``), ``--curve``,
+    ``--silence-timeout``."""
     if required:
-        parser.add_argument("--connect", default=DEFAULT_ENDPOINT, metavar="ENDPOINT", help="the server (default %(default)s)")
+        parser.add_argument(
+            "--connect", default=DEFAULT_ENDPOINT, metavar="ENDPOINT", help="the server (default %(default)s)"
+        )
     else:
-        parser.add_argument("--connect", default=None, metavar="ENDPOINT", help="use a running server instead of in-process")
-    parser.add_argument("--curve", default=None, metavar="DIR", help="CURVE key folder for --connect (python -m server keys)")
+        parser.add_argument(
+            "--connect", default=None, metavar="ENDPOINT", help="use a running server instead of in-process"
+        )
+    parser.add_argument(
+        "--curve", default=None, metavar="DIR", help="CURVE key folder for --connect (python -m server keys)"
+    )
     parser.add_argument("--silence-timeout", type=float, default=SILENCE_SECONDS, metavar="SECONDS",
                         help="with --connect: give up when the server says nothing this long (default %(default)s)")
 

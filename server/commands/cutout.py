@@ -149,7 +149,9 @@ def check_outputs(jobs: list[tuple[Path, Path]], comic: str | None, overwrite: b
     if len(existing) == 1:
         raise ValueError(f"{existing[0]} exists already; pass --overwrite to replace it")
     if existing:
-        raise ValueError(f"{len(existing)} output files exist already (the first: {existing[0]}); pass --overwrite to replace them")
+        raise ValueError(
+            f"{len(existing)} output files exist already (the first: {existing[0]}); pass --overwrite to replace them"
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,7 +175,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from this mask (greyscale, or a cut-out whose alpha is taken) instead of "
                              "segmenting; with a folder of photos, a folder holding NAME.png (a photo without one "
                              "gets a fresh cut-out)")
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="segmenter option (JSON value)"
+    )
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output files that exist already (with --ray: cut out every photo again)")
     add_connection_arguments(parser)

@@ -117,7 +117,9 @@ def _write(target: Path, rgb: np.ndarray, result: CutoutResult, settings: Cutout
         out = composite(rgb, result.alpha, result.foreground, background)
         picture = Image.fromarray(out, "RGBA" if out.shape[2] == 4 else "RGB")
     save_image(picture, target)
-    for path, layer in zip(outputs_of(target, settings.comic, list(result.layers))[1:], result.layers.values(), strict=True):
+    for path, layer in zip(
+        outputs_of(target, settings.comic, list(result.layers))[1:], result.layers.values(), strict=True
+    ):
         save_image(Image.fromarray(layer, "RGBA"), path)
 
 

@@ -157,7 +157,9 @@ def cut_out_on_ray(jobs: list[tuple[Path, Path]], settings: CutoutSettings, args
     try:
         import ray
     except ImportError:
-        raise CliError("--ray needs Ray: python3 install.py --with-ray (or pip install -r requirements-ray.txt)") from None
+        raise CliError(
+            "--ray needs Ray: python3 install.py --with-ray (or pip install -r requirements-ray.txt)"
+        ) from None
     if args.actors is not None and args.actors < 1 or args.actor_cpus is not None and args.actor_cpus <= 0:
         raise CliError("--actors and --actor-cpus must be positive")
     overwrite = bool(getattr(args, "overwrite", False))

@@ -1,4 +1,5 @@
-"""``python -m server eval --data DIR [--model NAME[:JSON] ...] [--out REPORT_DIR]``: cut-out quality on photos with ground truth.
+"""``python -m server eval --data DIR [--model NAME[:JSON] ...] [--out REPORT_DIR]``: cut-out quality on photos
+with ground truth.
 
 ``DIR`` holds ``images/`` and ``masks/`` matched by file stem. Prints a markdown table (one row per
 model, means over the photos); with ``--out`` also ``summary.md``, ``summary.csv``, ``photos.csv``,
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N photos (by name)")
     parser.add_argument("--worst", type=int, default=8, metavar="N", help="photos on each contact sheet (default 8)")
     add_device_argument(parser, " (in-process only)")
-    parser.add_argument("--connect", default=None, metavar="ENDPOINT", help="ask a running server instead of in-process")
+    parser.add_argument(
+        "--connect", default=None, metavar="ENDPOINT", help="ask a running server instead of in-process"
+    )
     parser.add_argument("--clicks", type=int, default=None, metavar="N",
                         help="refine by hand: simulate N clicks per photo (largest error's interior point, labelled "
                              "by the truth, radius 5 px), print mean IoU after 0..N clicks and NoC@90/NoC@95")

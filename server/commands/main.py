@@ -47,7 +47,9 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add(commands, name: str, module_name: str) -> None:
     module = importlib.import_module(module_name)
-    parser = commands.add_parser(name, help=getattr(module, "HELP", None), description=(module.__doc__ or "").split("\n\n")[0])
+    parser = commands.add_parser(
+        name, help=getattr(module, "HELP", None), description=(module.__doc__ or "").split("\n\n")[0]
+    )
     module.add_arguments(parser)
     parser.set_defaults(func=module.run)

@@ -14,7 +14,9 @@ HELP = "answer cut-out requests over ZeroMQ (for the GIMP plug-in)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (tcp://127.0.0.1:* = free port)")
+    parser.add_argument(
+        "--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (tcp://127.0.0.1:* = free port)"
+    )
     parser.add_argument("--endpoint-file", type=Path, default=None, help="write the bound endpoint here once serving")
     add_device_argument(parser)
     add_max_pixels_argument(parser)

@@ -18,8 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
     parser.add_argument("--heartbeat", type=float, default=1.0)
     add_max_pixels_argument(parser)
-    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
-                        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the broker's key")
+    parser.add_argument(
+        "--curve",
+        dest="curve_dir",
+        default=None,
+        metavar="DIR",
+        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the broker's key",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,5 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"Person Cutout worker serving the broker at {args.connect}", flush=True)
-    run_worker(args.connect, device=device, heartbeat=args.heartbeat, stop=stop, curve=curve, max_pixels=args.max_pixels)
+    run_worker(
+        args.connect, device=device, heartbeat=args.heartbeat, stop=stop, curve=curve, max_pixels=args.max_pixels
+    )
     return 0

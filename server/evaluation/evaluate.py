@@ -199,7 +199,9 @@ def evaluate(
                 )
             )
             if worst > 0:
-                sheets.keep_worst(report.worst.setdefault(spec.label, []), worst, scores["iou"], pair.stem, rgb, truth, pred)
+                sheets.keep_worst(
+                    report.worst.setdefault(spec.label, []), worst, scores["iou"], pair.stem, rgb, truth, pred
+                )
             bar.update(1)
     bar.close()
     return report

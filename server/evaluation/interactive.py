@@ -113,7 +113,9 @@ def format_report(report: ClickReport) -> str:
     def curve(name: str) -> str:
         return " | ".join(f"{v:.3f}" for v in np.mean([getattr(p, name) for p in report.photos], axis=0))
 
-    lines.append(f"bound, a refine that knows the truth and sets right whole every mistake a click lands on: {curve('oracle')}")
+    lines.append(
+        f"bound, a refine that knows the truth and sets right whole every mistake a click lands on: {curve('oracle')}"
+    )
     lines.append(f"bound, the same leaving the true outline ±{simulator.OUTLINE_BAND} px as the mask has it: "
                  f"{curve('oracle_outline_kept')}")
     before, after = (np.array([p.stray[k] for p in report.photos]) for k in (0, 1))

@@ -46,10 +46,16 @@ def markdown_table(report: Report) -> str:
         cells += [_fmt(None if row["stray"] is None else 100 * row["stray"], 3), _count(row["smears"])]
         cells += [_fmt(row["s_per_photo"], 3), _fmt(row["s_per_mp"], 3)]
         lines.append(f"| {row['model']} | {row['photos']} | " + " | ".join(cells) + " |")
-    lines += ["", f"Stray %: mean share of the photo with alpha in [{metrics.SOFT_RANGE[0]:g}, {metrics.SOFT_RANGE[1]:g}] "
-              f"farther than {100 * metrics.STRAY_DISTANCE:g} % of the diagonal from the true outline; Smears: photos "
-              f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.", "", *outline_lines(summary), "",
-              size_table(summary)]
+    lines += [
+        "",
+        f"Stray %: mean share of the photo with alpha in [{metrics.SOFT_RANGE[0]:g}, {metrics.SOFT_RANGE[1]:g}] "
+        f"farther than {100 * metrics.STRAY_DISTANCE:g} % of the diagonal from the true outline; Smears: photos "
+        f"where that share exceeds {100 * metrics.SMEAR_SHARE:g} %.",
+        "",
+        *outline_lines(summary),
+        "",
+        size_table(summary),
+    ]
     return "\n".join(lines)
 
 
@@ -68,7 +74,9 @@ def outline_lines(summary: list[dict]) -> list[str]:
 def size_table(summary: list[dict]) -> str:
     """Per model and person size class (share of the photo the true person covers): photos, mean IoU and F1."""
     low, high = (f"{100 * limit:g} %" for limit in metrics.SIZE_LIMITS)
-    heading = " | ".join(f"{size}: photos | " + " | ".join(HEADINGS[k] for k in SIZE_MEASURES) for size in metrics.SIZE_CLASSES)
+    heading = " | ".join(
+        f"{size}: photos | " + " | ".join(HEADINGS[k] for k in SIZE_MEASURES) for size in metrics.SIZE_CLASSES
+    )
     lines = [f"By person size (the share of the photo the true person covers: small < {low}, medium < {high}, large):",
              "", f"| Model | {heading} |", "|---|" + "---:|" * (len(metrics.SIZE_CLASSES) * (1 + len(SIZE_MEASURES)))]
     for row in summary:

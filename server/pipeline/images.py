@@ -42,8 +42,10 @@ def read_photo(path: Path | str, orient: bool = True) -> np.ndarray:
                     image = ImageOps.exif_transpose(image)
                 return to_rgb8(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PhotoError(f"{path}: {_size_of(path)} is more than this reader decodes "
-                             f"({(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP): refused as a possible decompression bomb") from None
+            raise PhotoError(
+                f"{path}: {_size_of(path)} is more than this reader decodes "
+                f"({(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP): refused as a possible decompression bomb"
+            ) from None
         except OSError as exc:
             raise PhotoError(f"{path}: not a readable image ({exc})") from None
 

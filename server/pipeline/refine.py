@@ -170,7 +170,9 @@ def refine_with_hints(
     for number, stroke in enumerate(todo):
         report("refine", number / len(todo))
         if stroke.positive or not _remove_small_piece(out, hints, stroke, settings):
-            _redo_crop(rgb, out, hints, stroke, segment, settings, lambda f, n=number: report("refine", (n + f) / len(todo)))
+            _redo_crop(
+                rgb, out, hints, stroke, segment, settings, lambda f, n=number: report("refine", (n + f) / len(todo))
+            )
     pin_hints(out, hints)
     report("refine", 1.0)
     return out
@@ -231,7 +233,9 @@ def person_size(alpha: np.ndarray) -> float:
     return max(float(np.sqrt(np.count_nonzero(alpha >= 0.5))), 0.1 * float(np.hypot(*alpha.shape)))
 
 
-def stroke_crop(stroke: Stroke, shape: tuple[int, int], settings: RefineSettings, alpha: np.ndarray) -> tuple[slice, slice]:
+def stroke_crop(
+    stroke: Stroke, shape: tuple[int, int], settings: RefineSettings, alpha: np.ndarray
+) -> tuple[slice, slice]:
     """The area a stroke may change: a square of ``crop_scale`` person sizes centred on the stroke, moved inside
     the photo (grown if the stroke is longer). It lies within the stroke's bounding box grown by that side.
 

@@ -156,7 +156,9 @@ class Broker(ServingLoop):
             except Exception:  # a bug must cost one message, never the broker
                 log.exception("a message could not be handled")
                 if handle == self._from_client and len(message) > 1:
-                    error = protocol.encode_error(protocol.readable_id(message[1]), "internal", "the broker failed to handle this message")
+                    error = protocol.encode_error(
+                        protocol.readable_id(message[1]), "internal", "the broker failed to handle this message"
+                    )
                     self._reply(message[0], error)
 
     # -- clients ------------------------------------------------------------------------
@@ -175,13 +177,24 @@ class Broker(ServingLoop):
             self._cancel(client, request)
             return
         if (client, request.id) in self.jobs:
-            self._reply(client, protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight"))
+            self._reply(
+                client, protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight")
+            )
             return
         if len(self.queue) >= self.config.queue_size:
-            self._reply(client, protocol.encode_error(request.id, "busy", "every worker is busy and the queue is full", retry_after=2.0))
+            self._reply(
+                client,
+                protocol.encode_error(
+                    request.id, "busy", "every worker is busy and the queue is full", retry_after=2.0
+                ),
+            )
             return
         now = time.monotonic()
-        limit = self.config.request_timeout if request.timeout is None else min(request.timeout, self.config.request_timeout)
+        limit = (
+            self.config.request_timeout
+            if request.timeout is None
+            else min(request.timeout, self.config.request_timeout)
+        )
         job = BrokerJob(client, request.id, frames, now + limit, last_sent=now)
         self.queue.append(job)
         self.jobs[job.key] = job
@@ -219,7 +232,8 @@ class Broker(ServingLoop):
             pass
 
     def _heartbeat_clients(self, now: float) -> None:
-        """A progress for every unanswered request that heard nothing for a heartbeat: queued ones say how many wait before them."""
+        """A progress for every unanswered request that heard nothing for a heartbeat: queued ones say how many wait
+        before them."""
         ahead = {id(job): position for position, job in enumerate(self.queue)}
         for job in list(self.jobs.values()):
             if now - job.last_sent < protocol.HEARTBEAT_SECONDS:
@@ -251,7 +265,8 @@ class Broker(ServingLoop):
             self._worker_reply(worker, message[3], message[4:])
 
     def _worker_reply(self, worker: WorkerState, client: bytes, reply: list[bytes]) -> None:
-        """Forward a reply of the worker's current request; anything else (say, to the broker's own cancel) is dropped."""
+        """Forward a reply of the worker's current request; anything else (say, to the broker's own cancel) is
+        dropped."""
         job = worker.job
         try:
             header = json.loads(reply[0])
@@ -286,7 +301,12 @@ class Broker(ServingLoop):
             self.queue.appendleft(job)
         else:
             self.config.stats["lost"] += 1
-            self._answer(job, protocol.encode_error(job.request_id, "worker_lost", f"the worker died {job.attempts} times running this request"))
+            self._answer(
+                job,
+                protocol.encode_error(
+                    job.request_id, "worker_lost", f"the worker died {job.attempts} times running this request"
+                ),
+            )
 
     def _purge_dead_workers(self, now: float) -> None:
         for identity in [i for i, w in self.workers.items() if w.expires < now]:

@@ -4,9 +4,10 @@ A *cutter* is ``cut(rgb, segmenter, options, *, mask=None, hints=None) -> Cutout
 :func:`server.pipeline.cutout.run_cutout` here, :func:`remote` sends the photo to a server (or a
 broker) and turns its reply's frames back into the same arrays. ``mask`` (H×W uint8) is a mask to
 start from instead of segmenting (the option ``mask: alpha``, sent as the image's alpha channel) and
-``hints`` (H×W uint8) the artist's hints (the option ``hints``, sent as its GRAY8 frame). A failure that every photo would
-meet (an unknown segmenter, a wrong option, missing weights, no server) is a :class:`CutoutRefused`,
-so a folder stops at the first photo instead of failing each one; anything else is the photo's own.
+``hints`` (H×W uint8) the artist's hints (the option ``hints``, sent as its GRAY8 frame). A failure that
+every photo would meet (an unknown segmenter, a wrong option, missing weights, no server) is a
+:class:`CutoutRefused`, so a folder stops at the first photo instead of failing each one; anything else is
+the photo's own.
 """
 
 from __future__ import annotations
@@ -77,13 +78,17 @@ def local(device: str = "auto", preload: Iterable[str | None] = (), capacity: in
     return cut
 
 
-def remote(endpoint: str, curve: tuple[bytes, bytes, bytes] | None = None, silence_timeout: float | None = None) -> Cutter:
+def remote(
+    endpoint: str, curve: tuple[bytes, bytes, bytes] | None = None, silence_timeout: float | None = None
+) -> Cutter:
     """A cutter asking the server at ``endpoint``; one connection for every photo."""
     from cutout_common import protocol
     from cutout_common.client import Client, ServerError
 
     # frames as views of ZeroMQ's buffers: numpy reads them in place
-    client = Client(endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS, copy_frames=False)
+    client = Client(
+        endpoint, curve=curve, silence_timeout=silence_timeout or protocol.SILENCE_SECONDS, copy_frames=False
+    )
 
     def cut(rgb: np.ndarray, segmenter: str | None, options: dict[str, Any], *,
             mask: np.ndarray | None = None, hints: np.ndarray | None = None) -> CutoutResult:
@@ -115,7 +120,11 @@ def result_from_reply(reply, width: int, height: int) -> CutoutResult:
         segmenter=reply.header.get("segmenter", ""),
         alpha=plane(frames["mask"]).astype(np.float32) / 255.0,
         foreground=foreground,
-        parts={name[5:]: plane(data).astype(np.float32) / 255.0 for name, data in frames.items() if name.startswith("part:")},
+        parts={
+            name[5:]: plane(data).astype(np.float32) / 255.0
+            for name, data in frames.items()
+            if name.startswith("part:")
+        },
         layers={name[6:]: plane(data, 4).copy() for name, data in frames.items() if name.startswith("layer:")},
         info=reply.header.get("info", {}),
     )

@@ -216,7 +216,9 @@ class Server(ServingLoop):
             except Exception:  # a bug must cost one message, never the thread that owns the socket
                 log.exception("a message could not be handled")
                 request_id = protocol.readable_id(frames[0]) if frames else None
-                self._send(identity, protocol.encode_error(request_id, "internal", "the server failed to handle this message"))
+                self._send(
+                    identity, protocol.encode_error(request_id, "internal", "the server failed to handle this message")
+                )
 
     def _handle(self, identity: bytes, frames: list[memoryview]) -> None:
         self.stats["requests"] += 1
@@ -243,10 +245,17 @@ class Server(ServingLoop):
         key = (identity, request.id)
         if key in self._in_flight:
             self.stats["errors"] += 1
-            self._send(identity, protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight"))
+            self._send(
+                identity,
+                protocol.encode_error(request.id, "duplicate_id", f"request {request.id!r} is still in flight"),
+            )
             return
         now = time.monotonic()
-        limit = self.config.request_timeout if request.timeout is None else min(request.timeout, self.config.request_timeout)
+        limit = (
+            self.config.request_timeout
+            if request.timeout is None
+            else min(request.timeout, self.config.request_timeout)
+        )
         # the pixel frame is a view of ZeroMQ's buffer; the worker decodes it later
         job = Job(identity, request, now + limit, serial=next(self._serials), last_sent=now)
         try:
@@ -255,7 +264,9 @@ class Server(ServingLoop):
             retry = max(1.0, self.config.queue_size * 0.5)
             self._send(
                 identity,
-                protocol.encode_error(request.id, "busy", f"the server's queue of {self.config.queue_size} is full", retry_after=retry),
+                protocol.encode_error(
+                    request.id, "busy", f"the server's queue of {self.config.queue_size} is full", retry_after=retry
+                ),
             )
             return
         self._in_flight[key] = job

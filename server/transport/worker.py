@@ -48,7 +48,12 @@ def run_worker(
     stop = stop or threading.Event()
     context = zmq.Context.instance()
     inner = Server(
-        ServerConfig(endpoint=f"inproc://person-cutout-worker-{uuid.uuid4().hex}", device=device, queue_size=4, max_pixels=max_pixels),
+        ServerConfig(
+            endpoint=f"inproc://person-cutout-worker-{uuid.uuid4().hex}",
+            device=device,
+            queue_size=4,
+            max_pixels=max_pixels,
+        ),
         factory=factory,
         names=names,
         context=context,

@@ -42,5 +42,6 @@ def install_note(names: list[str], folder: str | None) -> str:
     """The dialog's note on segmenters without weights: which, and how to add them, in a user's words."""
     if not names:
         return ""
-    titles = ", ".join(_(vocabulary.SEGMENTERS[n].title).split("—")[0].strip() for n in names)  # the name, not the blurb
+    # each one's name, not the blurb after its dash
+    titles = ", ".join(_(vocabulary.SEGMENTERS[n].title).split("—")[0].strip() for n in names)
     return _("Greyed out, not installed: %s.") % titles + " " + install_how(names, folder)

@@ -28,7 +28,9 @@ def throwaway_venv(folder: Path, requirements: list[str], timeout: float = 900) 
         timeout=timeout,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"could not install {' '.join(requirements)} into a throwaway venv:\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"could not install {' '.join(requirements)} into a throwaway venv:\n{result.stderr[-2000:]}"
+        )
     return python
 
 

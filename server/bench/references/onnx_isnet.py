@@ -62,4 +62,6 @@ def run_script(
 
 def script_session(script: str, python: Path, model: Path, photos: list[Path], threads: int) -> LineSession:
     """A reference script of this folder with ``--serve``: the photos timed one at a time, on request."""
-    return LineSession([str(python), str(HERE / script), "--serve", str(model), str(threads), *(str(p) for p in photos)])
+    return LineSession(
+        [str(python), str(HERE / script), "--serve", str(model), str(threads), *(str(p) for p in photos)]
+    )

@@ -21,7 +21,9 @@ def model_path(sources: Path) -> Path:
     """The original ONNX file in ``weights/sources/modnet``; raises when it is not installed."""
     model = Path(sources) / "modnet.onnx"
     if not model.is_file():
-        raise RuntimeError(f"the original MODNet ONNX file is not installed in {sources} (python install.py --models modnet)")
+        raise RuntimeError(
+            f"the original MODNet ONNX file is not installed in {sources} (python install.py --models modnet)"
+        )
     return model
 
 

@@ -29,7 +29,9 @@ class CenterNetResult:
     seconds: float  # the graph's wall time (after a warm-up run, one wasm thread)
 
 
-def run_centernet(runtime: Path, model_json: Path, views: dict[str, np.ndarray], work: Path, timeout: float = 900) -> dict[str, CenterNetResult]:
+def run_centernet(
+    runtime: Path, model_json: Path, views: dict[str, np.ndarray], work: Path, timeout: float = 900
+) -> dict[str, CenterNetResult]:
     """Run the graph on ``views`` (name → 512×512×3 uint8 RGB)."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -41,6 +43,9 @@ def run_centernet(runtime: Path, model_json: Path, views: dict[str, np.ndarray],
         jobs.append(f"{name}:float32:1x{INPUT_SIZE}x{INPUT_SIZE}x3")
     results = {}
     for record in run_node(runtime, "tfjs_graph.js", [str(model_json), str(work), ",".join(OUTPUTS), *jobs], timeout):
-        outs = [np.fromfile(work / f"{record['name']}.{k}.out", np.float32).reshape(shape[1:]) for k, shape in enumerate(record["shapes"])]
+        outs = [
+            np.fromfile(work / f"{record['name']}.{k}.out", np.float32).reshape(shape[1:])
+            for k, shape in enumerate(record["shapes"])
+        ]
         results[record["name"]] = CenterNetResult(*outs, seconds=record["seconds"])
     return results

@@ -58,7 +58,9 @@ def run_node(runtime: Path, script: str, arguments: list[str], timeout: float) -
     tfjs_load.js); returns the JSON lines it printed."""
     for name in (script, "tfjs_load.js"):
         shutil.copyfile(HERE / name, Path(runtime) / name)
-    result = subprocess.run(["node", str(Path(runtime) / script), *arguments], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        ["node", str(Path(runtime) / script), *arguments], capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{script} failed:\n{result.stderr[-3000:]}")
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -74,7 +76,9 @@ def _write_jobs(photos: dict[str, tuple[np.ndarray, float]], work: Path) -> list
     return jobs
 
 
-def tfjs_session(runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path) -> LineSession:
+def tfjs_session(
+    runtime: Path, model_dir: Path, photos: dict[str, tuple[np.ndarray, float]], work: Path
+) -> LineSession:
     """``tfjs_rvm.js --serve``: the photos (in order) timed one at a time, on request (see :class:`LineSession`)."""
     jobs = _write_jobs(photos, Path(work))
     for name in ("tfjs_rvm.js", "tfjs_load.js"):
