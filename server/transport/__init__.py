@@ -1,4 +1,5 @@
-"""Requests over ZeroMQ: the server (:mod:`.service`), the broker and its workers, who may connect (:mod:`.security`).
+"""Requests over ZeroMQ: the server (:mod:`.service`, its answers in :mod:`.handler`), the broker and its workers,
+who may connect (:mod:`.security`).
 
 The wire protocol itself is :mod:`cutout_common.protocol`, shared with the GIMP plug-in. Every
 cut-out runs :func:`server.pipeline.cutout.run_cutout`; this layer only moves requests and replies,
