@@ -51,7 +51,9 @@ class Client:
     ``curve``: optional ``(client_public, client_secret, server_public)`` Z85 keys
     for an encrypted, authenticated connection. ``copy_frames``: a result's pixel frames as
     ``bytes`` (True, what GIMP's API takes) or as read-only ``memoryview`` objects of ZeroMQ's own
-    receive buffers (False: no copy, for numpy callers). Pixels sent are never copied.
+    receive buffers (False: no copy, for numpy callers). Pixels sent are never copied. ``routing_id``: the
+    socket's identity on the server (default: one the server makes up); another process that connects with
+    the same one once this client is gone can cancel its requests (the GIMP plug-in's cancel watcher).
     """
 
     def __init__(
@@ -64,8 +66,10 @@ class Client:
         curve: tuple[bytes, bytes, bytes] | None = None,
         context: zmq.Context | None = None,
         copy_frames: bool = True,
+        routing_id: bytes | None = None,
     ):
         self.endpoint = endpoint
+        self.routing_id = routing_id
         self.copy_frames = copy_frames
         self.deadline = deadline
         self.silence_timeout = silence_timeout
@@ -81,6 +85,8 @@ class Client:
             sock = self._context.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDTIMEO, 10_000)
+            if self.routing_id:
+                sock.setsockopt(zmq.ROUTING_ID, self.routing_id)
             if self.curve:
                 sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = self.curve
             if self.endpoint.startswith("tcp://["):  # an IPv6 literal: ZeroMQ needs IPv6 switched on

@@ -14,6 +14,14 @@ from .i18n import N_, _
 STYLE_NAMES = list(comic_styles.STYLES)
 #: labels that must say more than the table's: what 0 means is not a tooltip's business
 LABELS = {"dpi": N_("Print resolution (dpi, 0 = long side 18 cm)")}
+#: each parameter's access key (Alt+key) in the Draw Comic Layers… dialog: unique there, and none of its other
+#: rows' (St_yle, _Mask, Se_gmenter, Server a_ddress, _Timeout) nor GIMP's own buttons' (_Reset, _Cancel, _OK,
+#: _Load Saved Settings, _Save Settings) — GIMP warns about a row without one, or one taken twice
+MNEMONICS = {"line_weight": "w", "detail": "e", "outline": "u", "colours": "b", "smoothing": "h", "dpi": "p",
+             "shadow": "k", "midtone": "a", "tone_lpi": "f", "tone_angle": "n", "tone_dot": "z", "dense_dot": "i",
+             "levels": "v"}
+#: the access keys the dialog's other rows and GIMP's buttons use
+TAKEN = frozenset("ymgdtrcols")
 
 
 def style_names() -> list[tuple[str, str]]:
@@ -26,10 +34,21 @@ def style_choices() -> list[tuple[str, str]]:
 
 
 def param_label(param) -> str:
-    """The dialog's label of a style parameter: its name and unit, in the user's language."""
+    """The dialog's label of a style parameter: its name and unit in the user's language, with its access key."""
     if param.name in LABELS:
-        return _(LABELS[param.name])
-    return f"{_(param.label)} ({param.unit})" if param.unit else _(param.label)
+        label = _(LABELS[param.name])
+    else:
+        label = f"{_(param.label)} ({param.unit})" if param.unit else _(param.label)
+    return with_mnemonic(label, MNEMONICS.get(param.name))
+
+
+def with_mnemonic(label: str, key: str | None) -> str:
+    """``label`` with ``key`` underlined (GTK's ``_``), or ``(_K)`` after it when the words (a translation) lack
+    the letter, as GNOME's translations do."""
+    if not key:
+        return label
+    found = label.lower().find(key)
+    return f"{label[:found]}_{label[found:]}" if found >= 0 else f"{label} (_{key.upper()})"
 
 
 def styles_with(param) -> tuple[str, ...]:

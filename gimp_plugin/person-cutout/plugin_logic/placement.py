@@ -29,6 +29,12 @@ def person_bounds(mask: bytes | None, width: int, height: int) -> tuple[int, int
     return x0, y0, x1, y1
 
 
+def whole_photo(mask: bytes | None) -> bool:
+    """Whether the whole photo is the "person": no mask at all, or one that keeps every pixel (a photo without
+    a cut-out, or with an opaque alpha channel), so its background goes into the panel too."""
+    return mask is None or not mask.translate(None, bytes(range(128, 256)))
+
+
 def placement(bounds, layer_size, panel: dict, fit: str) -> tuple[float, int, int]:
     """(scale, x, y): how the layer is scaled and where its top-left goes on the page.
 

@@ -26,6 +26,25 @@ def checked_mask(reply, width: int, height: int) -> bytes:
     return mask
 
 
+#: a mask value from which a pixel is the person's (as GIMP's decided mask and the comic group's cut it)
+HALF = 128
+_BELOW_HALF = bytes(range(HALF))
+
+
+def person_found(mask: bytes) -> bool:
+    """Whether the mask keeps anything: at least one pixel at half opacity or more.
+
+    A segmenter that finds nobody answers with an all-black mask; written into the image it would
+    hide the whole layer (or make an empty layer) without a word.
+    """
+    return bool(mask.translate(None, _BELOW_HALF))
+
+
+def nobody_found(layer_name: str) -> str:
+    """The message when the mask keeps nothing: what happened, that nothing changed, and what to try."""
+    return _("No person was found in the layer “%s”, so nothing was changed. Try another segmenter.") % layer_name
+
+
 def checked_colours(reply, name: str, width: int, height: int) -> bytes | None:
     """An RGB8 frame (``foreground``, ``composite``) if the answer has it at the right size."""
     colours = reply.frames.get(name)
