@@ -20,7 +20,14 @@ gi.require_version("Gimp", "3.0")
 import procedures  # noqa: E402
 from dialogs import NOTE, licence_consent, only_for, segmenter_note, shown_for, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
-from gimp_layers import MASK_FORMAT, RGBA_FORMAT, layer_pixels, layer_with_mask_as_alpha, write_pixels  # noqa: E402
+from gimp_layers import (  # noqa: E402
+    MASK_FORMAT,
+    RGBA_FORMAT,
+    layer_pixels,
+    layer_with_mask_as_alpha,
+    read_parasite,
+    write_pixels,
+)
 from plugin_logic import pixel_bytes, replies  # noqa: E402
 from plugin_logic.comic_options import (  # noqa: E402
     all_params,
@@ -31,17 +38,17 @@ from plugin_logic.comic_options import (  # noqa: E402
     style_option,
     styles_with,
 )
+from plugin_logic.cutouts import COMIC_PARASITE  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-comic-layers"
-MENU_LABEL = _("Draw _Comic Layers…")
+MENU_LABEL = _("_4. Draw Comic Layers…")
 MENU_BLURB = _("Editable comic layers (Ink, Tone, Flat colour) of the person in the layer")
 MENU_HELP = _("Asks the Person Cutout server to draw the person in a comic style and adds the parts as separate "
               "layers in a group above the layer, masked by the person's mask: the layer's own mask if it has one, "
               "else a fresh cut-out. One undo step removes it.")
-COMIC_PARASITE = "person-cutout-comic"
 MASK_SOURCES = [
     ("auto", _("The layer's mask if it has one, else a fresh cut-out")),
     ("layer-mask", _("The layer's mask")),
@@ -49,7 +56,8 @@ MASK_SOURCES = [
 ]
 NOT_ONE_LAYER = {
     "count": _("Select exactly one layer to draw comic layers of."),
-    "group": _("Select a layer, not a layer group, to draw comic layers of."),
+    "group": _("Select the photo layer (or its mask, its Hints layer or a comic group drawn from it), not a layer "
+               "group, to draw comic layers of."),
 }
 
 
@@ -79,8 +87,12 @@ def add_comic_group(image, photo, reply, option: dict, cut_out: bool | None = No
     if (photo.get_mask() is not None) if cut_out is None else cut_out:
         photo.set_visible(False)
     tag = json.dumps({"photo": photo.get_tattoo(), "style": style, "comic": full_option(option)}).encode()
-    group.attach_parasite(Gimp.Parasite.new(COMIC_PARASITE, Gimp.PARASITE_PERSISTENT, tag))
+    # undoable too: a persistent parasite alone is attached with a "can't undo" step, and GIMP then says
+    # "Can't undo Attach Parasite to Item" at every Ctrl+Z that takes the group away
+    flags = Gimp.PARASITE_PERSISTENT | Gimp.PARASITE_UNDOABLE
+    group.attach_parasite(Gimp.Parasite.new(COMIC_PARASITE, flags, tag))
     return group
+
 
 def group_mask(mask: bytes, option: dict) -> bytes:
     """The comic group's mask: the person's mask, decided at half unless the option keeps soft edges."""
@@ -89,13 +101,8 @@ def group_mask(mask: bytes, option: dict) -> bytes:
 
 def comic_info(item) -> dict | None:
     """The parasite of a comic group made by :func:`add_comic_group`, or None."""
-    parasite = item.get_parasite(COMIC_PARASITE)
-    if parasite is None:
-        return None
-    try:
-        return json.loads(bytes(parasite.get_data()).decode())
-    except ValueError:
-        return None
+    return read_parasite(item, COMIC_PARASITE)
+
 
 def replace_layers(group, reply, photo, option: dict) -> None:
     """The group's layers redrawn: the reply's pixels at ``photo``'s size and place, names and order kept.
@@ -144,9 +151,9 @@ def show_style_parameters(dialog, config) -> None:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = procedures.single_layer(drawables, image)
+    layer, problem = procedures.selected_photo(image, drawables, NOT_ONE_LAYER)  # any part of a cut-out: its photo
     if layer is None:
-        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
+        return procedures.fail(procedure, problem)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         watch = watch_segmenter(config)
 
@@ -177,6 +184,8 @@ def run(procedure, run_mode, image, drawables, config, data):
         reply = request("comic", layer, pixels, wire_format, config.get_property("segmenter"), options,
                         endpoint_or_configured(config.get_property("endpoint")),
                         float(config.get_property("timeout")), ("comic",) if use_mask else ("segment", "comic"))
+        if not use_mask and not replies.person_found(reply.frames["mask"]):  # empty layers in an all-black group
+            return procedures.fail(procedure, replies.nobody_found(layer.get_name()))
         replies.comic_frames(reply, layer.get_width(), layer.get_height())
     except (CutoutError, ValueError) as exc:
         return procedures.fail(procedure, str(exc))

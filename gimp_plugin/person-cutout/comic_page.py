@@ -103,11 +103,6 @@ def add_panel(image, panel, border: int):
     return group
 
 
-def read_parasite(item, name: str) -> dict | None:
-    parasite = item.get_parasite(name)
-    return None if parasite is None else json.loads(bytes(parasite.get_data()).decode())
-
-
 def page_summary(config) -> str:
     """The dialog's line on the page's size in pixels and in memory, for the values chosen now."""
     layout = LAYOUTS.get(config.get_property("layout"), GRID)
@@ -177,8 +172,8 @@ def create(plugin, name):
     add_choice(procedure, "dpi", _("Resolutio_n"), _("Pixels per inch"), DPIS, "600")
     layouts = [(nick, _(name)) for nick, name in LAYOUTS.items()] + [(GRID, _("Rows × columns"))]
     add_choice(procedure, "layout", _("La_yout"), _("Panel layout"), layouts, "3-tiers")
-    procedure.add_int_argument("rows", _("_Rows"), _("For the rows × columns layout"), 1, 20, 3, FLAGS)
-    procedure.add_int_argument("columns", _("C_olumns"), _("For the rows × columns layout"), 1, 20, 2, FLAGS)
+    procedure.add_int_argument("rows", _("Ro_ws"), _("For the rows × columns layout"), 1, 20, 3, FLAGS)
+    procedure.add_int_argument("columns", _("Col_umns"), _("For the rows × columns layout"), 1, 20, 2, FLAGS)
     gutter, tier_gutter = page_geometry.DEFAULT_GUTTER_MM
     procedure.add_double_argument("gutter", _("_Gutter (mm)"), _("Gap between panels side by side"), 0.0, 50.0,
                                   gutter, FLAGS)

@@ -16,17 +16,17 @@ gi.require_version("Gimp", "3.0")
 import comic_layers  # noqa: E402
 import procedures  # noqa: E402
 import segmenter_options  # noqa: E402
-from dialogs import licence_consent, segmenter_note, watch_segmenter  # noqa: E402
+from dialogs import licence_consent, only_for, segmenter_note, watch_segmenter  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT, RGB_FORMAT, RGBA_FORMAT, layer_pixels, read_pixels, write_pixels  # noqa: E402
-from plugin_logic import pixel_bytes, replies  # noqa: E402
+from plugin_logic import persons, pixel_bytes, replies  # noqa: E402
 from plugin_logic.comic_options import style_names  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout"
-MENU_LABEL = _("Cut Out _Person…")
+MENU_LABEL = _("_1. Cut Out Person…")
 MENU_BLURB = _("Cut the person out of the layer with a deep segmenter")
 MENU_HELP = _("Sends the layer to the Person Cutout server and adds a soft layer mask that keeps the person, "
               "or a new cut-out layer (transparent or on black), and optionally comic layers above it. "
@@ -90,13 +90,19 @@ def add_cutout_layer(image, layer, reply, on_black):
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    layer, problem = procedures.single_layer(drawables, image)
+    layer, problem = procedures.selected_photo(image, drawables, NOT_ONE_LAYER)  # any part of a cut-out: its photo
     if layer is None:
-        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
+        return procedures.fail(procedure, problem)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         only = {"person": segmenter_options.PERSON_SEGMENTERS, "body-parts": segmenter_options.PARTS_SEGMENTERS}
-        if not procedures.show_dialog(procedure, config, _("Cut Out Person"), watch_segmenter(config, only), DIALOG,
-                           lambda dialog: segmenter_note(dialog, procedure, config)):
+        watch = watch_segmenter(config, only)
+
+        def on_open(dialog):
+            watch(dialog)
+            only_for(dialog, config, "existing-mask", "output", ("mask",))  # the other outputs make a new layer
+
+        if not procedures.show_dialog(procedure, config, _("Cut Out Person"), on_open, DIALOG,
+                                      lambda dialog: segmenter_note(dialog, procedure, config)):
             return procedures.cancelled(procedure)
         if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
             return procedures.cancelled(procedure)
@@ -123,6 +129,8 @@ def run(procedure, run_mode, image, drawables, config, data):
         reply = request("cutout", layer, pixels, wire_format, segmenter, options,
                         endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
                         stages)
+        if not replies.person_found(reply.frames["mask"]):  # an empty mask would hide the layer without a word
+            return procedures.fail(procedure, replies.nobody_found(layer.get_name()))
         if comic != "none":
             replies.comic_frames(reply, width, height)
         part_masks = replies.part_frames(reply, width, height) if parts else []
@@ -134,6 +142,7 @@ def run(procedure, run_mode, image, drawables, config, data):
             target = apply_mask(image, layer, reply.frames["mask"], config.get_property("existing-mask"))
         else:
             target = add_cutout_layer(image, layer, reply, on_black=(output == "black-layer"))
+            layer.set_visible(False)  # the photo would show around the cut-out as if nothing had happened
         if comic != "none":
             comic_layers.add_comic_group(image, target, reply, options["comic"], cut_out=output != "black-layer")
         if part_masks:
@@ -153,9 +162,10 @@ def create(plugin, name):
                           _("Also add comic layers of the person (style defaults)"),
                           COMIC, "none")
     procedures.add_choice(procedure, "person", _("_Person"),
-                          _("People first (the default) and Mask R-CNN: which person of "
-                            "a group (the selection's centre, else the first path's first anchor, picks one)"),
-                          segmenter_options.PERSONS, "all")
+                          _("People first (the default) and Mask R-CNN: which of the people they find make the "
+                            "cut-out (under the selection: the selection's centre, else the first path's first "
+                            "anchor, picks one)"),
+                          segmenter_options.PERSONS, persons.default())
     procedure.add_boolean_argument("body-parts", _("_Body parts as channels"), _("Human parsing only: add hair, face, "
                                    "clothes, arms, legs… as channels named by their labels"), False, procedures.FLAGS)
     procedures.add_server_arguments(procedure)

@@ -1,8 +1,11 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Layers' pixels in and out of GEGL buffers, in the formats the wire protocol names."""
+"""Layers' pixels in and out of GEGL buffers, in the formats the wire protocol names, and the parasites the plug-in
+records on items (JSON)."""
 
 from __future__ import annotations
+
+import json
 
 import gi
 
@@ -60,3 +63,16 @@ def layer_with_mask_as_alpha(layer) -> bytes:
 def person_rgba(layer) -> bytes:
     """The layer with the person's mask as alpha: its layer mask if it has one, else its own alpha."""
     return layer_with_mask_as_alpha(layer) if layer.get_mask() is not None else read_pixels(layer, RGBA_FORMAT)
+
+
+def read_parasite(item, name: str) -> dict | None:
+    """The JSON object the plug-in recorded on ``item`` (a layer, group or image) as parasite ``name``; None
+    when there is none or it cannot be read."""
+    parasite = item.get_parasite(name)
+    if parasite is None:
+        return None
+    try:
+        data = json.loads(bytes(parasite.get_data()).decode())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

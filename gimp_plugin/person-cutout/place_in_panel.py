@@ -22,22 +22,27 @@ import gi
 gi.require_version("Gimp", "3.0")
 import procedures  # noqa: E402
 from comic_layers import comic_info, replace_layers  # noqa: E402
-from comic_page import PAGE_PARASITE, PANEL_PARASITE, read_parasite  # noqa: E402
+from comic_page import PAGE_PARASITE, PANEL_PARASITE  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
-from gimp_layers import MASK_FORMAT, RGBA_FORMAT, person_rgba, read_pixels, write_pixels  # noqa: E402
+from gimp_layers import MASK_FORMAT, RGBA_FORMAT, person_rgba, read_parasite, read_pixels, write_pixels  # noqa: E402
 from plugin_logic.comic_options import recorded_option  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
-from plugin_logic.placement import person_bounds, placement  # noqa: E402
+from plugin_logic.placement import person_bounds, placement, whole_photo  # noqa: E402
 from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-place-in-panel"
-MENU_LABEL = _("Place in _Panel…")
+MENU_LABEL = _("_5. Place in Panel…")
 MENU_BLURB = _("Put the cut-out (with its comic layers) into a panel of a comic page")
 MENU_HELP = _("Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
               "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
               "at the page's resolution. One undo step on the page.")
 FITS = [("whole", _("Whole person inside the panel")), ("fill", _("Fill the panel (the panel crops the person)"))]
+NOT_ONE_LAYER = {
+    "count": _("Select the cut-out to place: its photo layer, its mask, or its comic group."),
+    "group": _("Select the cut-out to place: its photo layer, its mask, or its comic group (not a layer group of "
+               "your own)."),
+}
 #: the dialog's rows below the page chooser
 DIALOG = ("panel", "fit", *procedures.SERVER_ARGUMENTS)
 
@@ -100,25 +105,9 @@ def find_panel(page, number: int):
     return None, None
 
 
-def cutout_items(image, selected) -> list:
-    """The cut-out to place, top first: the photo layer and the comic groups made from it.
-
-    ``selected`` is either the (masked) photo layer or one of its comic groups.
-    """
-    info = comic_info(selected)
-    photo = selected
-    if info is not None:
-        photo = next((x for x in _siblings(image, selected) if x.get_tattoo() == info.get("photo")), None)
-        if photo is None:
-            return [selected]
-    comics = [x for x in _siblings(image, photo)
-              if (comic_info(x) or {}).get("photo") == photo.get_tattoo()]
-    return comics + [photo]
-
-
-def _siblings(image, item) -> list:
-    parent = item.get_parent()
-    return list(parent.get_children() if parent is not None else image.get_layers())
+def cutout_items(image, photo) -> list:
+    """The cut-out to place, top first: the comic groups drawn from ``photo`` beside it, then the photo layer."""
+    return [x for x in procedures.siblings(image, photo) if procedures.comic_photo(x) == photo.get_tattoo()] + [photo]
 
 
 def person_mask(items) -> bytes | None:
@@ -136,7 +125,7 @@ def person_mask(items) -> bytes | None:
     return None
 
 
-def place(source, selected, page, number: int, fit: str, endpoint: str, timeout: float) -> tuple[object, str | None]:
+def place(source, photo, page, number: int, fit: str, endpoint: str, timeout: float) -> tuple[object, str | None]:
     """Copy the cut-out into panel ``number`` of ``page``, scaled and clipped; one undo step on the page.
 
     Returns the new group (inside the panel's group, below its border) and, when the server
@@ -145,8 +134,7 @@ def place(source, selected, page, number: int, fit: str, endpoint: str, timeout:
     group, panel = find_panel(page, number)
     if group is None:
         raise ValueError(_("The page has no panel %d.") % number)
-    items = cutout_items(source, selected)
-    photo = items[-1]
+    items = cutout_items(source, photo)
     size = photo.get_width(), photo.get_height()
     mask = person_mask(items)
     scale, x, y = placement(person_bounds(mask, *size), size, panel, fit)
@@ -201,23 +189,12 @@ def redraw_comics(holder, options: list[dict], dpi: int, endpoint: str, timeout:
     return None
 
 
-def selected_item(drawables) -> list:
-    """The layers or groups selected, a layer mask standing for its layer."""
-    items = []
-    for drawable in drawables:
-        if isinstance(drawable, Gimp.LayerMask):
-            drawable = Gimp.Layer.from_mask(drawable)
-        if isinstance(drawable, Gimp.Layer) and all(drawable.get_id() != x.get_id() for x in items):
-            items.append(drawable)
-    return items
-
-
 def run(procedure, run_mode, image, drawables, config, data):
-    items = selected_item(drawables)
-    if len(items) != 1:
-        return procedures.fail(procedure, _("Select the cut-out layer (or its comic group) to place."))
     if is_page(image):
         return procedures.fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
+    photo, problem = procedures.selected_photo(image, drawables, NOT_ONE_LAYER)  # any part: the whole cut-out
+    if photo is None:
+        return procedures.fail(procedure, problem)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         if latest_page(image) is None:
             return procedures.fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
@@ -231,11 +208,15 @@ def run(procedure, run_mode, image, drawables, config, data):
         return procedures.fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
     Gimp.progress_init(_("Person Cutout: place in panel"))
     try:
-        _holder, problem = place(image, items[0], page, config.get_property("panel"), config.get_property("fit"),
+        _holder, problem = place(image, photo, page, config.get_property("panel"), config.get_property("fit"),
                                  endpoint_or_configured(config.get_property("endpoint")),
                                  float(config.get_property("timeout")))
     except ValueError as exc:
         return procedures.fail(procedure, str(exc))
+    if whole_photo(person_mask(cutout_items(image, photo))):  # placed as asked, but likely not what was meant
+        Gimp.message(_("“%s” has no mask, so the whole photo went into the panel, background included. To place "
+                       "only the person, undo this on the page (Ctrl+Z), run Cut Out Person… on the photo first, "
+                       "then Place in Panel… again.") % photo.get_name())
     if problem:  # placed all the same: the page is usable, only the comic layers are scaled
         Gimp.message(_("Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
                        "(their line weights and screentone differ from those asked): %s") % problem)

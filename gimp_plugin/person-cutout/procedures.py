@@ -11,7 +11,8 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
-from plugin_logic import segmenters  # noqa: E402
+from gimp_layers import read_parasite  # noqa: E402
+from plugin_logic import cutouts, segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 
 from cutout_common import vocabulary  # noqa: E402
@@ -56,9 +57,13 @@ def add_edges_choice(procedure) -> None:
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):
     """A procedure on the selected layer of an RGB or grey image, in the Person Cutout menu.
 
-    GIMP lists a submenu's plug-in entries sorted by their labels (app/menus/plug-in-menus.c collates
-    path and label), so the labels are chosen to read in the order of the work: Cut Out Person…,
-    Draw Comic Layers…, Place in Panel…; the submenu's name is translated here, as GIMP asks.
+    GIMP 3 builds a submenu's plug-in entries in the order of a tree keyed by the collation key of
+    "menu path/label" (app/menus/plug-in-menus.c, ``plug_in_menus_setup``); the order of
+    ``add_menu_path`` calls or of registration does not count, and a plug-in cannot add sections of
+    its own to a submenu (a "[Section]" in a path must name one GIMP's menus define). So the labels
+    carry the step's number — 1. Cut Out Person…, 2. Add Hints Layer, 3. Refine Cut-out…, 4. Draw
+    Comic Layers…, 5. Place in Panel… — which sorts the same in every language and collation, and is
+    each entry's access key. The submenu's name is translated here, as GIMP asks.
     """
     procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
     procedure.set_image_types("RGB*, GRAY*")
@@ -102,27 +107,48 @@ def show_dialog(procedure, config, title, on_open=None, arguments=None, build=No
     return accepted
 
 
-def single_layer(drawables, image=None):
-    """(the one layer the user means, None), or (None, why not: ``"count"`` or ``"group"``).
-
-    After Cut Out Person… GIMP selects the new layer mask for editing, and a user may select a
-    layer's mask or a channel by hand while a layer stays highlighted: a mask means its layer, a
-    channel the image's selected layer, as the Layers dialog shows it.
-    """
+def selected_items(drawables, image) -> list:
+    """The layers (or groups) the user means, each once: a layer mask means its layer, a channel the image's
+    selected layer (after Cut Out Person… GIMP selects the new layer mask for editing, and a user may
+    select a mask or a channel by hand while a layer stays highlighted, as the Layers dialog shows it)."""
     layers = []
     for drawable in drawables:
         if isinstance(drawable, Gimp.LayerMask):
             candidates = [Gimp.Layer.from_mask(drawable)]
-        elif isinstance(drawable, Gimp.Channel) and image is not None:
+        elif isinstance(drawable, Gimp.Channel):
             candidates = list(image.get_selected_layers())
         else:
             candidates = [drawable] if isinstance(drawable, Gimp.Layer) else []
         layers += [x for x in candidates if x is not None and all(x.get_id() != y.get_id() for y in layers)]
-    if len(layers) != 1:
-        return None, "count"
-    if layers[0].is_group():
-        return None, "group"
-    return layers[0], None
+    return layers
+
+
+def siblings(image, item) -> list:
+    """The layers beside ``item`` (in its group, or the image's top level), top first."""
+    parent = item.get_parent()
+    return list(parent.get_children() if parent is not None else image.get_layers())
+
+
+def comic_photo(item) -> int | None:
+    """The tattoo of the photo a comic group was drawn from (its parasite); None for any other item."""
+    info = read_parasite(item, cutouts.COMIC_PARASITE)
+    return info.get("photo") if isinstance(info, dict) else None
+
+
+def selected_photo(image, drawables, not_one: dict[str, str]):
+    """(the photo layer the user means, None), or (None, the message that says what to select).
+
+    Whatever part of a cut-out is selected — the photo, its mask, its Hints layer, a comic group drawn
+    from it or a layer in one — means the photo (plugin_logic.cutouts). ``not_one``: the command's own
+    words for ``"count"`` (not exactly one layer) and ``"group"`` (a layer group of the artist's own).
+    """
+    items = selected_items(drawables, image)
+    if len(items) != 1:
+        return None, not_one["count"]
+    photo, problem = cutouts.photo_for(items[0], lambda item: siblings(image, item), comic_photo)
+    if photo is None:
+        return None, not_one["group"] if problem == cutouts.GROUP else cutouts.photo_missing()
+    return photo, None
 
 
 def done(procedure):

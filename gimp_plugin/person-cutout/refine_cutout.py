@@ -28,12 +28,13 @@ from plugin_logic.settings import endpoint_or_configured  # noqa: E402
 from server_link import CutoutError, request  # noqa: E402
 
 PROCEDURE = "python-fu-person-cutout-refine"
-MENU_LABEL = _("_Refine Cut-out…")
+MENU_LABEL = _("_3. Refine Cut-out…")
 MENU_BLURB = _("Redo the cut-out where white or black strokes on the Hints layer say it is wrong")
 MENU_HELP = _("Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
               "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
               "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden.")
-DIALOG = ("selection", "segmenter", "segmenter-note", "edges", *procedures.SERVER_ARGUMENTS)
+HOWTO = "refine-howto"
+DIALOG = (HOWTO, "selection", "segmenter", "segmenter-note", "edges", *procedures.SERVER_ARGUMENTS)
 SELECTION = [
     ("ignore", _("Ignore the selection")),
     ("keep", _("The selection is the person (a white hint)")),
@@ -44,21 +45,28 @@ NOT_ONE_LAYER = {
 }
 
 
-def siblings(image, layer) -> list:
-    """The layers beside ``layer`` (in its group, or the image's top level), top first."""
-    parent = layer.get_parent()
-    return list(parent.get_children() if parent is not None else image.get_layers())
+def howto() -> str:
+    """The dialog's first lines: what the strokes mean and where they go."""
+    return _("Paint on the layer named “Hints” (Filters › Person Cutout › Add Hints Layer makes one): white on what "
+             "is the person, black on what is not. One dot in the middle of a mistake is enough: the whole mistake "
+             "around it is redone, and your strokes are kept as painted.")
 
 
-def find_layers(image, selected):
-    """(photo layer, its Hints layer or None) for the selected layer; the photo may be None."""
-    layers = siblings(image, selected)
-    names = [x.get_name() for x in layers]
-    photo = hint_logic.pick_photo(names, layers.index(selected))
-    if photo is None:
-        return None, None
-    found = hint_logic.pick_hints(names, photo)
-    return layers[photo], (None if found is None else layers[found])
+def build_dialog(dialog, procedure, config) -> None:
+    """The instructions above the options, and the note on segmenters without weights."""
+    label = dialog.get_label(HOWTO, howto(), False, False)
+    label.set_line_wrap(True)
+    label.set_max_width_chars(60)
+    label.set_xalign(0.0)
+    segmenter_note(dialog, procedure, config)
+
+
+def hints_layer_of(image, photo):
+    """The photo's Hints layer (the nearest above it among its siblings, else below), or None."""
+    layers = procedures.siblings(image, photo)
+    here = next(i for i, x in enumerate(layers) if x.get_id() == photo.get_id())
+    found = hint_logic.pick_hints([x.get_name() for x in layers], here)
+    return None if found is None else layers[found]
 
 
 def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
@@ -77,15 +85,13 @@ def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    selected, problem = procedures.single_layer(drawables, image)
-    if selected is None:
-        return procedures.fail(procedure, NOT_ONE_LAYER[problem])
-    photo, hints_layer = find_layers(image, selected)
+    photo, problem = procedures.selected_photo(image, drawables, NOT_ONE_LAYER)  # the Hints layer means its photo
     if photo is None:
-        return procedures.fail(procedure, _("Select the photo layer to refine (the layer below the Hints layer)."))
+        return procedures.fail(procedure, problem)
+    hints_layer = hints_layer_of(image, photo)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         if not procedures.show_dialog(procedure, config, _("Refine Cut-out"), watch_segmenter(config), DIALOG,
-                           lambda dialog: segmenter_note(dialog, procedure, config)):
+                                      lambda dialog: build_dialog(dialog, procedure, config)):
             return procedures.cancelled(procedure)
         if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
             return procedures.cancelled(procedure)
@@ -121,7 +127,7 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
-    procedures.add_choice(procedure, "selection", _("_Selection"),
+    procedures.add_choice(procedure, "selection", _("Selectio_n"),
                           _("Whether the selection marks the person too"),
                           SELECTION, "ignore")
     procedures.add_segmenter_choice(procedure, _("The network re-run around each stroke"))

@@ -24,15 +24,13 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 from gimp_layers import MASK_FORMAT  # noqa: E402
+from plugin_logic import persons  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.pixel_bytes import on_canvas  # noqa: E402
 from server_link import CutoutError  # noqa: E402
 
-PERSONS = [
-    ("all", _("All people")),
-    ("largest", _("The largest person")),
-    ("under-selection", _("The person under the selection or path")),
-]
+#: the Person choices: the server's (its first the default), then the person under the selection (plugin_logic.persons)
+PERSONS = persons.choices()
 #: the segmenters *Person* applies to, and the name of their option for it ("default": the server's
 #: default segmenter, people first unless its detector is not installed)
 PERSON_OPTION = {"default": "person", "people": "person", "maskrcnn": "selection"}
@@ -52,7 +50,7 @@ def selection_point(image, layer) -> list[float]:
         anchor = first_path_anchor(image)
         if anchor is None:
             raise CutoutError(_("Person: “under the selection” needs a selection (or a path) on the person to cut "
-                                "out; select a part of them, or choose all people or the largest"))
+                                "out; select a part of them, or choose another Person"))
         (x, y), source = anchor, _("the first anchor of the path")
     offsets = layer.get_offsets()
     x, y = x - offsets.offset_x, y - offsets.offset_y
@@ -77,9 +75,10 @@ def first_path_anchor(image) -> tuple[float, float] | None:
 def segmenter_options(segmenter: str, person: str, parts: bool, image, layer) -> dict:
     """The options these choices add to the request (none for segmenters they do not apply to)."""
     options: dict = {}
-    if segmenter in PERSON_OPTION and not (segmenter == "default" and person == "all"):
-        # all people is what any default does: nothing to send, so a server whose default has no people still works
-        options[PERSON_OPTION[segmenter]] = selection_point(image, layer) if person == "under-selection" else person
+    if segmenter in PERSON_OPTION and not (segmenter == "default" and person == persons.default()):
+        # the server's default needs no word, so a server whose default segmenter has no people still works
+        options[PERSON_OPTION[segmenter]] = (selection_point(image, layer) if person == persons.UNDER_SELECTION
+                                             else person)
     if segmenter in PARTS_SEGMENTERS and parts:
         options["parts"] = True
     return options

@@ -14,7 +14,6 @@ waits behind other jobs on the server, the progress text says how many (plugin_l
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -23,12 +22,11 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp  # noqa: E402
-from plugin_logic import segmenters  # noqa: E402
+from plugin_logic import cancel_watch, errors, segmenters  # noqa: E402
 from plugin_logic.i18n import _  # noqa: E402
 from plugin_logic.progress import Progress  # noqa: E402
 from plugin_logic.replies import checked_mask  # noqa: E402
 from plugin_logic.settings import (  # noqa: E402
-    PLUGIN_DIR,
     EndpointError,
     checked_endpoint,
     load_config,
@@ -40,7 +38,6 @@ from cutout_common.protocol import SILENCE_SECONDS  # noqa: E402
 
 #: how long a live server may take to answer ``ping`` (it answers from its I/O thread, at once)
 PING_SECONDS = 2.0
-LOG_FILE = "server.log"
 
 
 class CutoutError(Exception):
@@ -71,7 +68,8 @@ def connect(endpoint: str, timeout: float):
     config = load_config()
     # the server speaks at least every 2 s while it works: silence means it is gone (config: silence_timeout)
     silence = float(config.get("silence_timeout", SILENCE_SECONDS))
-    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1)
+    connection = client.Client(endpoint, deadline=timeout, silence_timeout=min(timeout, silence), retries=1,
+                               routing_id=cancel_watch.routing_id())  # the identity a cancel watcher takes on
     if ping(connection, PING_SECONDS):
         return connection
     if not may_start_server(endpoint, config):
@@ -84,7 +82,7 @@ def connect(endpoint: str, timeout: float):
 def start_server(connection, config: dict, endpoint: str) -> None:
     """Start the configured server and wait until it answers; a server that stops or never answers is reported."""
     Gimp.progress_set_text(_("Starting the Person Cutout server…"))
-    log_path = os.path.join(PLUGIN_DIR, LOG_FILE)
+    log_path = errors.SERVER_LOG
     command = list(config["server_command"]) + ["--endpoint", endpoint]
     try:
         with open(log_path, "ab") as log_file:
@@ -161,6 +159,8 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
     ``span``: the part of GIMP's bar this request fills.
     """
     client = _client_module()
+    from cutout_common import protocol
+
     width, height = layer.get_width(), layer.get_height()
     connection = connect(endpoint, timeout)
     progress = Progress(stages, *span)
@@ -174,14 +174,18 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
         Gimp.progress_update(fraction)
 
     show(*progress.first())
+    request_id = protocol.new_id()
+    # GIMP kills a plug-in whose progress is cancelled: the watcher then cancels the job on the server
+    watcher = cancel_watch.watch(connection.endpoint, connection.routing_id, request_id)
     try:
-        reply = connection.image_request(op, pixels, width, height, wire_format,
+        reply = connection.image_request(op, pixels, width, height, wire_format, request_id=request_id,
                                          segmenter=None if segmenter == segmenters.DEFAULT else segmenter,
                                          options=options, on_progress=lambda s, f: show(*progress.update(s, f)),
                                          on_queued=lambda ahead: show(*progress.queued(ahead)), hints=hints)
     except client.ServerError as exc:
         raise CutoutError(server_error_text(exc, connection.endpoint)) from exc
     finally:
+        watcher.done()
         connection.close()
     try:
         checked_mask(reply, width, height)
@@ -191,17 +195,5 @@ def request(op: str, layer, pixels: bytes, wire_format: str, segmenter: str, opt
 
 
 def server_error_text(exc, endpoint: str) -> str:
-    """A server's (or the client's) error in words a GIMP user can act on."""
-    if exc.code == "weights_missing":
-        name = exc.header.get("segmenter") or "?"
-        folder = load_config().get("server_cwd")
-        known = name in segmenters.vocabulary.SEGMENTERS
-        return _("The segmenter “%(name)s” is not installed. %(how)s") % {
-            "name": name, "how": segmenters.install_how([name], folder) if known else exc.message}
-    if exc.code == "unreachable":
-        return _("The Person Cutout server at %(endpoint)s stopped answering: %(message)s") % {
-            "endpoint": endpoint, "message": exc.message}
-    if exc.code in ("timeout", "deadline"):
-        return _("The Person Cutout server at %(endpoint)s took longer than the timeout allows. "
-                 "Raise Timeout in the dialog, or try a smaller image.") % {"endpoint": endpoint}
-    return _("The Person Cutout server could not do it: %s") % exc.message
+    """A server's (or the client's) error in words a GIMP user can act on (plugin_logic.errors)."""
+    return errors.server_error_text(exc.code, exc.message, exc.header, endpoint)
