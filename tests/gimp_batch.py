@@ -37,6 +37,7 @@ def describe(image):
             "height": layer.get_height(),
             "offsets": [offsets.offset_x, offsets.offset_y],
             "has_alpha": layer.has_alpha(),
+            "visible": layer.get_visible(),
             "is_rgb": layer.is_rgb(),
             "md5": hashlib.md5(pixels(layer, "R'G'B'A float")).hexdigest(),
             "mask_md5": None,
@@ -87,7 +88,8 @@ if scenario.get("undo"):  # the GUI run: the image in a window, as a user has it
 procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout")
 report["registered"] = procedure is not None
 report["procedures"] = {}  # each menu entry as GIMP registered it: its label and menu
-for name in ("python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel",
+for name in ("python-fu-person-cutout", "python-fu-person-cutout-hints-layer", "python-fu-person-cutout-refine",
+             "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel",
              "python-fu-person-cutout-comic-page"):
     entry = Gimp.get_pdb().lookup_procedure(name)
     if entry is not None:

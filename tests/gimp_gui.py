@@ -80,18 +80,23 @@ def type_text(window: str, text: str) -> None:
     xdotool("type", "--delay", "40" if text.isascii() else "300", text)
 
 
-def run_action(name: str, title: str | None = None) -> str | None:
-    """Open a menu entry by GIMP's action search (/ in the image window); returns its dialog's window.
-
-    ``title``: the dialog's title (default: ``name``), which tells it from other windows that come and go.
-    """
+def open_action(name: str) -> None:
+    """Run a menu entry by GIMP's action search (/ in the image window, its name, Enter)."""
     window = image_window()
-    before = set(windows())
     press(window, "slash")
     search = wait_for_window("Search Actions", 10)
     type_text(search, name)
     time.sleep(1.5)  # the search list fills as one types
     xdotool("key", "Return")
+
+
+def run_action(name: str, title: str | None = None) -> str | None:
+    """Open a menu entry by GIMP's action search; returns its dialog's window.
+
+    ``title``: the dialog's title (default: ``name``), which tells it from other windows that come and go.
+    """
+    before = set(windows())
+    open_action(name)
     end = time.monotonic() + 60  # the plug-in starts in a process of its own: seconds on a busy machine
     while time.monotonic() < end:
         new = [w for w, t in windows().items() if w not in before and (title or name) == t]
@@ -100,6 +105,13 @@ def run_action(name: str, title: str | None = None) -> str | None:
             return new[-1]
         time.sleep(0.3)
     return None
+
+
+def new_window(part: str, shown: set, timeout: float) -> str | None:
+    """A window whose title contains ``part`` that was not among ``shown``, waiting up to ``timeout`` s."""
+    found: list[str] = []
+    wait_until(lambda: found.extend(w for w, t in windows().items() if w not in shown and part in t) or found, timeout)
+    return found[-1] if found else None
 
 
 def click(window: str, x: int, y: int) -> None:

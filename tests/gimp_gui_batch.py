@@ -10,9 +10,11 @@ import time
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import Gimp, Gio  # noqa: E402
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 sys.path.insert(0, os.environ["PC_TESTS"])  # this folder (tests/gimp_harness.py sets it)
+sys.path.append(os.path.join(os.path.dirname(os.environ["PC_TESTS"]), "gimp_plugin"))  # cutout_common's client
 import gimp_gui as gui  # noqa: E402
 
 scenario = json.loads(os.environ["PC_SCENARIO"])
@@ -56,55 +58,184 @@ def messages():
     return [title for title in gui.windows().values() if "Message" in title]
 
 
+def new_page(size="b5", dpi="300", layout="3-tiers"):
+    """A comic page made by Comic Page… (as a script makes it: the same code as the dialog's OK), in a window."""
+    procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout-comic-page")
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    for key, value in {"page-size": size, "dpi": dpi, "layout": layout}.items():
+        config.set_property(key, value)
+    page = procedure.run(config).index(1)
+    Gimp.Display.new(page)
+    Gimp.displays_flush()
+    return page
+
+
+def layer_names(layers):
+    return [layer.get_name() for layer in layers]
+
+
+def mask_bytes(layer):
+    mask = layer.get_mask()
+    rect = Gegl.Rectangle.new(0, 0, mask.get_width(), mask.get_height())
+    return bytes(mask.get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.CLAMP))
+
+
+def spot(photo, mask, keep, dark, size=24, step=16):
+    """The top-left of a size × size square where the mask keeps (or hides) everything and, with ``dark``, the
+    photo is dark: where a hint stroke would be hardest to see in Overlay mode. Searched from the bottom right,
+    where the astronaut's helmet and the black table are."""
+    width, height = photo.get_width(), photo.get_height()
+    rect = Gegl.Rectangle.new(0, 0, width, height)
+    grey = bytes(photo.get_buffer().get(rect, 1.0, "Y' u8", Gegl.AbyssPolicy.CLAMP))
+    for y in reversed(range(0, height - size, step)):
+        for x in reversed(range(0, width - size, step)):
+            rows = [range((y + r) * width + x, (y + r) * width + x + size) for r in range(size)]
+            values = [mask[i] for row in rows for i in row]
+            if not (min(values) >= 230 if keep else max(values) <= 20):
+                continue
+            if dark and max(grey[i] for row in rows for i in row) > 70:
+                continue
+            return x, y
+    return None
+
+
+def disc(layer, centre, radius, colour):
+    """A filled disc of ``colour`` (0 or 255) painted on ``layer``, as a brush dot leaves it."""
+    cx, cy = centre
+    size = 2 * radius + 1
+    data = bytearray(size * size * 4)
+    for y in range(size):
+        for x in range(size):
+            if (x - radius) ** 2 + (y - radius) ** 2 <= radius * radius:
+                data[(y * size + x) * 4:(y * size + x) * 4 + 4] = bytes([colour, colour, colour, 255])
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(cx - radius, cy - radius, size, size), "R'G'B'A u8", bytes(data))
+    buffer.flush()
+    layer.update(cx - radius, cy - radius, size, size)
+    Gimp.displays_flush()
+
+
+def hint_strokes(photo, hints):
+    """A white dot over what the mask hides and a black dot on a dark part it keeps, each shot before and after."""
+    mask = mask_bytes(photo)
+    hidden, dark = spot(photo, mask, keep=False, dark=False), spot(photo, mask, keep=True, dark=True)
+    report["strokes"] = {"radius": 8, "hidden": hidden, "dark": dark}
+    if hidden is None or dark is None:
+        return
+    window = gui.image_window()
+    gui.shot("hints-before", window, report)
+    disc(hints, (hidden[0] + 12, hidden[1] + 12), 8, 255)
+    gui.shot("hints-white", window, report)
+    disc(hints, (dark[0] + 12, dark[1] + 12), 8, 0)
+    gui.shot("hints-black", window, report)
+
+
+def comic_group(image):
+    groups = [layer for layer in image.get_layers() if layer.is_group()]
+    return groups[0] if groups else None
+
+
 def flow():
-    """Cut Out Person…, then Draw Comic Layers… at once: no click between them, as an illustrator goes on."""
+    """The afternoon's flow with no click between the steps: Cut Out Person…, Add Hints Layer (its message, two
+    strokes that must show), Draw Comic Layers… with the Hints layer still selected, Place in Panel… with the
+    comic group's last layer selected, then one Ctrl+Z on the photo."""
+    page = new_page()
     image = show(scenario["input"])
+    photo = image.get_layers()[0]
     window = gui.image_window()
     gui.shot("image-window", window, report)
     dialog = gui.run_action("Cut Out Person")
     step("cut-out dialog", found=dialog is not None)
     gui.shot("cut-out-person", dialog, report)
     gui.press(dialog, "Return")
-    layer = image.get_layers()[0]
-    done = gui.wait_until(lambda: layer.get_mask() is not None and idle(), WORK)
+    done = gui.wait_until(lambda: photo.get_mask() is not None and idle(), WORK)
     report["selected_after_cut_out"] = kinds(image.get_selected_drawables())
     step("cut out", done=done, messages=messages())
     gui.shot("after-cut-out", window, report)
+
+    shown = set(gui.windows())
+    gui.open_action("Add Hints Layer")
+    message = gui.new_window("Message", shown, 60)
+    report["hints_message"] = message is not None
+    gui.shot("hints-message", message, report)
+    if message:
+        gui.press(message, "Return")
+        gui.wait_until(lambda: message not in gui.windows(), 10)
+    gui.wait_until(idle, 30)
+    report["selected_after_hints"] = layer_names(image.get_selected_layers())
+    hints = [layer for layer in image.get_layers() if layer.get_name() == "Hints"]
+    if hints:
+        hint_strokes(photo, hints[0])
+
     dialog = gui.run_action("Draw Comic Layers", "Comic Layers")
     step("comic dialog", found=dialog is not None)
     gui.shot("comic-layers", dialog, report)
     gui.press(dialog, "Return")
-    done = gui.wait_until(lambda: len(image.get_layers()) > 1 and idle(), WORK)
+    done = gui.wait_until(lambda: comic_group(image) is not None and idle(), WORK)
     step("comic layers", done=done, messages=messages())
     report["layers"] = describe(image)
+    group = comic_group(image)
+    if group is not None:
+        parasite = group.get_parasite("person-cutout-comic")
+        report["comic_photo_is_the_photo"] = (parasite is not None and
+                                              json.loads(bytes(parasite.get_data()).decode())["photo"] == photo.get_tattoo())
+        kept = mask_bytes(group)
+        report["comic_mask_kept"] = sum(1 for value in kept if value >= 128) / len(kept)
+    report["selected_after_comic"] = layer_names(image.get_selected_layers())
     gui.shot("after-comic-layers", window, report)
 
+    dialog = gui.run_action("Place in Panel")
+    gui.shot("place-in-panel", dialog, report)
+    gui.press(dialog, "Return")
+    panel = page.get_layers()[0]
+    done = gui.wait_until(lambda: len(panel.get_children()) > 1 and idle(), WORK)
+    step("placed", done=done, messages=messages())
+    report["placed"] = describe(page)[0]
 
-def cancel_then_queue():
-    """Cancel a long job in GIMP's status bar; the next cut-out says it waits behind it on the server."""
+    shown = set(gui.windows())
+    gui.press(window, "ctrl+z")  # the photo's window: Draw Comic Layers… was its last step
+    report["undone"] = gui.wait_until(lambda: comic_group(image) is None, 30)
+    found = gui.new_window("Message", shown, 3)  # what is tested: no message comes with the undo
+    report["undo_message"] = found is not None
+    gui.shot("undo-message", found, report)
+
+
+def busy(endpoint):
+    """Whether the server runs or queues a job (its hello's queue), as any client may ask it."""
+    from cutout_common.client import Client
+
+    with Client(endpoint, deadline=5, silence_timeout=5) as probe:
+        queue = probe.hello()["queue"]
+    return queue["running"] > 0 or queue["in_flight"] > 0
+
+
+def cancel_then_cut_out():
+    """Cancel a long job in GIMP's status bar: the server is free within a second or two, and the next cut-out
+    runs at once instead of waiting behind it."""
     image = show(scenario["input"])
+    layer = image.get_layers()[0]
     before = describe(image)
     window = gui.image_window()
     dialog = gui.run_action("Cut Out Person")
     gui.press(dialog, "Return")
-    gui.wait_until(lambda: not idle(), 10)
-    time.sleep(4)  # the job runs on the server; the bar moves
+    report["job_started"] = gui.wait_until(lambda: busy(scenario["endpoint"]), 60)
     report["running_before_cancel"] = gui.plugin_processes()
     gui.shot("long-job", window, report)
     gui.cancel_progress(window)
+    clicked = time.monotonic()
     gui.wait_until(idle, 15)
     report["running_after_cancel"] = gui.plugin_processes()
     report["untouched_after_cancel"] = describe(image) == before
+    report["freed"] = gui.wait_until(lambda: not busy(scenario["endpoint"]), 20, 0.1)
+    report["freed_seconds"] = round(time.monotonic() - clicked, 2)
     step("cancelled")
+    started = time.monotonic()
     dialog = gui.run_action("Cut Out Person")
     gui.press(dialog, "Return")
-    step("second cut-out started")
-    time.sleep(5)  # connected and sent; the server says every second where it waits
-    report["running_while_queued"] = gui.plugin_processes()
-    gui.shot("queued", window, report)
-    gui.cancel_progress(window)
-    gui.wait_until(idle, 15)
-    report["untouched"] = describe(image) == before
+    report["second_done"] = gui.wait_until(lambda: layer.get_mask() is not None and idle(), WORK)
+    report["second_seconds"] = round(time.monotonic() - started, 1)
+    gui.shot("second-cut-out", window, report)
 
 
 def mask_and_licence_windows(layer) -> tuple[bool, list[str]]:
@@ -172,13 +303,11 @@ def endpoints():
 
 def dialogs():
     """The dialogs as a user first sees them, for the README; the comic page and the photo both open."""
-    page_procedure = Gimp.get_pdb().lookup_procedure("python-fu-person-cutout-comic-page")
-    config = page_procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    for key, value in {"page-size": "b5", "dpi": "300", "layout": "3-tiers"}.items():
-        config.set_property(key, value)
-    page = page_procedure.run(config).index(1)
-    Gimp.Display.new(page)
+    page = new_page()
+    size = f"{page.get_width()}x{page.get_height()}"
+    titled = []  # the page's window title: its memory, as the status bar shows it (the profile's title format)
+    gui.wait_until(lambda: titled.extend(t for t in gui.windows().values() if size in t and "B" in t) or titled, 30)
+    report["page_title"] = titled[-1] if titled else None
     show(scenario["input"])  # the photo's window comes last: the menu entries run on it
     window = gui.image_window()
     time.sleep(1)
@@ -191,6 +320,7 @@ def dialogs():
     for name, action, title in (("comic-page", "Comic Page", "Comic Page"),
                                 ("comic-layers-manga", "Draw Comic Layers", "Comic Layers"),
                                 ("place-in-panel", "Place in Panel", "Place in Panel"),
+                                ("refine-cutout", "Refine Cut-out", "Refine Cut-out"),
                                 ("cut-out-person", "Cut Out Person", "Cut Out Person")):
         dialog = gui.run_action(action, title)
         report[name] = gui.geometry(dialog) if dialog else None
@@ -200,6 +330,11 @@ def dialogs():
             time.sleep(1)
             report["comic-layers-lineart"] = gui.geometry(dialog)
             gui.shot("comic-layers-lineart", dialog, report)
+        if name == "cut-out-person":  # a new layer as the output: what to do with an existing mask does not apply
+            gui.press(dialog, "alt+u", "Down")
+            time.sleep(1)
+            gui.shot("cut-out-person-new-layer", dialog, report)
+            gui.press(dialog, "alt+u", "Up")  # as it was, so no other run remembers the change
         gui.press(dialog, "Escape")
         gui.wait_until(lambda d=dialog: d not in gui.windows(), 10)
 
@@ -218,7 +353,7 @@ def chinese():
 
 started = time.monotonic()
 try:
-    {"flow": flow, "cancel-queue": cancel_then_queue, "licence": licence, "endpoints": endpoints, "dialogs": dialogs,
+    {"flow": flow, "cancel": cancel_then_cut_out, "licence": licence, "endpoints": endpoints, "dialogs": dialogs,
      "zh": chinese}[scenario["scenario"]]()
 finally:
     report["seconds"] = round(time.monotonic() - started, 1)

@@ -42,6 +42,7 @@ def describe(image):
         mask = layer.get_mask()
         layers.append({
             "name": layer.get_name(), "visible": layer.get_visible(), "mode": str(layer.get_mode()),
+            "filters": [effect.get_name() for effect in layer.get_filters()],
             "width": layer.get_width(), "height": layer.get_height(),
             "md5": hashlib.md5(pixels(layer, "R'G'B'A float")).hexdigest(),
             "mask_md5": hashlib.md5(pixels(mask, "Y float")).hexdigest() if mask is not None else None,

@@ -88,11 +88,14 @@ def test_plugin_registers(gimp, home, workdir):
     report = scenario(gimp, home, workdir, "register", input=str(REPO / "tests" / "data" / "astronaut.png"))
     assert report["registered"], "python-fu-person-cutout is not registered: GIMP skipped the plug-in"
     entries = report["procedures"]
-    # issue 17, defect 8: GIMP sorts a plug-in's submenu by label, so the labels must sort in the order of the work
-    work = ["python-fu-person-cutout", "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel"]
+    # issue 17, defect 8, and issue 29, item 10: GIMP sorts a plug-in's submenu by the collation of its labels, so
+    # they must sort in the order of the work — in any language and collation: the step's number leads
+    work = ["python-fu-person-cutout", "python-fu-person-cutout-hints-layer", "python-fu-person-cutout-refine",
+            "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel"]
     assert all(entries[name]["paths"] == ["<Image>/Filters/Person Cutout"] for name in work), entries
     labels = [entries[name]["label"].replace("_", "") for name in work]
     assert sorted(labels, key=str.casefold) == labels, labels
+    assert [label.split(".")[0] for label in labels] == ["1", "2", "3", "4", "5"], labels
     assert entries["python-fu-person-cutout-comic-page"]["paths"] == ["<Image>/File/Create"]
 
 
@@ -182,6 +185,8 @@ def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
         added = report["after"][0]
         assert (added["width"], added["height"]) == (width, height)
         assert report["after"][1]["md5"] == report["before"][0]["md5"], "the photo layer must not change"
+        # issue 29, item 12: the photo under the new layer is hidden, or the canvas looks as before
+        assert added["visible"] and not report["after"][1]["visible"], report["after"]
         rgba = np.frombuffer(layer_out.read_bytes(), np.uint8).reshape(height, width, 4).astype(int)
         # GIMP's JPEG decoder is the reference: PIL's decodes a few pixels differently
         original = np.frombuffer(sent.read_bytes(), np.uint8).reshape(height, width, 3).astype(int)
@@ -242,6 +247,73 @@ def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, serv
     assert report["after"] != report["before"], "the procedure changed nothing to undo"
     assert report["windows"] >= 1, "GIMP's image window did not appear"
     assert report["after_undo"] == report["before"]
+
+
+@pytest.fixture(scope="module")
+def doubles_server():
+    """A server with the test doubles: "brightness" gives a black photo an all-black mask (nobody found)."""
+    from tests import doubles
+
+    running = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"), factory=doubles.factory, names=["brightness"])
+    with running:
+        yield running.endpoint
+
+
+@pytest.fixture
+def silent_server():
+    """An address where a "server" answers ping, takes a job, reports one progress and then says nothing more:
+    a server that died in the middle of the job, as the plug-in sees it."""
+    import json
+    import threading
+
+    import zmq
+
+    from cutout_common import protocol
+
+    context = zmq.Context.instance()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            if not router.poll(100):
+                continue
+            identity, header, *_frames = router.recv_multipart()
+            request = json.loads(header)
+            if request["op"] == "ping":
+                router.send_multipart([identity, *protocol.encode_result(request["id"], pong=True)])
+            elif request["op"] not in ("cancel", "hello"):
+                router.send_multipart([identity, *protocol.encode_progress(request["id"], "segment", 0.1)])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{port}"
+    stop.set()
+    thread.join(5)
+    router.close(0)
+
+
+def test_nobody_found_and_a_server_gone_silent_are_said_and_change_nothing(gimp, home, workdir, doubles_server,
+                                                                           silent_server):
+    """Issue 29, items 6 and 7, in one GIMP: a photo with nobody in it is refused ("No person was found") for every
+    output, instead of an all-black mask or layer; a server that stops answering mid-job is said once, with the
+    next step and where its log is."""
+    black = workdir / "nobody.png"
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(black)
+    runs = [{"endpoint": doubles_server, "output": "mask"}, {"endpoint": doubles_server, "output": "black-layer"},
+            {"endpoint": doubles_server, "output": "mask", "comic": "posterize"}, {"endpoint": ""}]
+    with configured(home, endpoint=silent_server, silence_timeout=2, server_command=marker_command(workdir / "m")):
+        report = scenario(gimp, home, workdir, "messages", input=str(black),
+                          args={"segmenter": "brightness", "timeout": 60}, runs=runs)
+    *nobody, silent = report["runs"]
+    for run in nobody:
+        assert not run["success"] and "No person was found in the layer “Background”" in run["error"], report["runs"]
+    assert not silent["success"] and silent["seconds"] < 30, silent
+    assert silent["error"].count("stopped answering") == 1 and silent["error"].count(silent_server) == 1, silent
+    assert "Run the command again" in silent["error"] and "server.log" in silent["error"], silent
+    assert report["after"] == report["before"]
 
 
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):

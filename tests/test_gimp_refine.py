@@ -73,7 +73,9 @@ def test_a_black_stroke_on_the_hints_layer_removes_the_mistake_in_one_undo_step(
     assert report["hints_added"], report.get("hints_error")
     assert report["layer_names"] == ["Hints", report["layer_names"][1]], "the Hints layer sits above the photo"
     assert report["hints_transparent"] and report["selected"] == ["Hints"]
-    assert "LAYER_MODE_OVERLAY" in report["before"][0]["mode"] and report["before"][0]["visible"]
+    # Normal mode with an outline effect (issue 29, item 2): strokes show over what the mask hides and on black too
+    assert "LAYER_MODE_NORMAL" in report["before"][0]["mode"] and report["before"][0]["visible"]
+    assert report["before"][0]["filters"] == ["Hint outline"]
     assert report["success"], report.get("error")
 
     before = np.frombuffer(paths["mask_before"].read_bytes(), np.uint8).reshape(512, 512)

@@ -72,7 +72,7 @@ def test_install_is_idempotent_and_uninstall_restores_the_profile(profile, tmp_p
     import gettext
 
     catalogue = gettext.translation("person-cutout", str(installed / "locale"), languages=["zh_TW"])
-    assert catalogue.gettext("Cut Out _Person…") == "人物去背(_P)…"
+    assert catalogue.gettext("_1. Cut Out Person…") == "_1. 人物去背…"
     assert plugin_view(installed / "person-cutout.py") == {
         "vocabulary": str(REPO / "gimp_plugin" / "cutout_common" / "vocabulary.py"),
         "locale": str(installed / "locale"), "endpoint": config["endpoint"]}

@@ -62,7 +62,10 @@ def test_traditional_chinese_translates_everything_with_the_same_placeholders_an
         assert translated is not None and translated.translation and all(translated.translation), message.msgid
         for text in translated.translation:
             assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(message.msgid)), message.msgid
-            if "_" in message.msgid.replace("__", "") and re.search(r"_\w", message.msgid):
+            key = re.search(r"_(\w)", message.msgid.replace("__", ""))
+            if key and key.group(1).isdigit():  # a numbered menu step: the same number, the same key
+                assert text.startswith(f"_{key.group(1)}."), f"{message.msgid!r}: the step's number leads"
+            elif key:
                 assert re.search(r"\(_[A-Z]\)", text), f"{message.msgid!r}: the mnemonic is kept as (_X)"
             assert text.count("%") == message.msgid.count("%"), message.msgid
 
@@ -70,7 +73,7 @@ def test_traditional_chinese_translates_everything_with_the_same_placeholders_an
 def test_the_compiled_catalogue_is_what_gettext_reads(tmp_path):
     mo = catalogue.compile_po(catalogue.translations()["zh_TW"].read_text(encoding="utf-8"))
     translation = gettext.GNUTranslations(io.BytesIO(mo))
-    assert translation.gettext("Cut Out _Person…") == "人物去背(_P)…"
+    assert translation.gettext("_1. Cut Out Person…") == "_1. 人物去背…"
     assert translation.ngettext("Waiting for the server: %d job ahead", "Waiting for the server: %d jobs ahead", 3) % 3 \
         == "等待伺服器：前面還有 3 個工作"
     assert translation.gettext("not in the catalogue") == "not in the catalogue"
