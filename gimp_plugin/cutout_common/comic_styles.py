@@ -18,7 +18,8 @@ Param = Option
 
 
 def _param(name: str, label: str, default: float, minimum: float, maximum: float, unit: str, help: str) -> Option:
-    return Option(name, label, "int" if isinstance(default, int) else "float", default, minimum, maximum, unit=unit, help=help)
+    kind = "int" if isinstance(default, int) else "float"
+    return Option(name, label, kind, default, minimum, maximum, unit=unit, help=help)
 
 
 DPI = _param("dpi", "Print resolution", 0, 0, 2400, "dpi",
@@ -31,9 +32,15 @@ LEVELS = _param("levels", "Levels per channel", 4, 2, 8, "", "bands per red, gre
 SMOOTHING = _param("smoothing", "Smoothing", 1.0, 0.0, 4.0, "mm", "size of the smallest flat area")
 TONE_LPI = _param("tone_lpi", "Tone frequency", 60.0, 20.0, 150.0, "lpi", "screentone lines per inch")
 TONE_ANGLE = _param("tone_angle", "Tone angle", 45.0, 0.0, 90.0, "°", "screen angle")
-TONE_DOT = _param("tone_dot", "Tone dot size", 25.0, 5.0, 70.0, "%", "ink coverage of the screentone")
-SHADOW = _param("shadow", "Solid black", 0.08, 0.0, 0.5, "", "darkest share of the person filled black")
-MIDTONE = _param("midtone", "Tone area", 0.35, 0.0, 1.0, "", "share of the person, after the blacks, that gets tone")
+TONE_DOT = _param("tone_dot", "Tone dot size", 25.0, 5.0, 70.0, "%",
+                  "ink coverage of the light screentone, on mid-tones")
+DENSE_DOT = _param("dense_dot", "Dense tone dot size", 55.0, 5.0, 70.0, "%",
+                   "ink coverage of the dense screentone, on dark parts not filled black")
+#: manga's tone levels are on the person's own scale (server/comic/manga.py): 0 its darkest, 1 its lightest
+SHADOW = _param("shadow", "Solid black", 0.22, 0.0, 1.0, "",
+                "tones of the person up to this level (0 its darkest, 1 its lightest) are filled black")
+MIDTONE = _param("midtone", "Tone area", 0.45, 0.0, 1.0, "",
+                 "tones up to this level get screentone: dense in the darker half, light in the lighter")
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ STYLES: dict[str, Style] = {
               (LINE_WEIGHT, DETAIL, OUTLINE, COLOURS, SMOOTHING, DPI),
               "smoothed flat colours picked from the person (k-means) with ink outlines"),
         Style("manga", "Manga", ("Ink", "Tone", "Flat colour"),
-              (LINE_WEIGHT, DETAIL, OUTLINE, SHADOW, MIDTONE, TONE_LPI, TONE_ANGLE, TONE_DOT, DPI),
+              (LINE_WEIGHT, DETAIL, OUTLINE, SHADOW, MIDTONE, TONE_LPI, TONE_ANGLE, TONE_DOT, DENSE_DOT, DPI),
               "black ink, solid blacks and halftone screentone on white"),
         Style("lineart", "Line art", ("Ink",), (LINE_WEIGHT, DETAIL, OUTLINE, DPI),
               "ink lines only, for inking over by hand"),

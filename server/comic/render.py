@@ -38,7 +38,7 @@ import numpy as np
 from cutout_common.comic_styles import STYLES, resolve, styles  # noqa: F401  (styles: re-exported for hello)
 from cutout_common.protocol import ProgressFn
 from server.comic import lines as comic_lines
-from server.comic import screentone
+from server.comic import manga, screentone
 from server.comic.colours import person_colours
 
 AUTO_PRINT_MM = 180.0  # long side of the photo as printed when dpi = 0
@@ -103,11 +103,12 @@ def render(
     elif style == "posterize":
         layers["Flat colour"] = posterize(rgb, p["levels"], p["smoothing"] * px_per_mm, dpi)
     elif style == "manga":
-        black, tone = manga_tones(rgb, person, p["shadow"], p["midtone"], dpi)
+        black, dense, light = manga_tones(rgb, person, p["shadow"], p["midtone"], dpi)
         report(0.5)
         layers["Ink"] = np.maximum(layers["Ink"], black)
         period = screentone.period_px(p["tone_lpi"], dpi)
-        layers["Tone"] = tone * screentone.dots(alpha.shape, period, p["tone_angle"], p["tone_dot"] / 100.0)
+        coverage = np.where(dense, np.float32(p["dense_dot"] / 100.0), np.float32(p["tone_dot"] / 100.0))
+        layers["Tone"] = (dense | light) * screentone.dots(alpha.shape, period, p["tone_angle"], coverage)
         layers["Flat colour"] = np.full(rgb.shape, 255, np.uint8)
     report(0.8)
     coverage = alpha if soft_edges else person.astype(np.float32)
@@ -152,7 +153,12 @@ def _smooth(rgb: np.ndarray, radius_px: float) -> np.ndarray:
 
 
 def flat_colours(
-    rgb: np.ndarray, person: np.ndarray, colours: int, smoothing_px: float, dpi: float, tick: Callable[[float], None] | None = None
+    rgb: np.ndarray,
+    person: np.ndarray,
+    colours: int,
+    smoothing_px: float,
+    dpi: float,
+    tick: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """H×W×3 uint8: the person in at most ``colours`` flat colours (k-means in CIELAB on the person).
 
@@ -209,26 +215,24 @@ def posterize(rgb: np.ndarray, levels: int, smoothing_px: float, dpi: float) -> 
     return np.round(band * (255.0 / (levels - 1))).astype(np.uint8)
 
 
-def manga_tones(rgb: np.ndarray, person: np.ndarray, shadow: float, midtone: float, dpi: float) -> tuple[np.ndarray, np.ndarray]:
-    """(solid black, tone area) as H×W float32 in {0, 1}, from the person's own tonal range.
+def manga_tones(
+    rgb: np.ndarray, person: np.ndarray, shadow: float, midtone: float, dpi: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(solid black, dense tone, light tone) as H×W bool: :func:`server.comic.manga.tone_areas` of the photo.
 
-    The darkest ``shadow`` share of the person becomes solid black; the next ``midtone`` share
-    of what is left gets screentone; the rest stays white paper. Thresholds are quantiles of
-    the smoothed luminance inside the person, so exposure does not change the picture.
+    The levels come from the smoothed luminance (edge-preserving at 0.5 mm, then a 0.4 mm blur for clean
+    region edges) on the work copy, where the masses are settled too; they are brought to full size before
+    the thresholds, so that the areas' edges are smooth.
     """
     h, w = rgb.shape[:2]
     small, scale = _work_copy(rgb, dpi)
-    lum = cv2.cvtColor(_smooth(small, 0.5 * COLOUR_WORK_DPI / 25.4), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lum = cv2.GaussianBlur(lum, (0, 0), 0.4 * dpi * scale / 25.4)  # clean region edges (0.4 mm)
+    lum = cv2.cvtColor(_smooth(small, 0.5 * COLOUR_WORK_DPI / 25.4), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    lum = cv2.GaussianBlur(lum, (0, 0), 0.4 * dpi * scale / 25.4)
     inside = cv2.resize(person.astype(np.uint8), (lum.shape[1], lum.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-    values = lum[inside] if inside.any() else lum.ravel()
-    t_black = np.quantile(values, shadow) if shadow > 0 else -1.0
-    t_tone = np.quantile(values, min(1.0, shadow + midtone * (1.0 - shadow))) if midtone > 0 else t_black
+    level = manga.settle_masses(manga.tone_levels(lum, inside), inside, shadow, dpi * scale / 25.4)
     if scale < 1.0:
-        lum = cv2.resize(lum, (w, h), interpolation=cv2.INTER_LINEAR)
-    black = (lum <= t_black).astype(np.float32)
-    tone = ((lum > t_black) & (lum <= t_tone)).astype(np.float32)
-    return black, tone
+        level = cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR)
+    return manga.tone_areas(level, person, shadow, midtone)
 
 
 def composite(layers: dict[str, np.ndarray], background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
@@ -242,7 +246,9 @@ def composite(layers: dict[str, np.ndarray], background: tuple[int, int, int] = 
     return np.round(out).astype(np.uint8)
 
 
-def demo_sheet(rgb: np.ndarray, alpha: np.ndarray, height: int = 480, params: dict[str, dict] | None = None) -> np.ndarray:
+def demo_sheet(
+    rgb: np.ndarray, alpha: np.ndarray, height: int = 480, params: dict[str, dict] | None = None
+) -> np.ndarray:
     """H×W×3 uint8 picture for the README: the cut-out, then each style, side by side on white.
 
     Each style is rendered at the photo's size with its defaults (or ``params[style]``) and

@@ -11,10 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def dots(shape: tuple[int, int], period: float, angle_deg: float, coverage: float) -> np.ndarray:
-    """H×W float32 ink amount in [0, 1]: dots of ``coverage`` every ``period`` px, screen turned ``angle_deg``."""
-    if period <= 0 or not 0.0 <= coverage <= 0.7:
-        raise ValueError(f"bad screen: period {period}, coverage {coverage}")
+def dots(shape: tuple[int, int], period: float, angle_deg: float, coverage: float | np.ndarray) -> np.ndarray:
+    """H×W float32 ink amount in [0, 1]: dots of ``coverage`` every ``period`` px, screen turned ``angle_deg``.
+
+    ``coverage`` may be an H×W array: one screen with dots of each pixel's own size, as tone sheets of
+    several densities cut from the same screen lie on a page.
+    """
+    if period <= 0 or not (np.all(coverage >= 0.0) and np.all(coverage <= 0.7)):
+        raise ValueError(f"bad screen: period {period}, coverage {np.min(coverage)} .. {np.max(coverage)}")
     h, w = shape
     theta = np.deg2rad(angle_deg)
     c, s = np.float32(np.cos(theta) / period), np.float32(np.sin(theta) / period)
@@ -25,8 +29,8 @@ def dots(shape: tuple[int, int], period: float, angle_deg: float, coverage: floa
     du = u - np.round(u)
     dv = v - np.round(v)
     dist = np.sqrt(du * du + dv * dv) * np.float32(period)  # px to the nearest dot centre
-    radius = period * np.sqrt(coverage / np.pi)
-    return np.clip(np.float32(radius + 0.5) - dist, 0.0, 1.0)
+    radius = np.float32(period / np.sqrt(np.pi)) * np.sqrt(np.asarray(coverage, np.float32))
+    return np.clip(radius + np.float32(0.5) - dist, 0.0, 1.0)
 
 
 def period_px(lpi: float, dpi: float, minimum: float = 3.0) -> float:
