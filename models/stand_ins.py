@@ -10,8 +10,6 @@ Neither is registered: a caller passes them to the server or the model cache thr
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from models.base import Prediction, ProgressFn, Segmenter, no_progress
@@ -32,9 +30,7 @@ class Everyone(StandIn):
     title = "stand-in: every pixel is the person"
     licence = "GPL-3.0-or-later"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         return Prediction(alpha=np.ones(rgb.shape[:2], np.float32))
 
 
@@ -43,9 +39,7 @@ class Brightness(StandIn):
     title = "stand-in: brightness as the mask"
     licence = "GPL-3.0-or-later"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         progress("segment", 0.5)
         return Prediction(alpha=brightness(rgb))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -33,9 +32,7 @@ class Slow(Brightness):
 
     name = "slow"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         seconds = float((options or {}).get("seconds", 2.0))
         if (options or {}).get("started_file"):
             Path(options["started_file"]).write_text("started")
@@ -52,9 +49,7 @@ class Long(Brightness):
 
     name = "long"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         steps = max(1, int(float((options or {}).get("seconds", 60.0)) * 4))
         for step in range(steps):
             progress("segment", step / steps)
@@ -67,9 +62,7 @@ class Quiet(Brightness):
 
     name = "quiet"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         time.sleep(float((options or {}).get("seconds", 2.0)))
         return super().predict(rgb, options, progress)
 
@@ -79,9 +72,7 @@ class Disc(Brightness):
 
     name = "disc"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         h, w = rgb.shape[:2]
         y, x = np.ogrid[:h, :w]
         r = np.sqrt(((x - w / 2) / (w / 5)) ** 2 + ((y - h / 2) / (h / 2.5)) ** 2)
@@ -91,9 +82,7 @@ class Disc(Brightness):
 class Crashing(Brightness):
     name = "crashing"
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         raise ZeroDivisionError("a bug inside the segmenter")
 
 
@@ -124,9 +113,7 @@ class DeviceMemory(Brightness):
             self._out_of_memory()
         DeviceMemory.devices.append(self.device)
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
+    def predict(self, rgb: np.ndarray, options: dict | None = None, progress: ProgressFn = no_progress) -> Prediction:
         if self.when == "predict":
             self._out_of_memory()
         return super().predict(rgb, options, progress)

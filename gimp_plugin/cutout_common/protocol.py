@@ -142,6 +142,10 @@ class Request:
     target: str | None = None
     timeout: float | None = None  # seconds the client allows, validated
 
+    def time_limit(self, server_limit: float) -> float:
+        """Seconds this request may run: the client's ``timeout`` when it is shorter than the server's own limit."""
+        return server_limit if self.timeout is None else min(self.timeout, server_limit)
+
 
 @dataclass
 class Reply:

@@ -21,13 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-size", type=int, default=64)
     parser.add_argument("--request-timeout", type=float, default=600.0)
     add_max_pixels_argument(parser)
-    parser.add_argument(
-        "--curve",
-        dest="curve_dir",
-        default=None,
-        metavar="DIR",
-        help="CURVE keys (python -m server keys DIR): clients from DIR/allowed, workers from DIR/workers",
-    )
+    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
+                        help="CURVE keys (python -m server keys DIR): clients from DIR/allowed, "
+                             "workers from DIR/workers")
     parser.add_argument("--insecure", action="store_true")
 
 

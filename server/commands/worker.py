@@ -18,13 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
     parser.add_argument("--heartbeat", type=float, default=1.0)
     add_max_pixels_argument(parser)
-    parser.add_argument(
-        "--curve",
-        dest="curve_dir",
-        default=None,
-        metavar="DIR",
-        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the broker's key",
-    )
+    parser.add_argument("--curve", dest="curve_dir", default=None, metavar="DIR",
+                        help="CURVE key folder (python -m server keys DIR): this worker's key pair and the "
+                             "broker's key")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -190,11 +190,7 @@ class Broker(ServingLoop):
             )
             return
         now = time.monotonic()
-        limit = (
-            self.config.request_timeout
-            if request.timeout is None
-            else min(request.timeout, self.config.request_timeout)
-        )
+        limit = request.time_limit(self.config.request_timeout)
         job = BrokerJob(client, request.id, frames, now + limit, last_sent=now)
         self.queue.append(job)
         self.jobs[job.key] = job

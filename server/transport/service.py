@@ -251,11 +251,7 @@ class Server(ServingLoop):
             )
             return
         now = time.monotonic()
-        limit = (
-            self.config.request_timeout
-            if request.timeout is None
-            else min(request.timeout, self.config.request_timeout)
-        )
+        limit = request.time_limit(self.config.request_timeout)
         # the pixel frame is a view of ZeroMQ's buffer; the worker decodes it later
         job = Job(identity, request, now + limit, serial=next(self._serials), last_sent=now)
         try:
