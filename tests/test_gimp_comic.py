@@ -240,6 +240,21 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
     assert "only scaled, not drawn again" in (workdir / "comic-mask.log").read_text()
 
 
+def test_a_photo_without_a_mask_is_placed_whole_and_the_user_is_told(gimp, home, workdir):  # noqa: F811
+    """Issue 29, item 4: a photo with no mask of its own, no comic group and no transparency goes into the panel
+    whole, background included, as asked — and GIMP's message says so and how to place only the person."""
+    with no_server_start(home):  # nothing to draw again: no server is needed
+        report = run(gimp, home, workdir, "place-whole", input=str(ASTRONAUT), report=["page"], steps=[
+            {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
+            {"run": "python-fu-person-cutout-place-in-panel", "on": "photo",
+             "args": {"page": "$page", "panel": 1, "endpoint": "", "timeout": 5}},
+        ])
+    assert all(step.get("success") for step in report["steps"]), report["steps"]
+    holder = by_name(report["images"]["page"]["layers"])["Panel 1"]["children"][1]
+    assert [c["name"] for c in holder["children"]] == ["Background copy"] and holder["children"][0]["mask"] is None
+    assert "has no mask, so the whole photo went into the panel" in (workdir / "place-whole.log").read_text()
+
+
 @pytest.mark.gui
 def test_undo_removes_the_placement(gimp, home, workdir, server):  # noqa: F811
     """Edit › Undo (Ctrl+Z) once in the page's window, in the real GIMP GUI: the page is as before the placement."""

@@ -273,3 +273,9 @@ def test_the_person_choices_are_the_servers_and_say_what_they_do(monkeypatch):
     assert persons.choices()[0] == ("subjects", "The photo's subject(s)") and persons.default() == "subjects"
     monkeypatch.setattr(vocabulary, "PERSON_CHOICES", ("all", "largest", "tallest"))  # words not written yet
     assert ("tallest", "Tallest") in persons.choices()
+
+
+def test_a_photo_without_a_cut_out_is_told_apart():
+    """Issue 29, item 4: Place in Panel… says so when it places a whole photo (no mask, or one that keeps all)."""
+    assert placement.whole_photo(None) and placement.whole_photo(bytes([128, 255, 200]))
+    assert not placement.whole_photo(bytes([255, 0, 255]))

@@ -1,6 +1,6 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Filters › Person Cutout › Comic Layers…: the person as editable comic layers in a masked group.
+"""Filters › Person Cutout › Draw Comic Layers…: the person as editable comic layers in a masked group.
 
 The server's ``layer:<Name>`` frames become ``Ink``, ``Tone`` and ``Flat colour`` (whichever the style
 has, top first) in a group above the photo layer, masked by the person's mask, so an artist can

@@ -11,8 +11,9 @@ around the comic layers' decided one).
 Which page: GIMP's procedure dialogs draw no image arguments, so the dialog has a chooser of the
 open comic pages of its own (GIMP's image combo box, limited to images Comic Page… made), set to the
 most recent page; it fills the procedure's ``page`` argument, which scripts set directly. The
-cut-out is the layer (or its mask, or one of its comic groups) selected in the image the procedure
-runs on.
+cut-out is the photo of whatever part of it is selected in the image the procedure runs on (the
+photo, its mask, its Hints layer, a comic group or a layer in one: plugin_logic.cutouts); a photo
+without any mask is placed whole, and GIMP's message says so.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ that does not answer is started only when it is the one install.py configured on
 (plugin_logic.settings), and a server that stops at once is reported at once with its log's last
 lines; otherwise GIMP's message says within a few seconds why nothing happens. While a request
 waits behind other jobs on the server, the progress text says how many (plugin_logic.progress).
+Every job is watched by a small process of its own (plugin_logic.cancel_watch): GIMP kills a plug-in
+whose progress the user cancels, and the watcher then cancels the job on the server.
 """
 
 from __future__ import annotations
