@@ -38,11 +38,17 @@ def geometry(window: str) -> dict[str, int] | None:
     values = dict(line.split("=", 1) for line in xdotool("getwindowgeometry", "--shell", window).split() if "=" in line)
     if not {"X", "Y", "WIDTH", "HEIGHT"} <= set(values):
         return None
-    return {"x": int(values["X"]), "y": int(values["Y"]), "width": int(values["WIDTH"]), "height": int(values["HEIGHT"])}
+    return {
+        "x": int(values["X"]),
+        "y": int(values["Y"]),
+        "width": int(values["WIDTH"]),
+        "height": int(values["HEIGHT"]),
+    }
 
 
 def wait_for_window(part: str, timeout: float = 30.0, exclude: tuple[str, ...] = ()) -> str | None:
-    """The newest visible window whose title contains ``part`` (and none of ``exclude``), waiting up to ``timeout`` s."""
+    """The newest visible window whose title contains ``part`` (and none of ``exclude``), waiting up to
+    ``timeout`` s."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         found = [w for w, title in windows().items() if part in title and not any(x in title for x in exclude)]

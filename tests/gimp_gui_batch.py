@@ -178,8 +178,8 @@ def flow():
     group = comic_group(image)
     if group is not None:
         parasite = group.get_parasite("person-cutout-comic")
-        report["comic_photo_is_the_photo"] = (parasite is not None and
-                                              json.loads(bytes(parasite.get_data()).decode())["photo"] == photo.get_tattoo())
+        recorded = json.loads(bytes(parasite.get_data()).decode()) if parasite is not None else {}
+        report["comic_photo_is_the_photo"] = recorded.get("photo") == photo.get_tattoo()
         kept = mask_bytes(group)
         report["comic_mask_kept"] = sum(1 for value in kept if value >= 128) / len(kept)
     report["selected_after_comic"] = layer_names(image.get_selected_layers())
@@ -317,11 +317,13 @@ def dialogs():
     gui.shot("filters-menu", None, report)
     gui.press(window, "Escape", "Escape")
     time.sleep(1)
-    for name, action, title in (("comic-page", "Comic Page", "Comic Page"),
-                                ("comic-layers-manga", "Draw Comic Layers", "Comic Layers"),
-                                ("place-in-panel", "Place in Panel", "Place in Panel"),
-                                ("refine-cutout", "Refine Cut-out", "Refine Cut-out"),
-                                ("cut-out-person", "Cut Out Person", "Cut Out Person")):
+    for name, action, title in (
+        ("comic-page", "Comic Page", "Comic Page"),
+        ("comic-layers-manga", "Draw Comic Layers", "Comic Layers"),
+        ("place-in-panel", "Place in Panel", "Place in Panel"),
+        ("refine-cutout", "Refine Cut-out", "Refine Cut-out"),
+        ("cut-out-person", "Cut Out Person", "Cut Out Person"),
+    ):
         dialog = gui.run_action(action, title)
         report[name] = gui.geometry(dialog) if dialog else None
         gui.shot(name, dialog, report)
@@ -353,8 +355,14 @@ def chinese():
 
 started = time.monotonic()
 try:
-    {"flow": flow, "cancel": cancel_then_cut_out, "licence": licence, "endpoints": endpoints, "dialogs": dialogs,
-     "zh": chinese}[scenario["scenario"]]()
+    {
+        "flow": flow,
+        "cancel": cancel_then_cut_out,
+        "licence": licence,
+        "endpoints": endpoints,
+        "dialogs": dialogs,
+        "zh": chinese,
+    }[scenario["scenario"]]()
 finally:
     report["seconds"] = round(time.monotonic() - started, 1)
     with open(os.environ["PC_REPORT"], "w") as handle:

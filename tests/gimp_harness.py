@@ -83,19 +83,29 @@ class Gimp:
         if os.geteuid() != 0:
             raise GimpUnavailable("GIMP 3 is not installed and building a Debian 13 root needs root")
         if not shutil.which("debootstrap") or not shutil.which("unshare"):
-            raise GimpUnavailable("GIMP 3 is not installed and debootstrap/unshare are missing (apt-get install debootstrap)")
+            raise GimpUnavailable(
+                "GIMP 3 is not installed and debootstrap/unshare are missing (apt-get install debootstrap)"
+            )
         root = Path(os.environ.get("PERSON_CUTOUT_GIMP_ROOT") or workdir / "gimp3root")  # a kept root, for local runs
         mirror = host_mirror()
         if not (root / "usr" / "bin" / "apt-get").exists():  # idempotent: each step is skipped once done
             _run(
-                ["debootstrap", "--variant=minbase", "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg", SUITE, str(root), mirror],
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
+                    SUITE,
+                    str(root),
+                    mirror,
+                ],
                 900,
                 "debootstrap of Debian 13",
             )
             (root / "etc" / "apt" / "sources.list").write_text(f"deb {mirror} {SUITE} main\n")
         if not (root / "usr" / "bin" / GIMP).exists() or not all((root / marker).exists() for marker in GUI_MARKERS):
             cls(root=root).chroot_shell(
-                "apt-get update -qq && apt-get install -y -qq --no-install-recommends " + " ".join(PACKAGES + GUI_PACKAGES)
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                + " ".join(PACKAGES + GUI_PACKAGES)
                 + " && apt-get clean",
                 timeout=1200,
                 what="installing GIMP 3 in the Debian 13 root",
@@ -104,8 +114,24 @@ class Gimp:
 
     def chroot_shell(self, script: str, timeout: float, what: str) -> None:
         assert self.root is not None
-        inner = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive sh -c " + shlex.quote(script)
-        _run(["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", self._mounts() + f"exec chroot {self.root} {inner}"], timeout, what)
+        inner = (
+            "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive sh -c "
+            + shlex.quote(script)
+        )
+        _run(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "bash",
+                "-c",
+                self._mounts() + f"exec chroot {self.root} {inner}",
+            ],
+            timeout,
+            what,
+        )
 
     def _mounts(self) -> str:
         root = self.root
@@ -124,7 +150,12 @@ class Gimp:
         return self.root is not None or all(shutil.which(tool) for tool in ("xvfb-run", "xdotool", "gimp-3.0"))
 
     def batch(
-        self, script: Path, home: Path, env: dict[str, str], timeout: float = 300, gui: bool = False,
+        self,
+        script: Path,
+        home: Path,
+        env: dict[str, str],
+        timeout: float = 300,
+        gui: bool = False,
         screen_dir: Path | None = None,
     ) -> subprocess.CompletedProcess:
         """Run ``script`` with GIMP's python-fu-eval batch interpreter; returns the finished process.
@@ -132,9 +163,23 @@ class Gimp:
         ``gui``: the full GIMP on an Xvfb display instead of gimp-console (for what only the GUI can do);
         ``screen_dir``: where Xvfb keeps the screen, for screenshots (tests/gimp_gui.py).
         """
-        variables = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home), "PC_TESTS": str(Path(script).parent), **env}
+        variables = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": str(home),
+            "PC_TESTS": str(Path(script).parent),
+            **env,
+        }
         start = gimp_gui(screen_dir) if gui else [GIMP, "-i"]
-        gimp = [*start, "-d", "-f", "--batch-interpreter=python-fu-eval", "-b", f'exec(open("{script}").read())', "--quit"]
+        gimp = [
+            *start,
+            "-d",
+            "-f",
+            "--batch-interpreter=python-fu-eval",
+            "-b",
+            f'exec(open("{script}").read())',
+            "--quit",
+        ]
         command = ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), *gimp]
         if self.root is None:
             return subprocess.run(["timeout", str(int(timeout)), *command], capture_output=True, text=True)
@@ -145,8 +190,17 @@ class Gimp:
             text=True,
         )
 
-    def scenario(self, batch: Path, home: Path, workdir: Path, name: str, gui: bool = False, timeout: float = 240,
-                 env: dict[str, str] | None = None, **fields) -> dict:
+    def scenario(
+        self,
+        batch: Path,
+        home: Path,
+        workdir: Path,
+        name: str,
+        gui: bool = False,
+        timeout: float = 240,
+        env: dict[str, str] | None = None,
+        **fields,
+    ) -> dict:
         """Run the batch script ``batch`` with one scenario (``fields`` as JSON); returns the report it wrote.
 
         GIMP's and the plug-in's messages are kept in ``workdir/NAME.log`` for a failing test. A GUI

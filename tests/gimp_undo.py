@@ -14,15 +14,35 @@ import time
 def press_ctrl_z() -> dict:
     """Find the image window ("[name] (…) – GIMP"), press Ctrl+Z in it; returns the windows seen."""
     found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "GIMP"], capture_output=True, text=True)
-    titles = {w: subprocess.run(["xdotool", "getwindowname", w], capture_output=True, text=True).stdout for w in found.stdout.split()}
+    titles = {
+        w: subprocess.run(["xdotool", "getwindowname", w], capture_output=True, text=True).stdout
+        for w in found.stdout.split()
+    }
     windows = [w for w, title in titles.items() if "[" in title]
     if windows:
         window = windows[-1]
-        geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True).stdout
+        geometry = subprocess.run(
+            ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True
+        ).stdout
         size = dict(line.split("=") for line in geometry.split())
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "mousemove", "--window", window,
-                        str(int(size["WIDTH"]) // 2), str(int(size["HEIGHT"]) // 2), "key", "--clearmodifiers", "ctrl+z"],
-                       check=True, timeout=30)
+        subprocess.run(
+            [
+                "xdotool",
+                "windowfocus",
+                "--sync",
+                window,
+                "mousemove",
+                "--window",
+                window,
+                str(int(size["WIDTH"]) // 2),
+                str(int(size["HEIGHT"]) // 2),
+                "key",
+                "--clearmodifiers",
+                "ctrl+z",
+            ],
+            check=True,
+            timeout=30,
+        )
         time.sleep(3)  # GIMP undoes in its own process, asynchronously to this one
     return {"titles": titles, "windows": len(windows)}
 

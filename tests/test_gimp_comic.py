@@ -107,7 +107,9 @@ def test_comic_layers_are_named_layers_in_a_group_masked_by_the_person(placed, s
         assert not pixels[..., 3][expected == 0].any(), f"{name} paints outside the person"
     ink = layers["Ink"]
     strokes = ink[..., 3] > 200
-    assert 0.01 < strokes.mean() < 0.5 and ink[..., :3][strokes].max() < 60, "Ink: opaque dark strokes, mostly transparent"
+    assert 0.01 < strokes.mean() < 0.5 and ink[..., :3][strokes].max() < 60, (
+        "Ink: opaque dark strokes, mostly transparent"
+    )
     assert (layers["Tone"][..., 3] > 200).any() and (layers["Flat colour"][..., 3][expected == 255] == 255).all()
 
 
@@ -117,8 +119,10 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
     panels = page_geometry.layout(geometry, "3 tiers")
     assert (page["width"], page["height"]) == (geometry.width, geometry.height)
     assert page["resolution"] == pytest.approx([300, 300])
-    guides = {"vertical": sorted(p for o, p in page["guides"] if o == "vertical"),
-              "horizontal": sorted(p for o, p in page["guides"] if o == "horizontal")}
+    guides = {
+        "vertical": sorted(p for o, p in page["guides"] if o == "vertical"),
+        "horizontal": sorted(p for o, p in page["guides"] if o == "horizontal"),
+    }
     assert guides == geometry.guides()
     layers = by_name(page["layers"])
     assert [layer["name"] for layer in page["layers"]] == ["Panel 1", "Panel 2", "Panel 3", "Paper"]
@@ -132,14 +136,18 @@ def test_three_tier_page_has_three_panel_groups_with_borders_and_guides(placed):
         line = by_name(group["children"])[f"Panel {panel.order + 1} border"]
         assert (line["offsets"], line["width"], line["height"]) == ([r.x, r.y], r.width, r.height)
         stroke = rgba(line)[..., 3] > 127
-        assert stroke[:border].all() and stroke[-border:].all() and stroke[:, :border].all() and stroke[:, -border:].all()
-        assert not stroke[border + 1:-border - 1, border + 1:-border - 1].any(), "the border is a frame, not a fill"
+        assert (
+            stroke[:border].all() and stroke[-border:].all() and stroke[:, :border].all() and stroke[:, -border:].all()
+        )
+        assert not stroke[border + 1 : -border - 1, border + 1 : -border - 1].any(), "the border is a frame, not a fill"
         # on the page: black frame lines along each edge, white gutter just outside
-        assert shown[r.y:r.y + border, r.x + 10:r.right - 10].max() < 30
-        assert shown[r.bottom - border:r.bottom, r.x + 10:r.right - 10].max() < 30
-        assert (shown[r.y - 3, r.x:r.right] == 255).all() and (shown[r.y + 10:r.bottom - 10, r.x - 3] == 255).all()
+        assert shown[r.y : r.y + border, r.x + 10 : r.right - 10].max() < 30
+        assert shown[r.bottom - border : r.bottom, r.x + 10 : r.right - 10].max() < 30
+        assert (shown[r.y - 3, r.x : r.right] == 255).all() and (shown[r.y + 10 : r.bottom - 10, r.x - 3] == 255).all()
         if panel.order != 1:
-            assert (shown[r.y + border + 1:r.bottom - border - 1, r.x + border + 1:r.right - border - 1] == 255).all()
+            assert (
+                shown[r.y + border + 1 : r.bottom - border - 1, r.x + border + 1 : r.right - border - 1] == 255
+            ).all()
 
 
 def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
@@ -158,21 +166,21 @@ def test_place_in_panel_yields_a_layer_clipped_to_its_panel(placed):
     group_mask = mask(panel)
     gx, gy = panel["offsets"]
     inside = np.zeros_like(group_mask, bool)
-    inside[r.y - gy:r.bottom - gy, r.x - gx:r.right - gx] = True
+    inside[r.y - gy : r.bottom - gy, r.x - gx : r.right - gx] = True
     assert (group_mask[inside] == 255).all() and (group_mask[~inside] == 0).all()
     shown = visible(page)
     empty = np.full_like(shown, 255)  # the page before: white paper and the black borders
     for group in page["layers"][:-1]:
         line = group["children"][0]
         lx, ly = line["offsets"]
-        empty[ly:ly + line["height"], lx:lx + line["width"]][rgba(line)[..., 3] > 127] = 0
+        empty[ly : ly + line["height"], lx : lx + line["width"]][rgba(line)[..., 3] > 127] = 0
     art = np.zeros(shown.shape[:2], bool)
-    art[max(0, y):y + holder["height"], max(0, x):x + holder["width"]] = True
+    art[max(0, y) : y + holder["height"], max(0, x) : x + holder["width"]] = True
     outside = art.copy()
-    outside[r.y:r.bottom, r.x:r.right] = False
+    outside[r.y : r.bottom, r.x : r.right] = False
     assert outside.any(), "the placed layers reach beyond the panel"
     assert (shown[outside] == empty[outside]).all(), "nothing of the cut-out shows outside its panel"
-    inner = shown[r.y + 10:r.bottom - 10, r.x + 10:r.right - 10]
+    inner = shown[r.y + 10 : r.bottom - 10, r.x + 10 : r.right - 10]
     assert (inner.max(axis=2) < 60).mean() > 0.01, "the person's ink shows inside the panel"
 
 
@@ -187,7 +195,11 @@ def test_placed_comic_layers_are_drawn_again_at_the_page_resolution(placed):
     expected, scaled = 300 / 30, 150 / 30 * scale
     assert abs(scaled - expected) / expected > 0.3, "the test must tell a redrawn tone from a scaled one"
     for layer in comic["children"]:  # each layer the photo's size and place, as Comic Layers… makes them
-        assert (layer["offsets"], layer["width"], layer["height"]) == (photo["offsets"], photo["width"], photo["height"])
+        assert (layer["offsets"], layer["width"], layer["height"]) == (
+            photo["offsets"],
+            photo["width"],
+            photo["height"],
+        )
     np.testing.assert_array_equal(mask(comic), decided(mask(photo)))  # the scaled person's mask, decided
     assert not photo["visible"], "the placed photo is the comic layers' reference, hidden below them"
     tone = rgba(by_name(comic["children"])["Tone"])[..., 3].astype(np.float32) / 255.0
@@ -203,28 +215,62 @@ def test_comic_layers_use_an_existing_mask_and_cut_out_person_adds_comic_layers(
     cut-out (issue 17, defect 1): a selected layer mask means its layer.
     """
     with no_server_start(home):
-        report = run(gimp, home, workdir, "comic-mask", input=str(ASTRONAUT), prepare=["existing-mask"], steps=[
-            {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "mask": True,
-             "args": {"style": "lineart", "endpoint": server}},
-            {"run": "python-fu-person-cutout", "on": "photo", "mask": True,
-             "args": {"segmenter": "selfie", "output": "cutout-layer", "comic": "posterize", "endpoint": server}},
-            {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
-            {"run": "python-fu-person-cutout-place-in-panel", "on": "photo", "select": "Person cut-out",  # no server
-             "args": {"page": "$page", "panel": 1, "endpoint": "", "timeout": 5}},
-            {"run": "python-fu-person-cutout-comic-layers", "on": "photo", "before": "photo",  # no server: untouched
-             "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "", "timeout": 5}},
-        ], report=["photo", "page"])
+        report = run(
+            gimp,
+            home,
+            workdir,
+            "comic-mask",
+            input=str(ASTRONAUT),
+            prepare=["existing-mask"],
+            steps=[
+                {
+                    "run": "python-fu-person-cutout-comic-layers",
+                    "on": "photo",
+                    "mask": True,
+                    "args": {"style": "lineart", "endpoint": server},
+                },
+                {
+                    "run": "python-fu-person-cutout",
+                    "on": "photo",
+                    "mask": True,
+                    "args": {"segmenter": "selfie", "output": "cutout-layer", "comic": "posterize", "endpoint": server},
+                },
+                {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
+                {
+                    "run": "python-fu-person-cutout-place-in-panel",
+                    "on": "photo",
+                    "select": "Person cut-out",  # no server
+                    "args": {"page": "$page", "panel": 1, "endpoint": "", "timeout": 5},
+                },
+                {
+                    "run": "python-fu-person-cutout-comic-layers",
+                    "on": "photo",
+                    "before": "photo",  # no server: untouched
+                    "args": {"style": "cartoon", "mask-source": "fresh", "endpoint": "", "timeout": 5},
+                },
+            ],
+            report=["photo", "page"],
+        )
     first, second, page, place, third = report["steps"]
     for step in (first, second, page, place):
         assert step.get("success"), step.get("error")
     photo = report["images"]["photo"]
     # each addition goes directly above the layer it was made from
-    assert [layer["name"] for layer in photo["layers"]] == ["Comic (lineart)", "Comic (posterize)", "Person cut-out", "Background"]
+    assert [layer["name"] for layer in photo["layers"]] == [
+        "Comic (lineart)",
+        "Comic (posterize)",
+        "Person cut-out",
+        "Background",
+    ]
     lineart = photo["layers"][0]
     width = lineart["width"]
-    np.testing.assert_array_equal(mask(lineart), np.broadcast_to(np.where(np.arange(width) < width // 2, 255, 0), mask(lineart).shape))
+    np.testing.assert_array_equal(
+        mask(lineart), np.broadcast_to(np.where(np.arange(width) < width // 2, 255, 0), mask(lineart).shape)
+    )
     ink = rgba(lineart["children"][0])
-    assert not ink[:, width // 2:, 3].any() and (ink[:, : width // 2, 3] > 200).any(), "ink only where the painted mask is"
+    assert not ink[:, width // 2 :, 3].any() and (ink[:, : width // 2, 3] > 200).any(), (
+        "ink only where the painted mask is"
+    )
     posterize, cutout = photo["layers"][1], photo["layers"][2]
     assert [c["name"] for c in posterize["children"]] == ["Flat colour"]
     np.testing.assert_array_equal(mask(posterize), decided(rgba(cutout)[..., 3]))  # the same cut-out's mask, decided
@@ -244,11 +290,22 @@ def test_a_photo_without_a_mask_is_placed_whole_and_the_user_is_told(gimp, home,
     """Issue 29, item 4: a photo with no mask of its own, no comic group and no transparency goes into the panel
     whole, background included, as asked — and GIMP's message says so and how to place only the person."""
     with no_server_start(home):  # nothing to draw again: no server is needed
-        report = run(gimp, home, workdir, "place-whole", input=str(ASTRONAUT), report=["page"], steps=[
-            {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
-            {"run": "python-fu-person-cutout-place-in-panel", "on": "photo",
-             "args": {"page": "$page", "panel": 1, "endpoint": "", "timeout": 5}},
-        ])
+        report = run(
+            gimp,
+            home,
+            workdir,
+            "place-whole",
+            input=str(ASTRONAUT),
+            report=["page"],
+            steps=[
+                {"run": "python-fu-person-cutout-comic-page", "args": PAGE, "as": "page"},
+                {
+                    "run": "python-fu-person-cutout-place-in-panel",
+                    "on": "photo",
+                    "args": {"page": "$page", "panel": 1, "endpoint": "", "timeout": 5},
+                },
+            ],
+        )
     assert all(step.get("success") for step in report["steps"]), report["steps"]
     holder = by_name(report["images"]["page"]["layers"])["Panel 1"]["children"][1]
     assert [c["name"] for c in holder["children"]] == ["Background copy"] and holder["children"][0]["mask"] is None
@@ -261,8 +318,18 @@ def test_undo_removes_the_placement(gimp, home, workdir, server):  # noqa: F811
     if not gimp.gui_available():
         message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
-    report = run(gimp, home, workdir, "comic-undo", gui=True, input=str(ASTRONAUT), undo="page", report=["page"],
-                 dump_dir="", steps=place_steps(server, fit="whole", before=True))
+    report = run(
+        gimp,
+        home,
+        workdir,
+        "comic-undo",
+        gui=True,
+        input=str(ASTRONAUT),
+        undo="page",
+        report=["page"],
+        dump_dir="",
+        steps=place_steps(server, fit="whole", before=True),
+    )
     assert all(step.get("success") for step in report["steps"]), report["steps"]
     assert report["windows"] >= 1, "GIMP's image window did not appear"
     after = report["images"]["page"]

@@ -66,8 +66,11 @@ def screen_sized_window(gimp, profile: Path) -> None:  # noqa: F811
     session = profile / "sessionrc"
     text = session.read_text() if session.exists() else gimp.system_path("/etc/gimp/3.0/sessionrc").read_text()
     width, height = SCREEN_SIZE
-    text, found = re.subn(r'(\(factory-entry "gimp-single-image-window"\)\s*\(position) -?\d+ -?\d+\)\s*\(size \d+ \d+\)',
-                          rf"\1 0 0)\n    (size {width} {height})", text)
+    text, found = re.subn(
+        r'(\(factory-entry "gimp-single-image-window"\)\s*\(position) -?\d+ -?\d+\)\s*\(size \d+ \d+\)',
+        rf"\1 0 0)\n    (size {width} {height})",
+        text,
+    )
     assert found == 1, "GIMP's sessionrc has no single-window image window to size"
     session.write_text(text)
 
@@ -82,7 +85,9 @@ def read_xwd(path: Path) -> np.ndarray:
     fields = np.frombuffer(data[:100], ">u4")
     header_size, width, height = int(fields[0]), int(fields[4]), int(fields[5])
     byte_order, bytes_per_line, colours = int(fields[7]), int(fields[12]), int(fields[19])
-    rows = np.frombuffer(data, np.uint8, bytes_per_line * height, header_size + colours * 12).reshape(height, bytes_per_line)
+    rows = np.frombuffer(data, np.uint8, bytes_per_line * height, header_size + colours * 12).reshape(
+        height, bytes_per_line
+    )
     pixels = rows[:, : width * 4].reshape(height, width, 4)
     return pixels[..., [2, 1, 0]] if byte_order == 0 else pixels[..., [1, 2, 3]]
 
@@ -94,7 +99,7 @@ def screenshots(workdir: Path, name: str) -> dict[str, np.ndarray]:  # noqa: F81
         box = json.loads(xwd.with_suffix(".json").read_text())["window"]
         picture = read_xwd(xwd)
         if box:
-            picture = picture[max(box["y"], 0):box["y"] + box["height"], max(box["x"], 0):box["x"] + box["width"]]
+            picture = picture[max(box["y"], 0) : box["y"] + box["height"], max(box["x"], 0) : box["x"] + box["width"]]
         Image.fromarray(picture).save(xwd.with_suffix(".png"), optimize=True)
         xwd.unlink()  # 5 MB each: the PNG is the artefact
         found[xwd.stem] = picture
@@ -115,7 +120,9 @@ def readme_pictures(shots: dict[str, np.ndarray], names: dict[str, str], crops: 
     for shot, file_name in names.items():
         if shot in shots:
             top, bottom, left, right = (crops or {}).get(shot, (None, None, None, None))
-            Image.fromarray(np.ascontiguousarray(shots[shot][top:bottom, left:right])).save(target / file_name, optimize=True)
+            Image.fromarray(np.ascontiguousarray(shots[shot][top:bottom, left:right])).save(
+                target / file_name, optimize=True
+            )
 
 
 def plugin_lines(workdir: Path, name: str) -> list[str]:  # noqa: F811
@@ -127,8 +134,13 @@ def dialog_warnings(workdir: Path, name: str) -> list[str]:  # noqa: F811
     about access keys (``no mnemonic for property``, ``duplicate mnemonic``) and the CRITICALs of GIMP's widget
     libraries, which only plug-ins' dialogs use here."""
     lines = (workdir / f"{name}.log").read_text().splitlines()
-    return [line for line in lines if "mnemonic" in line or ("CRITICAL" in line and "LibGimp" in line)
-            or ("CRITICAL" in line and "person-cutout" in line)]
+    return [
+        line
+        for line in lines
+        if "mnemonic" in line
+        or ("CRITICAL" in line and "LibGimp" in line)
+        or ("CRITICAL" in line and "person-cutout" in line)
+    ]
 
 
 def changes(before: np.ndarray, after: np.ndarray, threshold: int = 60) -> np.ndarray:
@@ -193,8 +205,15 @@ def test_the_flow_from_cut_out_to_panel_with_no_click_between(gimp, home, workdi
     assert report["undone"], "Ctrl+Z did not take the comic layers away"
     assert not report["undo_message"], "GIMP said something at Ctrl+Z (Can't undo Attach Parasite to Item?)"
     assert dialog_warnings(workdir, "flow") == []
-    readme_pictures(shots, {"cut-out-person": "dialog-cut-out-person.png", "hints-message": "message-hints.png",
-                            "hints-black": "hint-strokes.png"}, {"hints-black": box})
+    readme_pictures(
+        shots,
+        {
+            "cut-out-person": "dialog-cut-out-person.png",
+            "hints-message": "message-hints.png",
+            "hints-black": "hint-strokes.png",
+        },
+        {"hints-black": box},
+    )
 
 
 class LongOnce:
@@ -222,9 +241,11 @@ def once_long_server():
     """A server whose first job takes a minute and the others none, stopped with the module."""
     from server.transport.service import Server, ServerConfig
 
-    running = Server(ServerConfig(endpoint="tcp://127.0.0.1:*"),
-                     factory=lambda name, device, weights: LongOnce(weights or Path("/nonexistent"), device),
-                     names=["rvm", "selfie"])
+    running = Server(
+        ServerConfig(endpoint="tcp://127.0.0.1:*"),
+        factory=lambda name, device, weights: LongOnce(weights or Path("/nonexistent"), device),
+        names=["rvm", "selfie"],
+    )
     with running:
         yield running.endpoint
 
@@ -232,8 +253,15 @@ def once_long_server():
 def test_cancel_frees_the_server_and_the_next_cut_out_runs_at_once(gimp, home, workdir, once_long_server):  # noqa: F811
     """Issue 29, item 8: GIMP's Cancel stops the plug-in at once (it kills it); its cancel watcher tells the server,
     which is free within a second or two, so the next small cut-out does not wait behind the cancelled job."""
-    report = run(gimp, gui_home(gimp, home, workdir, "cancel", endpoint=once_long_server), workdir, "cancel",
-                 scenario="cancel", input=str(ASTRONAUT), endpoint=once_long_server)
+    report = run(
+        gimp,
+        gui_home(gimp, home, workdir, "cancel", endpoint=once_long_server),
+        workdir,
+        "cancel",
+        scenario="cancel",
+        input=str(ASTRONAUT),
+        endpoint=once_long_server,
+    )
     screenshots(workdir, "cancel")
     assert report["job_started"] and report["running_before_cancel"] == 1
     assert report["running_after_cancel"] == 0 and report["untouched_after_cancel"], "GIMP's Cancel stops the call"
@@ -269,12 +297,20 @@ def test_a_licence_is_asked_when_its_segmenter_is_picked_never_during_the_job(gi
 
 
 def test_a_wrong_server_address_is_told_in_a_gimp_message_within_5_s(gimp, home, workdir):  # noqa: F811
-    """Defect 4: typed into the dialog, a malformed or an unreachable address gets GIMP's message at once, and no server."""
+    """Defect 4: typed into the dialog, a malformed or an unreachable address gets GIMP's message at once, and no
+    server."""
     marker = workdir / "gui-server-started.txt"
     marker.unlink(missing_ok=True)
     endpoints = {"malformed": "localhost:5555", "unreachable": "tcp://192.0.2.1:5555"}
-    report = run(gimp, gui_home(gimp, home, workdir, "endpoints", endpoint=DEAD_ENDPOINT, server_command=marker_command(marker)),
-                 workdir, "endpoints", scenario="endpoints", input=str(ASTRONAUT), endpoints=endpoints)
+    report = run(
+        gimp,
+        gui_home(gimp, home, workdir, "endpoints", endpoint=DEAD_ENDPOINT, server_command=marker_command(marker)),
+        workdir,
+        "endpoints",
+        scenario="endpoints",
+        input=str(ASTRONAUT),
+        endpoints=endpoints,
+    )
     shots = screenshots(workdir, "endpoints")
     for name in endpoints:
         assert report[name]["seconds"] is not None and report[name]["seconds"] < 5, report
@@ -294,8 +330,7 @@ def test_the_dialogs_show_only_what_applies(gimp, home, workdir, server):  # noq
     from cutout_common import page_geometry
 
     profile = gui_home(gimp, home, workdir, "dialogs", endpoint=server, server_cwd=READER_FOLDER)
-    report = run(gimp, profile, workdir, "dialogs", scenario="dialogs",
-                 input=str(ASTRONAUT))
+    report = run(gimp, profile, workdir, "dialogs", scenario="dialogs", input=str(ASTRONAUT))
     shots = screenshots(workdir, "dialogs")
     for name in ("comic-page", "comic-layers-manga", "place-in-panel", "refine-cutout", "cut-out-person"):
         assert report[name] is not None, f"the {name} dialog did not open"
@@ -314,17 +349,23 @@ def test_the_dialogs_show_only_what_applies(gimp, home, workdir, server):  # noq
     greyed = changes(dialog[:, labels], shots["cut-out-person-new-layer"][:, labels], threshold=30)
     assert greyed.sum() > 50, "Existing mask is not greyed out when the output is a new layer"
     assert dialog_warnings(workdir, "dialogs") == []
-    readme_pictures(shots, {"comic-page": "dialog-comic-page.png", "comic-layers-lineart": "dialog-comic-layers.png",
-                            "place-in-panel": "dialog-place-in-panel.png", "refine-cutout": "dialog-refine-cutout.png",
-                            "filters-menu": "menu.png"},
-                    {"filters-menu": (0, 610, 360, 880)})  # the Filters menu and its Person Cutout submenu
+    readme_pictures(
+        shots,
+        {
+            "comic-page": "dialog-comic-page.png",
+            "comic-layers-lineart": "dialog-comic-layers.png",
+            "place-in-panel": "dialog-place-in-panel.png",
+            "refine-cutout": "dialog-refine-cutout.png",
+            "filters-menu": "menu.png",
+        },
+        {"filters-menu": (0, 610, 360, 880)},
+    )  # the Filters menu and its Person Cutout submenu
 
 
 def test_the_dialog_speaks_traditional_chinese(gimp, home, workdir, server):  # noqa: F811
     """Defect 9: with GIMP's language zh_TW the plug-in's dialog is in Traditional Chinese (a CJK font draws it)."""
     profile = gui_home(gimp, home, workdir, "zh", endpoint=server, server_cwd=READER_FOLDER)
-    report = run(gimp, profile, workdir, "zh", scenario="zh",
-                 input=str(ASTRONAUT), env={"LANGUAGE": "zh_TW"})
+    report = run(gimp, profile, workdir, "zh", scenario="zh", input=str(ASTRONAUT), env={"LANGUAGE": "zh_TW"})
     shots = screenshots(workdir, "zh")
     assert report["registered_label"] == "_1. 人物去背…"
     assert report["dialog"] is not None, "the dialog titled 人物去背 did not open"

@@ -182,5 +182,6 @@ def test_maskrcnn_person_under_the_selection_or_path_and_none(gimp, home, workdi
     assert neither["after"] == neither["before"], "a refused run changed the image"
     assert not outside["success"] and "outside the layer" in outside["error"], outside.get("error")
     assert outside["after"] == outside["before"]
-    assert not nobody["success"] and "nobody stands at (437, 133) (2 found elsewhere)" in nobody["error"], nobody.get("error")
+    assert not nobody["success"], nobody
+    assert "nobody stands at (437, 133) (2 found elsewhere)" in nobody["error"], nobody["error"]
     assert nobody["after"] == nobody["before"], "a point on nobody changed the image"

@@ -42,7 +42,17 @@ def gimp(workdir, persons_dev) -> Gimp:
 
 
 def install(profile: Path, record: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(REPO / "install.py"), "--skip-venv", "--skip-weights", "--gimp-profile", str(profile), "--record", str(record), *extra]
+    command = [
+        sys.executable,
+        str(REPO / "install.py"),
+        "--skip-venv",
+        "--skip-weights",
+        "--gimp-profile",
+        str(profile),
+        "--record",
+        str(record),
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
@@ -78,7 +88,9 @@ def photo(persons_dev: Path, index: int = 3) -> Path:
     return persons_dev / "images" / f"{stems(persons_dev)[index]}.jpg"
 
 
-def server_mask(endpoint: str, pixels: bytes, width: int, height: int, fmt: str, segmenter: str | None = "selfie") -> np.ndarray:
+def server_mask(
+    endpoint: str, pixels: bytes, width: int, height: int, fmt: str, segmenter: str | None = "selfie"
+) -> np.ndarray:
     with Client(endpoint, deadline=120) as client:
         reply = client.cutout(pixels, width, height, fmt, segmenter=segmenter, options={"edges": "off"})
     return np.frombuffer(reply.frames["mask"], np.uint8).reshape(height, width)
@@ -90,8 +102,13 @@ def test_plugin_registers(gimp, home, workdir):
     entries = report["procedures"]
     # issue 17, defect 8, and issue 29, item 10: GIMP sorts a plug-in's submenu by the collation of its labels, so
     # they must sort in the order of the work — in any language and collation: the step's number leads
-    work = ["python-fu-person-cutout", "python-fu-person-cutout-hints-layer", "python-fu-person-cutout-refine",
-            "python-fu-person-cutout-comic-layers", "python-fu-person-cutout-place-in-panel"]
+    work = [
+        "python-fu-person-cutout",
+        "python-fu-person-cutout-hints-layer",
+        "python-fu-person-cutout-refine",
+        "python-fu-person-cutout-comic-layers",
+        "python-fu-person-cutout-place-in-panel",
+    ]
     assert all(entries[name]["paths"] == ["<Image>/Filters/Person Cutout"] for name in work), entries
     labels = [entries[name]["label"].replace("_", "") for name in work]
     assert sorted(labels, key=str.casefold) == labels, labels
@@ -109,8 +126,16 @@ def test_layer_mask_equals_the_servers_mask(gimp, home, workdir, persons_dev, se
     sent, mask_out, visible_out = (workdir / f"{name}.{kind}" for kind in ("sent", "mask", "visible"))
     source = photo(persons_dev)
     report = scenario(
-        gimp, home, workdir, name, input=str(source), prepare=prepare, sent_pixels=str(sent), mask_out=str(mask_out),
-        visible_out=str(visible_out) if not prepare else "", png_out=str(workdir / f"{name}.png") if not prepare else "",
+        gimp,
+        home,
+        workdir,
+        name,
+        input=str(source),
+        prepare=prepare,
+        sent_pixels=str(sent),
+        mask_out=str(mask_out),
+        visible_out=str(visible_out) if not prepare else "",
+        png_out=str(workdir / f"{name}.png") if not prepare else "",
         args={"segmenter": "selfie", "output": "mask", "endpoint": server},
     )
     assert report["success"], report.get("error")
@@ -148,8 +173,16 @@ def test_default_segmenter_on_the_astronaut_and_the_readme_picture(gimp, home, w
         pytest.fail("rvm weights missing") if IN_CI else pytest.skip("rvm weights missing (python install.py)")
     source = REPO / "tests" / "data" / "astronaut.png"
     sent, png = workdir / "default.sent", workdir / "default.png"
-    report = scenario(gimp, home, workdir, "default", input=str(source), sent_pixels=str(sent), png_out=str(png),
-                      args={"endpoint": server})
+    report = scenario(
+        gimp,
+        home,
+        workdir,
+        "default",
+        input=str(source),
+        sent_pixels=str(sent),
+        png_out=str(png),
+        args={"endpoint": server},
+    )
     assert report["success"], report.get("error")
     exported = np.asarray(Image.open(png).convert("RGBA"))
     original = np.asarray(Image.open(source).convert("RGB"))
@@ -176,7 +209,13 @@ def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
     for output, layer_name in (("cutout-layer", "Person cut-out"), ("black-layer", "Person on black")):
         layer_out, sent = workdir / f"{output}.rgba", workdir / f"{output}.sent"
         report = scenario(
-            gimp, home, workdir, output, input=str(source), layer_out=str(layer_out), sent_pixels=str(sent),
+            gimp,
+            home,
+            workdir,
+            output,
+            input=str(source),
+            layer_out=str(layer_out),
+            sent_pixels=str(sent),
             args={"segmenter": "selfie", "output": output, "endpoint": server},
         )
         assert report["success"], report.get("error")
@@ -210,7 +249,13 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
     for policy in ("replace", "intersect", "new-layer"):
         mask_out = workdir / f"policy-{policy}.mask"
         report = scenario(
-            gimp, home, workdir, f"policy-{policy}", input=str(source), prepare=["existing-mask"], mask_out=str(mask_out),
+            gimp,
+            home,
+            workdir,
+            f"policy-{policy}",
+            input=str(source),
+            prepare=["existing-mask"],
+            mask_out=str(mask_out),
             sent_pixels=str(sent),
             args={"segmenter": "selfie", "output": "mask", "existing-mask": policy, "endpoint": server},
         )
@@ -230,8 +275,11 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
 @pytest.mark.gui
 @pytest.mark.parametrize(
     "output, prepare, policy, comic",
-    [("mask", ["existing-mask"], "new-layer", "none"), ("black-layer", ["alpha"], "replace", "none"),
-     ("mask", [], "replace", "posterize")],  # the comic layers hide the masked photo below them: in the same step
+    [
+        ("mask", ["existing-mask"], "new-layer", "none"),
+        ("black-layer", ["alpha"], "replace", "none"),
+        ("mask", [], "replace", "posterize"),
+    ],  # the comic layers hide the masked photo below them: in the same step
     ids=["mask-on-a-copy", "black-layer", "mask-and-comic-layers"],
 )
 def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy, comic):
@@ -240,7 +288,14 @@ def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, serv
         message = "GIMP's GUI on Xvfb is not available (apt-get install xvfb xauth xdotool)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
     report = scenario(
-        gimp, home, workdir, f"undo-{output}-{comic}", gui=True, input=str(photo(persons_dev)), prepare=prepare, undo=True,
+        gimp,
+        home,
+        workdir,
+        f"undo-{output}-{comic}",
+        gui=True,
+        input=str(photo(persons_dev)),
+        prepare=prepare,
+        undo=True,
         args={"segmenter": "selfie", "output": output, "existing-mask": policy, "comic": comic, "endpoint": server},
     )
     assert report["success"], report.get("error")
@@ -295,18 +350,30 @@ def silent_server():
     router.close(0)
 
 
-def test_nobody_found_and_a_server_gone_silent_are_said_and_change_nothing(gimp, home, workdir, doubles_server,
-                                                                           silent_server):
+def test_nobody_found_and_a_server_gone_silent_are_said_and_change_nothing(
+    gimp, home, workdir, doubles_server, silent_server
+):
     """Issue 29, items 6 and 7, in one GIMP: a photo with nobody in it is refused ("No person was found") for every
     output, instead of an all-black mask or layer; a server that stops answering mid-job is said once, with the
     next step and where its log is."""
     black = workdir / "nobody.png"
     Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(black)
-    runs = [{"endpoint": doubles_server, "output": "mask"}, {"endpoint": doubles_server, "output": "black-layer"},
-            {"endpoint": doubles_server, "output": "mask", "comic": "posterize"}, {"endpoint": ""}]
+    runs = [
+        {"endpoint": doubles_server, "output": "mask"},
+        {"endpoint": doubles_server, "output": "black-layer"},
+        {"endpoint": doubles_server, "output": "mask", "comic": "posterize"},
+        {"endpoint": ""},
+    ]
     with configured(home, endpoint=silent_server, silence_timeout=2, server_command=marker_command(workdir / "m")):
-        report = scenario(gimp, home, workdir, "messages", input=str(black),
-                          args={"segmenter": "brightness", "timeout": 60}, runs=runs)
+        report = scenario(
+            gimp,
+            home,
+            workdir,
+            "messages",
+            input=str(black),
+            args={"segmenter": "brightness", "timeout": 60},
+            runs=runs,
+        )
     *nobody, silent = report["runs"]
     for run in nobody:
         assert not run["success"] and "No person was found in the layer “Background”" in run["error"], report["runs"]
@@ -319,7 +386,11 @@ def test_nobody_found_and_a_server_gone_silent_are_said_and_change_nothing(gimp,
 def test_unreachable_server_leaves_the_image_untouched(gimp, home, workdir, persons_dev):
     with no_server_start(home):  # the configured endpoint is down and its server command cannot run
         report = scenario(
-            gimp, home, workdir, "unreachable", input=str(photo(persons_dev)),
+            gimp,
+            home,
+            workdir,
+            "unreachable",
+            input=str(photo(persons_dev)),
             args={"segmenter": "selfie", "output": "cutout-layer", "endpoint": "", "timeout": 5},
         )
     assert report["registered"] and not report["success"]
@@ -343,8 +414,15 @@ def test_wrong_endpoints_are_told_at_once_and_start_no_server(gimp, home, workdi
     marker.unlink(missing_ok=True)
     runs = [{"endpoint": "localhost:5555"}, {"endpoint": "tcp://192.0.2.1:5555"}, {"endpoint": free}, {"endpoint": ""}]
     with configured(home, endpoint=DEAD_ENDPOINT, server_command=marker_command(marker), start_timeout=120):
-        report = scenario(gimp, home, workdir, "endpoints", input=str(photo(persons_dev)),
-                          args={"segmenter": "selfie", "output": "cutout-layer", "timeout": 30}, runs=runs)
+        report = scenario(
+            gimp,
+            home,
+            workdir,
+            "endpoints",
+            input=str(photo(persons_dev)),
+            args={"segmenter": "selfie", "output": "cutout-layer", "timeout": 30},
+            runs=runs,
+        )
     malformed, remote, other_port, dead = report["runs"]
     assert "is not a server address" in malformed["error"] and "tcp://HOST:PORT" in malformed["error"]
     assert "another computer" in remote["error"]
@@ -354,8 +432,6 @@ def test_wrong_endpoints_are_told_at_once_and_start_no_server(gimp, home, workdi
     assert dead["seconds"] < 20, "a server that exits at once is reported at once, not after start_timeout"
     assert marker.read_text().split() == ["--endpoint", DEAD_ENDPOINT], "one server, for the configured endpoint only"
     assert report["after"] == report["before"]
-
-
 
 
 def test_uninstall_leaves_a_used_profile_as_it_was(gimp, workdir):
@@ -369,8 +445,12 @@ def test_uninstall_leaves_a_used_profile_as_it_was(gimp, workdir):
     record = workdir / "record-uninstall.json"
     assert install(profile, record).returncode == 0
     assert scenario(gimp, home, workdir, "uninstall-1", input=astronaut)["registered"]
-    removed = subprocess.run([sys.executable, str(REPO / "install.py"), "--uninstall", "--record", str(record)],
-                             capture_output=True, text=True, timeout=60)
+    removed = subprocess.run(
+        [sys.executable, str(REPO / "install.py"), "--uninstall", "--record", str(record)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert removed.returncode == 0, removed.stderr
     assert sorted(str(p.relative_to(profile)) for p in profile.rglob("*")) == before
     assert not scenario(gimp, home, workdir, "uninstall-2", input=astronaut)["registered"]

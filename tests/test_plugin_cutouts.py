@@ -1,4 +1,5 @@
-"""Which photo a command means, whatever part of the cut-out is selected (plugin_logic/cutouts.py; issue 29, items 3, 4).
+"""Which photo a command means, whatever part of the cut-out is selected (plugin_logic/cutouts.py; issue 29,
+items 3 and 4).
 
 The layers are plain objects with GIMP's method names; the real GIMP flows (Draw Comic Layers… with the
 Hints layer selected, Place in Panel… with *Flat colour* selected) are in tests/test_gimp_gui.py.

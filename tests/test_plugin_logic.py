@@ -138,7 +138,7 @@ def test_a_server_is_started_only_for_the_configured_local_endpoint():
     config = {"endpoint": "tcp://127.0.0.1:5555", "server_command": ["python", "-m", "server", "serve"]}
     assert settings.checked_endpoint(" tcp://127.0.0.1:5555 ") == "tcp://127.0.0.1:5555"
     assert settings.may_start_server("tcp://127.0.0.1:5555", config)
-    assert not settings.may_start_server("tcp://127.0.0.1:5556", config), "a mistyped port: a second server nobody stops"
+    assert not settings.may_start_server("tcp://127.0.0.1:5556", config), "a mistyped port: a server nobody stops"
     assert not settings.may_start_server("tcp://192.0.2.1:5555", {**config, "endpoint": "tcp://192.0.2.1:5555"})
     assert not settings.may_start_server("tcp://127.0.0.1:5555", {"endpoint": "tcp://127.0.0.1:5555"}), "no command"
     assert "another computer" in settings.no_server_message("tcp://192.0.2.1:5555", config)
@@ -149,14 +149,30 @@ def test_a_server_is_started_only_for_the_configured_local_endpoint():
 
 def test_the_bar_never_runs_backwards_and_each_stage_has_its_share():
     bar = progress.Progress(("segment", "edges", "comic"))
-    shown = [bar.update(stage, fraction)[1] for stage, fraction in
-             [("load", 0.0), ("segment", 0.5), ("segment", 1.0), ("edges", 0.0), ("edges", 0.3), ("edges", 0.2),
-              ("stopping", 0.0), ("segment (cpu fallback)", 0.0), ("comic", 0.0), ("comic", 1.0)]]
+    shown = [
+        bar.update(stage, fraction)[1]
+        for stage, fraction in [
+            ("load", 0.0),
+            ("segment", 0.5),
+            ("segment", 1.0),
+            ("edges", 0.0),
+            ("edges", 0.3),
+            ("edges", 0.2),
+            ("stopping", 0.0),
+            ("segment (cpu fallback)", 0.0),
+            ("comic", 0.0),
+            ("comic", 1.0),
+        ]
+    ]
     assert shown == sorted(shown), shown
-    assert shown[1] == pytest.approx(1 / 6) and shown[4] == pytest.approx(1 / 3 + 0.1) and shown[-1] == pytest.approx(1.0)
+    assert (
+        shown[1] == pytest.approx(1 / 6) and shown[4] == pytest.approx(1 / 3 + 0.1) and shown[-1] == pytest.approx(1.0)
+    )
     assert bar.update("starting", 0.0)[0] is None, "a heartbeat before the work says nothing new"
     second = progress.Progress(("comic",), 0.5, 1.0)  # Place in Panel…: the second of two groups
-    assert second.update("comic", 0.0)[1] == pytest.approx(0.5) and second.update("comic", 0.5)[1] == pytest.approx(0.75)
+    assert second.update("comic", 0.0)[1] == pytest.approx(0.5) and second.update("comic", 0.5)[1] == pytest.approx(
+        0.75
+    )
     assert progress.Progress(("comic",)).first()[0] == "Drawing the comic layers…"
 
 
@@ -169,8 +185,14 @@ def test_a_waiting_request_says_how_many_jobs_must_finish_before_it():
 
 
 def test_segmenters_without_weights_are_named_with_a_command_to_add_them():
-    hello = {"segmenters": [{"name": "rvm", "installed": True}, {"name": "isnet", "installed": False},
-                            {"name": "best", "installed": False}, {"name": "selfie", "installed": True}]}
+    hello = {
+        "segmenters": [
+            {"name": "rvm", "installed": True},
+            {"name": "isnet", "installed": False},
+            {"name": "best", "installed": False},
+            {"name": "selfie", "installed": True},
+        ]
+    }
     assert segmenters.not_installed(hello) == ["isnet", "best"]
     assert segmenters.not_installed(None) == [], "without a server nothing is known, nothing is greyed"
     assert segmenters.install_command(["isnet", "best"]) == "python3 install.py --models isnet,rvm"
@@ -187,8 +209,9 @@ def test_the_page_size_line_gives_pixels_and_memory():
     panels = page_geometry.layout(page, "3 tiers")
     assert pages.human_bytes(pages.page_bytes(page, panels)) in line
     assert pages.human_bytes(page.width * page.height * 4) in line  # one more full-page RGBA layer
-    assert "do not fit" in pages.summary("a4", 300, lambda page: page_geometry.layout(page, None, rows=20, columns=20,
-                                                                                        gutter_mm=(20.0, 20.0)))
+    assert "do not fit" in pages.summary(
+        "a4", 300, lambda page: page_geometry.layout(page, None, rows=20, columns=20, gutter_mm=(20.0, 20.0))
+    )
 
 
 def test_each_style_shows_its_own_parameters_and_dpi_says_what_0_means():
@@ -217,8 +240,15 @@ def test_a_decided_mask_is_inside_from_half_on():
     assert pixel_bytes.decided(mask) == bytes([0] * 128 + [255] * 128)
 
 
-@pytest.mark.parametrize("stages, later", [(("segment", "edges"), "edges"), (("segment", "comic"), "comic"),
-                                           (("refine", "edges"), "edges"), (("comic",), "comic")])
+@pytest.mark.parametrize(
+    "stages, later",
+    [
+        (("segment", "edges"), "edges"),
+        (("segment", "comic"), "comic"),
+        (("refine", "edges"), "edges"),
+        (("comic",), "comic"),
+    ],
+)
 def test_the_text_never_goes_back_to_an_earlier_stage(stages, later):
     """Issue 29, item 9: the server's last stage, "encode", is no segmenter's step: after the edges or the comic
     layers the text stays theirs, and the bar ends full."""
@@ -233,8 +263,10 @@ def test_the_text_never_goes_back_to_an_earlier_stage(stages, later):
 def test_a_server_that_stopped_answering_is_said_once_with_the_next_step(tmp_path):
     """Issue 29, item 7: the client's words ("… stopped answering …; it may have stopped") were wrapped in the
     plug-in's own saying the same: now once, with what to do next and where the server's log is."""
-    client_words = ("the Person Cutout server at tcp://127.0.0.1:5555 stopped answering (nothing for 10 s while it "
-                    "worked on the request); it may have stopped")
+    client_words = (
+        "the Person Cutout server at tcp://127.0.0.1:5555 stopped answering (nothing for 10 s while it "
+        "worked on the request); it may have stopped"
+    )
     configured = {"endpoint": "tcp://127.0.0.1:5555", "server_command": ["python", "-m", "server", "serve"]}
     text = errors.server_error_text("unreachable", client_words, {}, "tcp://127.0.0.1:5555", configured)
     assert text.count("stopped answering") == 1 and text.count("tcp://127.0.0.1:5555") == 1, text
@@ -246,14 +278,18 @@ def test_a_server_that_stopped_answering_is_said_once_with_the_next_step(tmp_pat
 
 
 def test_a_mask_that_keeps_nobody_is_told_apart():
-    """Issue 29, item 6: an all-black answer (or one faint everywhere) means no person; one pixel from half on is one."""
+    """Issue 29, item 6: an all-black answer (or one faint everywhere) means nobody; one pixel from half on is one."""
     assert not replies.person_found(bytes(1000)) and not replies.person_found(bytes([127]) * 1000)
     assert replies.person_found(bytes(999) + bytes([128]))
-    assert "No person was found" in replies.nobody_found("Background") and "“Background”" in replies.nobody_found("Background")
+    assert "No person was found" in replies.nobody_found("Background") and "“Background”" in replies.nobody_found(
+        "Background"
+    )
 
 
-@pytest.mark.parametrize("preset, dpi, layout, shown", [("b4-manga", 600, "3 tiers", 857.6e6), ("b5", 300, "3 tiers", 126.6e6),
-                                                       ("a4", 300, "1 panel", 182.2e6)])
+@pytest.mark.parametrize(
+    "preset, dpi, layout, shown",
+    [("b4-manga", 600, "3 tiers", 857.6e6), ("b5", 300, "3 tiers", 126.6e6), ("a4", 300, "1 panel", 182.2e6)],
+)
 def test_the_page_memory_is_what_gimps_status_bar_shows(preset, dpi, layout, shown):
     """Issue 29, item 14: the dialog said about 599 MB for a page GIMP 3.0.4's status bar showed as 857.6 MB (the
     figures here were read from it; tests/test_gimp_gui.py reads it again for the page it makes)."""

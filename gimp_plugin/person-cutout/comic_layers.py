@@ -131,7 +131,8 @@ def replace_layers(group, reply, photo, option: dict) -> None:
 
 def dialog_rows() -> list[str]:
     """The dialog: the style and its parameters, where the mask comes from, the server."""
-    return ["style", *(argument_name(p) for p in all_params()), "mask-source", "segmenter", NOTE, *procedures.SERVER_ARGUMENTS]
+    parameters = [argument_name(p) for p in all_params()]
+    return ["style", *parameters, "mask-source", "segmenter", NOTE, *procedures.SERVER_ARGUMENTS]
 
 
 def show_style_parameters(dialog, config) -> None:
@@ -162,8 +163,14 @@ def run(procedure, run_mode, image, drawables, config, data):
             show_style_parameters(dialog, config)
             only_for(dialog, config, "segmenter", "mask-source", ("auto", "fresh"))
 
-        if not procedures.show_dialog(procedure, config, _("Comic Layers"), on_open, dialog_rows(),
-                           lambda dialog: segmenter_note(dialog, procedure, config)):
+        if not procedures.show_dialog(
+            procedure,
+            config,
+            _("Comic Layers"),
+            on_open,
+            dialog_rows(),
+            lambda dialog: segmenter_note(dialog, procedure, config),
+        ):
             return procedures.cancelled(procedure)
 
     style = config.get_property("style")
@@ -171,7 +178,11 @@ def run(procedure, run_mode, image, drawables, config, data):
     if source == "layer-mask" and layer.get_mask() is None:
         return procedures.fail(procedure, _("The layer has no layer mask: choose a fresh cut-out, or add a mask."))
     use_mask = layer.get_mask() is not None and source != "fresh"
-    if run_mode == Gimp.RunMode.INTERACTIVE and not use_mask and not licence_consent(None, config.get_property("segmenter")):
+    if (
+        run_mode == Gimp.RunMode.INTERACTIVE
+        and not use_mask
+        and not licence_consent(None, config.get_property("segmenter"))
+    ):
         return procedures.cancelled(procedure)  # asked before the job starts, and only when a segmenter runs
     options = {"comic": style_option(style, config.get_property), "foreground": False}
     Gimp.progress_init(_("Person Cutout: comic layers"))
@@ -181,9 +192,17 @@ def run(procedure, run_mode, image, drawables, config, data):
             options["mask"] = "alpha"
         else:
             pixels, wire_format = layer_pixels(layer)
-        reply = request("comic", layer, pixels, wire_format, config.get_property("segmenter"), options,
-                        endpoint_or_configured(config.get_property("endpoint")),
-                        float(config.get_property("timeout")), ("comic",) if use_mask else ("segment", "comic"))
+        reply = request(
+            "comic",
+            layer,
+            pixels,
+            wire_format,
+            config.get_property("segmenter"),
+            options,
+            endpoint_or_configured(config.get_property("endpoint")),
+            float(config.get_property("timeout")),
+            ("comic",) if use_mask else ("segment", "comic"),
+        )
         if not use_mask and not replies.person_found(reply.frames["mask"]):  # empty layers in an all-black group
             return procedures.fail(procedure, replies.nobody_found(layer.get_name()))
         replies.comic_frames(reply, layer.get_width(), layer.get_height())
@@ -200,18 +219,27 @@ def add_style_arguments(procedure):
     for param in all_params():
         label, name = param_label(param), argument_name(param)
         if param.kind == "int":
-            procedure.add_int_argument(name, label, _(param.help), param.minimum, param.maximum, param.default, procedures.FLAGS)
+            procedure.add_int_argument(
+                name, label, _(param.help), param.minimum, param.maximum, param.default, procedures.FLAGS
+            )
         else:
-            procedure.add_double_argument(name, label, _(param.help), float(param.minimum), float(param.maximum),
-                                          float(param.default), procedures.FLAGS)
+            procedure.add_double_argument(
+                name,
+                label,
+                _(param.help),
+                float(param.minimum),
+                float(param.maximum),
+                float(param.default),
+                procedures.FLAGS,
+            )
 
 
 def create(plugin, name):
     procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
     procedures.add_choice(procedure, "style", _("St_yle"), _("Comic style"), style_choices(), "manga")
-    procedures.add_choice(procedure, "mask-source", _("_Mask"),
-                          _("Where the person's mask comes from"),
-                          MASK_SOURCES, "auto")
+    procedures.add_choice(
+        procedure, "mask-source", _("_Mask"), _("Where the person's mask comes from"), MASK_SOURCES, "auto"
+    )
     procedures.add_segmenter_choice(procedure, _("For a fresh cut-out"))
     add_style_arguments(procedure)
     procedures.add_server_arguments(procedure)

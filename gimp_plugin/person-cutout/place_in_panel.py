@@ -35,14 +35,17 @@ from server_link import CutoutError, request  # noqa: E402
 PROCEDURE = "python-fu-person-cutout-place-in-panel"
 MENU_LABEL = _("_5. Place in Panel…")
 MENU_BLURB = _("Put the cut-out (with its comic layers) into a panel of a comic page")
-MENU_HELP = _("Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
-              "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
-              "at the page's resolution. One undo step on the page.")
+MENU_HELP = _(
+    "Copies the selected cut-out layer and the comic groups made from it into the chosen panel of a page "
+    "made by Comic Page…, scaled to fit and clipped by the panel's mask; the server draws the comic layers again "
+    "at the page's resolution. One undo step on the page."
+)
 FITS = [("whole", _("Whole person inside the panel")), ("fill", _("Fill the panel (the panel crops the person)"))]
 NOT_ONE_LAYER = {
     "count": _("Select the cut-out to place: its photo layer, its mask, or its comic group."),
-    "group": _("Select the cut-out to place: its photo layer, its mask, or its comic group (not a layer group of "
-               "your own)."),
+    "group": _(
+        "Select the cut-out to place: its photo layer, its mask, or its comic group (not a layer group of your own)."
+    ),
 }
 #: the dialog's rows below the page chooser
 DIALOG = ("panel", "fit", *procedures.SERVER_ARGUMENTS)
@@ -181,9 +184,18 @@ def redraw_comics(holder, options: list[dict], dpi: int, endpoint: str, timeout:
     for number, (group, option) in enumerate(zip(comics, options, strict=True)):
         comic = {**option, "dpi": dpi}
         try:
-            reply = request("comic", photo, pixels, "RGBA8", "default",
-                            {"comic": comic, "mask": "alpha", "foreground": False}, endpoint, timeout,
-                            ("comic",), (number / len(comics), (number + 1) / len(comics)))
+            reply = request(
+                "comic",
+                photo,
+                pixels,
+                "RGBA8",
+                "default",
+                {"comic": comic, "mask": "alpha", "foreground": False},
+                endpoint,
+                timeout,
+                ("comic",),
+                (number / len(comics), (number + 1) / len(comics)),
+            )
             replace_layers(group, reply, photo, comic)
         except (CutoutError, ValueError) as exc:  # no server, or it refused: keep the scaled copies
             return str(exc)
@@ -198,9 +210,12 @@ def run(procedure, run_mode, image, drawables, config, data):
         return procedures.fail(procedure, problem)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         if latest_page(image) is None:
-            return procedures.fail(procedure, _("No comic page is open: make one with File › Create › Comic Page… first."))
-        if not procedures.show_dialog(procedure, config, _("Place in Panel"), None, DIALOG,
-                           lambda dialog: page_chooser(dialog, config, image)):
+            return procedures.fail(
+                procedure, _("No comic page is open: make one with File › Create › Comic Page… first.")
+            )
+        if not procedures.show_dialog(
+            procedure, config, _("Place in Panel"), None, DIALOG, lambda dialog: page_chooser(dialog, config, image)
+        ):
             return procedures.cancelled(procedure)
     page = config.get_property("page") or latest_page(image)
     if page is None or not is_page(page):
@@ -209,26 +224,45 @@ def run(procedure, run_mode, image, drawables, config, data):
         return procedures.fail(procedure, _("Run Place in Panel… on the cut-out's own image, not on the page."))
     Gimp.progress_init(_("Person Cutout: place in panel"))
     try:
-        _holder, problem = place(image, photo, page, config.get_property("panel"), config.get_property("fit"),
-                                 endpoint_or_configured(config.get_property("endpoint")),
-                                 float(config.get_property("timeout")))
+        _holder, problem = place(
+            image,
+            photo,
+            page,
+            config.get_property("panel"),
+            config.get_property("fit"),
+            endpoint_or_configured(config.get_property("endpoint")),
+            float(config.get_property("timeout")),
+        )
     except ValueError as exc:
         return procedures.fail(procedure, str(exc))
     if whole_photo(person_mask(cutout_items(image, photo))):  # placed as asked, but likely not what was meant
-        Gimp.message(_("“%s” has no mask, so the whole photo went into the panel, background included. To place "
-                       "only the person, undo this on the page (Ctrl+Z), run Cut Out Person… on the photo first, "
-                       "then Place in Panel… again.") % photo.get_name())
+        Gimp.message(
+            _(
+                "“%s” has no mask, so the whole photo went into the panel, background included. To place "
+                "only the person, undo this on the page (Ctrl+Z), run Cut Out Person… on the photo first, "
+                "then Place in Panel… again."
+            )
+            % photo.get_name()
+        )
     if problem:  # placed all the same: the page is usable, only the comic layers are scaled
-        Gimp.message(_("Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
-                       "(their line weights and screentone differ from those asked): %s") % problem)
+        Gimp.message(
+            _(
+                "Placed, but the comic layers are only scaled, not drawn again at the page's resolution "
+                "(their line weights and screentone differ from those asked): %s"
+            )
+            % problem
+        )
     return procedures.done(procedure)
 
 
 def create(plugin, name):
     procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
-    procedure.add_image_argument("page", _("Comic pa_ge"), _("Empty: the most recent comic page"), True, procedures.FLAGS)
-    procedure.add_int_argument("panel", _("_Panel"), _("Panel number in reading order (1 = the first panel read)"),
-                               1, 99, 1, procedures.FLAGS)
+    procedure.add_image_argument(
+        "page", _("Comic pa_ge"), _("Empty: the most recent comic page"), True, procedures.FLAGS
+    )
+    procedure.add_int_argument(
+        "panel", _("_Panel"), _("Panel number in reading order (1 = the first panel read)"), 1, 99, 1, procedures.FLAGS
+    )
     procedures.add_choice(procedure, "fit", _("_Fit"), _("How the person is scaled"), FITS, "whole")
     procedures.add_server_arguments(procedure)  # the comic groups are drawn again at the page's resolution
     return procedure

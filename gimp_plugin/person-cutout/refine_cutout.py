@@ -4,12 +4,12 @@
 
 The artist paints on a layer named *Hints* (add_hints_layer.py makes one) white on what is the person
 and black on what is not — a dot in the middle of a mistake is enough; the server redoes the whole
-connected mistake (server/pipeline/refine.py). *Refine Cut-out…* sends the photo layer with its layer mask (as edited by hand, if it was) and the
-hints (plugin_logic/hints.py: the Hints layer's white and black, and optionally the selection as
-"keep") to the server (option ``mask: alpha`` and the ``hints`` frame), then in one undo step replaces
-the layer mask with the answer and hides the Hints layer, which stays for more strokes and another
-run. A layer without a mask gets a fresh cut-out with the hints applied. Nothing changes until the
-whole answer has arrived and been checked.
+connected mistake (server/pipeline/refine.py). *Refine Cut-out…* sends the photo layer with its layer
+mask (as edited by hand, if it was) and the hints (plugin_logic/hints.py: the Hints layer's white and
+black, and optionally the selection as "keep") to the server (option ``mask: alpha`` and the ``hints``
+frame), then in one undo step replaces the layer mask with the answer and hides the Hints layer, which
+stays for more strokes and another run. A layer without a mask gets a fresh cut-out with the hints
+applied. Nothing changes until the whole answer has arrived and been checked.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from server_link import CutoutError, request  # noqa: E402
 PROCEDURE = "python-fu-person-cutout-refine"
 MENU_LABEL = _("_3. Refine Cut-out…")
 MENU_BLURB = _("Redo the cut-out where white or black strokes on the Hints layer say it is wrong")
-MENU_HELP = _("Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
-              "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
-              "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden.")
+MENU_HELP = _(
+    "Sends the layer, its layer mask and the hints (white: person, black: not person, painted on the layer "
+    "named Hints; optionally the selection as person) to the Person Cutout server, which redoes the whole "
+    "mistake each stroke touches. The layer mask is replaced in one undo step and the Hints layer hidden."
+)
 HOWTO = "refine-howto"
 DIALOG = (HOWTO, "selection", "segmenter", "segmenter-note", "edges", *procedures.SERVER_ARGUMENTS)
 SELECTION = [
@@ -47,9 +49,11 @@ NOT_ONE_LAYER = {
 
 def howto() -> str:
     """The dialog's first lines: what the strokes mean and where they go."""
-    return _("Paint on the layer named “Hints” (Filters › Person Cutout › Add Hints Layer makes one): white on what "
-             "is the person, black on what is not. One dot in the middle of a mistake is enough: the whole mistake "
-             "around it is redone, and your strokes are kept as painted.")
+    return _(
+        "Paint on the layer named “Hints” (Filters › Person Cutout › Add Hints Layer makes one): white on what "
+        "is the person, black on what is not. One dot in the middle of a mistake is enough: the whole mistake "
+        "around it is redone, and your strokes are kept as painted."
+    )
 
 
 def build_dialog(dialog, procedure, config) -> None:
@@ -75,12 +79,18 @@ def read_hints(image, photo, hints_layer, use_selection: bool) -> bytes:
     painted = selection = None
     if hints_layer is not None:
         offsets = hints_layer.get_offsets()
-        painted = (read_pixels(hints_layer, RGBA_FORMAT), (hints_layer.get_width(), hints_layer.get_height()),
-                   (offsets.offset_x - origin.offset_x, offsets.offset_y - origin.offset_y))
+        painted = (
+            read_pixels(hints_layer, RGBA_FORMAT),
+            (hints_layer.get_width(), hints_layer.get_height()),
+            (offsets.offset_x - origin.offset_x, offsets.offset_y - origin.offset_y),
+        )
     if use_selection and not Gimp.Selection.is_empty(image):
         channel = image.get_selection()
-        selection = (read_pixels(channel, MASK_FORMAT), (channel.get_width(), channel.get_height()),
-                     (-origin.offset_x, -origin.offset_y))
+        selection = (
+            read_pixels(channel, MASK_FORMAT),
+            (channel.get_width(), channel.get_height()),
+            (-origin.offset_x, -origin.offset_y),
+        )
     return hint_logic.hints_frame((photo.get_width(), photo.get_height()), painted, selection)
 
 
@@ -90,8 +100,14 @@ def run(procedure, run_mode, image, drawables, config, data):
         return procedures.fail(procedure, problem)
     hints_layer = hints_layer_of(image, photo)
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not procedures.show_dialog(procedure, config, _("Refine Cut-out"), watch_segmenter(config), DIALOG,
-                                      lambda dialog: build_dialog(dialog, procedure, config)):
+        if not procedures.show_dialog(
+            procedure,
+            config,
+            _("Refine Cut-out"),
+            watch_segmenter(config),
+            DIALOG,
+            lambda dialog: build_dialog(dialog, procedure, config),
+        ):
             return procedures.cancelled(procedure)
         if not licence_consent(None, config.get_property("segmenter")):  # before the job, never during it
             return procedures.cancelled(procedure)
@@ -99,9 +115,15 @@ def run(procedure, run_mode, image, drawables, config, data):
     use_selection = config.get_property("selection") == "keep"
     hints = read_hints(image, photo, hints_layer, use_selection)
     if hint_logic.count_hints(hints) == (0, 0):
-        return procedures.fail(procedure, _("No hint was found: paint white (person) or black (not person) on the layer "
-                                 "named “%(name)s” (Filters › Person Cutout › Add Hints Layer), or select the "
-                                 "person and choose “The selection is the person”.") % {"name": hint_logic.HINTS_LAYER})
+        return procedures.fail(
+            procedure,
+            _(
+                "No hint was found: paint white (person) or black (not person) on the layer "
+                "named “%(name)s” (Filters › Person Cutout › Add Hints Layer), or select the "
+                "person and choose “The selection is the person”."
+            )
+            % {"name": hint_logic.HINTS_LAYER},
+        )
     options = {"foreground": False, "edges": config.get_property("edges")}
     Gimp.progress_init(_("Person Cutout"))
     try:
@@ -112,9 +134,18 @@ def run(procedure, run_mode, image, drawables, config, data):
         else:
             pixels, wire_format = layer_pixels(photo)
             stages = ("segment", *stages)
-        reply = request("cutout", photo, pixels, wire_format, config.get_property("segmenter"), options,
-                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
-                        stages, hints=hints)
+        reply = request(
+            "cutout",
+            photo,
+            pixels,
+            wire_format,
+            config.get_property("segmenter"),
+            options,
+            endpoint_or_configured(config.get_property("endpoint")),
+            float(config.get_property("timeout")),
+            stages,
+            hints=hints,
+        )
     except (CutoutError, ValueError) as exc:
         return procedures.fail(procedure, str(exc))
 
@@ -127,9 +158,9 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 def create(plugin, name):
     procedure = procedures.layer_procedure(plugin, name, run, MENU_LABEL, MENU_BLURB, MENU_HELP)
-    procedures.add_choice(procedure, "selection", _("Selectio_n"),
-                          _("Whether the selection marks the person too"),
-                          SELECTION, "ignore")
+    procedures.add_choice(
+        procedure, "selection", _("Selectio_n"), _("Whether the selection marks the person too"), SELECTION, "ignore"
+    )
     procedures.add_segmenter_choice(procedure, _("The network re-run around each stroke"))
     procedures.add_edges_choice(procedure)
     procedures.add_server_arguments(procedure)

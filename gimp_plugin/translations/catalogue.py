@@ -79,10 +79,16 @@ def table_messages() -> list[Message]:
     entries += [(n.notice, "cutout_common/vocabulary.py NETWORKS") for n in vocabulary.NETWORKS.values() if n.consent]
     entries += [(c.label, "cutout_common/vocabulary.py EDGE_MODES") for c in vocabulary.EDGE_MODES]
     for style in comic_styles.STYLES.values():
-        entries += [(style.label, "cutout_common/comic_styles.py STYLES"), (style.help, "cutout_common/comic_styles.py STYLES")]
+        entries += [
+            (style.label, "cutout_common/comic_styles.py STYLES"),
+            (style.help, "cutout_common/comic_styles.py STYLES"),
+        ]
         entries += [(layer, "cutout_common/comic_styles.py layers") for layer in style.layers]
         for param in style.params:
-            entries += [(param.label, "cutout_common/comic_styles.py params"), (param.help, "cutout_common/comic_styles.py params")]
+            entries += [
+                (param.label, "cutout_common/comic_styles.py params"),
+                (param.help, "cutout_common/comic_styles.py params"),
+            ]
     entries += [(p.label, "cutout_common/page_geometry.py PAGE_PRESETS") for p in page_geometry.PAGE_PRESETS.values()]
     entries += [(name, "cutout_common/page_geometry.py LAYOUT_PRESETS") for name in page_geometry.LAYOUT_PRESETS]
     return [Message(text, None, [place]) for text, place in entries if text]
@@ -144,10 +150,15 @@ def render(messages: list[Message], header: dict[str, str], comments: list[str])
 
 
 def template(messages: list[Message] | None = None) -> str:
-    return render(messages if messages is not None else extract(), {**HEADER, "Language": "",
-                  "Plural-Forms": "nplurals=INTEGER; plural=EXPRESSION;"},
-                  ["Person Cutout for GIMP 3: message catalogue template.",
-                   "Made by gimp_plugin/translations/catalogue.py; do not edit by hand.", ""])
+    return render(
+        messages if messages is not None else extract(),
+        {**HEADER, "Language": "", "Plural-Forms": "nplurals=INTEGER; plural=EXPRESSION;"},
+        [
+            "Person Cutout for GIMP 3: message catalogue template.",
+            "Made by gimp_plugin/translations/catalogue.py; do not edit by hand.",
+            "",
+        ],
+    )
 
 
 _ENTRY_KEYS = re.compile(r"^(msgid_plural|msgid|msgstr\[(\d+)\]|msgstr)\s+(\".*\")\s*$")
@@ -177,8 +188,9 @@ def parse_po(text: str) -> tuple[dict[str, str], list[Message], list[str]]:
                     header[key.strip()] = value.strip()
             elif "fuzzy" not in flags:
                 strings = current.get("msgstr", [])
-                messages.append(Message(current["msgid"], current.get("msgid_plural"), places,
-                                        "python-format" in flags, strings))
+                messages.append(
+                    Message(current["msgid"], current.get("msgid_plural"), places, "python-format" in flags, strings)
+                )
         current, flags, places = {}, [], []
 
     last = None
@@ -227,8 +239,15 @@ def merged(po_text: str, messages: list[Message] | None = None) -> str:
     known = {(m.msgid, m.plural): m.translation for m in translated}
     out = []
     for message in messages if messages is not None else extract():
-        out.append(Message(message.msgid, message.plural, message.places, message.python_format,
-                           known.get((message.msgid, message.plural), [])))
+        out.append(
+            Message(
+                message.msgid,
+                message.plural,
+                message.places,
+                message.python_format,
+                known.get((message.msgid, message.plural), []),
+            )
+        )
     return render(out, header, comments)
 
 
@@ -236,7 +255,8 @@ def merged(po_text: str, messages: list[Message] | None = None) -> str:
 
 
 def compile_po(po_text: str) -> bytes:
-    """A GNU ``.mo`` catalogue of the translated messages of ``po_text`` (the header entry first, as msgfmt writes it)."""
+    """A GNU ``.mo`` catalogue of the translated messages of ``po_text`` (the header entry first, as msgfmt
+    writes it)."""
     header, messages, _comments = parse_po(po_text)
     catalogue = {"": "".join(f"{k}: {v}\n" for k, v in header.items())}
     for message in messages:

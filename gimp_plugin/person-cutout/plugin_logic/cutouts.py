@@ -30,7 +30,9 @@ GROUP = "group"
 NO_PHOTO = "no-photo"
 
 
-def photo_for(selected: Any, siblings: Callable[[Any], list], comic_photo: Callable[[Any], int | None]) -> tuple[Any, str | None]:
+def photo_for(
+    selected: Any, siblings: Callable[[Any], list], comic_photo: Callable[[Any], int | None]
+) -> tuple[Any, str | None]:
     """(the photo layer, None) for the selected layer or group, or (None, :data:`GROUP` or :data:`NO_PHOTO`).
 
     ``siblings(item)``: the layers beside ``item`` (in its group, or the image's top level), top first;

@@ -65,19 +65,26 @@ def checked_endpoint(endpoint: str) -> str:
 
 def may_start_server(endpoint: str, config: dict) -> bool:
     """Whether the plug-in may start a server for ``endpoint``: the configured one, on this computer, with a command."""
-    return bool(config.get("server_command")) and endpoint == configured_endpoint(config) and is_local_endpoint(endpoint)
+    return (
+        bool(config.get("server_command")) and endpoint == configured_endpoint(config) and is_local_endpoint(endpoint)
+    )
 
 
 def no_server_message(endpoint: str, config: dict) -> str:
     """Why no server answers at ``endpoint`` and the plug-in does not start one, and what to do."""
     configured = configured_endpoint(config)
     if not is_local_endpoint(endpoint):
-        return _("No Person Cutout server answers at %(endpoint)s. That address is on another computer: start the "
-                 "server there, check the address, or leave Server address empty to use this computer's server.") % {
-                     "endpoint": endpoint}
+        return _(
+            "No Person Cutout server answers at %(endpoint)s. That address is on another computer: start the "
+            "server there, check the address, or leave Server address empty to use this computer's server."
+        ) % {"endpoint": endpoint}
     if endpoint != configured:
-        return _("No Person Cutout server answers at %(endpoint)s. The plug-in starts a server by itself only at "
-                 "%(configured)s, the address set up at installation: leave Server address empty to use it, or start "
-                 "a server at %(endpoint)s yourself.") % {"endpoint": endpoint, "configured": configured}
-    return _("No Person Cutout server answers at %(endpoint)s, and none is set up to start by itself: "
-             "install Person Cutout again, or start the server yourself.") % {"endpoint": endpoint}
+        return _(
+            "No Person Cutout server answers at %(endpoint)s. The plug-in starts a server by itself only at "
+            "%(configured)s, the address set up at installation: leave Server address empty to use it, or start "
+            "a server at %(endpoint)s yourself."
+        ) % {"endpoint": endpoint, "configured": configured}
+    return _(
+        "No Person Cutout server answers at %(endpoint)s, and none is set up to start by itself: "
+        "install Person Cutout again, or start the server yourself."
+    ) % {"endpoint": endpoint}
