@@ -192,17 +192,9 @@ def run(procedure, run_mode, image, drawables, config, data):
             options["mask"] = "alpha"
         else:
             pixels, wire_format = layer_pixels(layer)
-        reply = request(
-            "comic",
-            layer,
-            pixels,
-            wire_format,
-            config.get_property("segmenter"),
-            options,
-            endpoint_or_configured(config.get_property("endpoint")),
-            float(config.get_property("timeout")),
-            ("comic",) if use_mask else ("segment", "comic"),
-        )
+        reply = request("comic", layer, pixels, wire_format, config.get_property("segmenter"), options,
+                        endpoint_or_configured(config.get_property("endpoint")),
+                        float(config.get_property("timeout")), ("comic",) if use_mask else ("segment", "comic"))
         if not use_mask and not replies.person_found(reply.frames["mask"]):  # empty layers in an all-black group
             return procedures.fail(procedure, replies.nobody_found(layer.get_name()))
         replies.comic_frames(reply, layer.get_width(), layer.get_height())

@@ -134,18 +134,9 @@ def run(procedure, run_mode, image, drawables, config, data):
         else:
             pixels, wire_format = layer_pixels(photo)
             stages = ("segment", *stages)
-        reply = request(
-            "cutout",
-            photo,
-            pixels,
-            wire_format,
-            config.get_property("segmenter"),
-            options,
-            endpoint_or_configured(config.get_property("endpoint")),
-            float(config.get_property("timeout")),
-            stages,
-            hints=hints,
-        )
+        reply = request("cutout", photo, pixels, wire_format, config.get_property("segmenter"), options,
+                        endpoint_or_configured(config.get_property("endpoint")), float(config.get_property("timeout")),
+                        stages, hints=hints)
     except (CutoutError, ValueError) as exc:
         return procedures.fail(procedure, str(exc))
 
