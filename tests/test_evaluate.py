@@ -168,3 +168,40 @@ def test_default_cutout_meets_the_quality_bar(persons_dev, capsys):
     summary = report.summary()[0]
     assert summary["iou"] >= BAR_IOU, summary
     assert summary["f1"] >= BAR_F1, summary
+
+
+def test_a_set_with_parts_reports_what_the_cutout_keeps_and_what_lies_outside(tmp_path, capsys):
+    """A drawn set with parts/ and labels.txt (as ccp-dev): the kept share of each group is counted over all its
+    pixels, the outside share per photo, and the table shows them; a set without parts shows no such table."""
+    for folder in ("images", "masks", "parts"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "labels.txt").write_text("0 null\n2 bag\n13 coat\n19 hair\n41 skin\n")
+    person = np.zeros((60, 80), np.uint8)
+    person[10:50, 20:40] = 255
+    parts = np.where(person > 0, 41, 0).astype(np.uint8)
+    parts[10:15, 20:40] = 19  # hair on top
+    person[30:45, 40:50] = 255
+    parts[30:45, 40:50] = 2  # a bag beside the body: 150 pixels
+    for stem in ("a", "b"):
+        Image.fromarray(np.full((60, 80, 3), 90, np.uint8)).save(tmp_path / "images" / f"{stem}.png")
+        Image.fromarray(person).save(tmp_path / "masks" / f"{stem}.png")
+        Image.fromarray(parts).save(tmp_path / "parts" / f"{stem}.png")
+
+    def body_and_a_stray_block(rgb: np.ndarray) -> np.ndarray:
+        pred = np.zeros(rgb.shape[:2], np.float32)
+        pred[10:50, 20:40] = 1.0  # the body, without the bag
+        pred[30:45, 40:45] = 1.0  # half the bag: 75 of its 150 pixels
+        pred[0:5, 70:80] = 1.0  # 50 pixels of background
+        return pred
+
+    spec = evaluate.ModelSpec("drawn", None, {})
+    report = evaluate.evaluate(tmp_path, [spec], predictors={"drawn": body_and_a_stray_block}, worst=0)
+    row = report.summary()[0]
+    assert row["carried_kept"] == pytest.approx(0.5) and row["body_kept"] == 1.0 and row["outer_kept"] is None
+    assert row["carried_photos"] == 2 and row["outside"] == pytest.approx(50 / (800 + 75 + 50))
+    table = report_out.markdown_table(report)
+    assert "carried kept (bag, purse, wallet; 2 photos)" in table and "| drawn | 0.500 | 1.000 | 5.41 |" in table
+    (tmp_path / "parts" / "a.png").unlink()
+    (tmp_path / "parts" / "b.png").unlink()
+    plain = evaluate.evaluate(tmp_path, [spec], predictors={"drawn": body_and_a_stray_block}, worst=0)
+    assert plain.summary()[0]["carried_kept"] is None and "carried kept" not in report_out.markdown_table(plain)

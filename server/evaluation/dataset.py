@@ -1,5 +1,9 @@
 """Photos with ground truth: ``images/`` and ``masks/`` matched by file stem, read as the photo is shown.
 
+A set may also label parts: ``parts/NAME.png`` (one byte per pixel, 0 background, each other value a label
+named in ``labels.txt``, lines ``VALUE NAME``), as ccp-dev does: the bag, the coat, the hair. :func:`read_parts`
+reads them, so ``eval`` can say how much of each kind of thing a cut-out keeps.
+
 A mask whose pixels are all 0 or one other value is a binary person mask; one with intermediate
 values is an alpha matte. Ground truth of another size with the photo's aspect ratio is resized to
 the photo; a mask that fits only the photo as stored (not as its EXIF orientation shows it) is
@@ -31,6 +35,7 @@ class Pair:
     stem: str
     image: Path
     mask: Path
+    parts: Path | None = None  # parts/NAME.png when the set labels parts
 
 
 def find_pairs(data: Path) -> tuple[list[Pair], list[dict[str, str]]]:
@@ -40,12 +45,43 @@ def find_pairs(data: Path) -> tuple[list[Pair], list[dict[str, str]]]:
         raise DatasetError(f"{data} must hold images/ and masks/ folders")
     photos = _by_stem(images)
     truths = _by_stem(masks)
-    pairs = [Pair(stem, photos[stem], truths[stem]) for stem in sorted(photos) if stem in truths]
+    labelled = data / "parts"
+    pairs = [Pair(stem, photos[stem], truths[stem], _part_file(labelled, stem)) for stem in sorted(photos)
+             if stem in truths]
     skipped = [{"file": str(photos[s]), "reason": "no mask with this name"} for s in sorted(photos) if s not in truths]
     skipped += [
         {"file": str(truths[s]), "reason": "no photo with this name"} for s in sorted(truths) if s not in photos
     ]
     return pairs, skipped
+
+
+def _part_file(folder: Path, stem: str) -> Path | None:
+    path = folder / f"{stem}.png"
+    return path if path.is_file() else None
+
+
+def part_labels(data: Path) -> dict[int, str]:
+    """``labels.txt`` of a set with parts: value → name (empty when the set has none)."""
+    path = Path(data) / "labels.txt"
+    if not path.is_file():
+        return {}
+    words = path.read_text(encoding="utf-8").split()
+    return {int(words[i]): words[i + 1] for i in range(0, len(words) - 1, 2) if words[i].isdigit()}
+
+
+def read_parts(pair: Pair, shape: tuple[int, int]) -> np.ndarray | None:
+    """The part labels of ``pair`` (H×W uint8) at the photo's ``shape``; None without parts or at another size."""
+    if pair.parts is None:
+        return None
+    with Image.open(pair.parts) as image:
+        labels = np.asarray(image)
+    if labels.ndim != 2:
+        return None
+    if labels.shape != tuple(shape):
+        if abs((labels.shape[1] / labels.shape[0]) / (shape[1] / shape[0]) - 1.0) > ASPECT_TOLERANCE:
+            return None
+        labels = cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return labels
 
 
 def _by_stem(folder: Path) -> dict[str, Path]:

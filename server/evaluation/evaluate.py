@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from server.evaluation import metrics, sheets
-from server.evaluation.dataset import DatasetError, find_pairs, load_sample
+from server.evaluation.dataset import DatasetError, find_pairs, load_sample, part_labels, read_parts
 from server.evaluation.metrics import MATTING_MEASURES, REGION_MEASURES
 from server.transport import cutters
 
@@ -78,6 +78,12 @@ class Report:
             for key in REGION_MEASURES + MATTING_MEASURES:
                 values = [r.scores[key] for r in mine if key in r.scores]
                 row[key] = float(np.mean(values)) if values else None
+            outside = [r.scores["outside"] for r in mine if "outside" in r.scores]
+            row["outside"] = float(np.mean(outside)) if outside else None
+            for group in metrics.PART_GROUPS:  # pooled over the photos: the share of all such pixels kept
+                pixels = sum(r.scores.get(f"{group}_pixels", 0.0) for r in mine)
+                row[f"{group}_kept"] = sum(r.scores.get(f"{group}_kept", 0.0) for r in mine) / pixels if pixels else None
+                row[f"{group}_photos"] = sum(f"{group}_pixels" in r.scores for r in mine)
             strays = [r.scores["stray"] for r in mine if "stray" in r.scores]
             row["stray"] = float(np.mean(strays)) if strays else None
             row["smears"] = sum(share > metrics.SMEAR_SHARE for share in strays) if strays else None
@@ -166,6 +172,7 @@ def evaluate(
     from tqdm import tqdm
 
     pairs, skipped = photo_pairs(data, limit)
+    names = part_labels(Path(data))
     if predictors is None:
         predictors = predictors_for(specs, connect, device)
     report = Report(str(data), specs, skipped=skipped)
@@ -191,6 +198,9 @@ def evaluate(
                 bar.update(1)
                 continue
             scores = metrics.photo_metrics(pred, truth, alpha_truth=alpha)
+            parts = read_parts(pair, truth.shape) if names else None
+            if parts is not None:
+                scores |= metrics.parts_kept(pred, parts, names)
             height, width = truth.shape
             report.results.append(
                 PhotoResult(

@@ -23,6 +23,10 @@ ground truth, a binary mask (bool or {0, 1}) or an alpha matte (float in [0, 1])
   without learning the annotator's outline; where shrinking wins, the network bleeds.
 * Person size: the share of the photo the truth's person covers, in three classes, so results on
   small people in groups are not drowned by portraits.
+* Outside share: the share of the cut-out (prediction ≥ 0.5) that lies outside the true person — a
+  passer-by, a shadow, a piece of the background.
+* Parts kept (a set that labels parts): of each group of labels (:data:`PART_GROUPS`: what people carry,
+  what they wear loosely, their body), the pixels the cut-out keeps (≥ 0.5) and the pixels there are.
 * For alpha ground truth, the alpha matting benchmark's measures (Rhemann et al. 2009, as
   computed by Deep Image Matting's evaluation code): SAD (sum of absolute differences, in
   thousands), MSE, and the gradient error (both mattes min-max normalised, gradient magnitude
@@ -52,6 +56,13 @@ THRESHOLD = 0.5
 BOUNDARY_TOLERANCE = 0.01
 #: sigma of the Gaussian-derivative filters of the gradient error (Rhemann et al., DIM)
 GRADIENT_SIGMA = 1.4
+#: groups of part labels (names of a set's labels.txt) whose keeping ``eval`` reports: what the subject carries,
+#: what they wear loosely over their clothes, their body
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    "carried": ("bag", "purse", "wallet"),
+    "outer": ("coat", "cape", "scarf", "hat", "cardigan"),
+    "body": ("skin", "hair"),
+}
 #: the measures of every photo in table order; the matting ones only where the truth is an alpha matte
 REGION_MEASURES = ("precision", "recall", "f1", "iou", "boundary_f", "mae")
 MATTING_MEASURES = ("sad", "mse", "gradient")
@@ -229,6 +240,29 @@ def derivative_of_gaussian_kernel(sigma: float) -> np.ndarray:
     return kernel / math.sqrt(float(np.sum(kernel**2)))
 
 
+def outside_share(pred: np.ndarray, truth: np.ndarray) -> float:
+    """The share of the cut-out (pred ≥ 0.5) outside the true person (truth < 0.5); 0 for an empty cut-out."""
+    person = binarise(pred)
+    count = int(np.count_nonzero(person))
+    return float(np.count_nonzero(person & ~binarise(truth))) / count if count else 0.0
+
+
+def parts_kept(pred: np.ndarray, parts: np.ndarray, names: dict[int, str],
+               groups: dict[str, tuple[str, ...]] = PART_GROUPS) -> dict[str, float]:
+    """``{group}_kept`` and ``{group}_pixels`` for each group with pixels in ``parts`` (labels H×W; ``names``
+    value → label name): the group's pixels the cut-out keeps (≥ 0.5), and how many there are."""
+    person = binarise(pred)
+    counts: dict[str, float] = {}
+    for group, labels in groups.items():
+        values = [value for value, name in names.items() if name in labels]
+        region = np.isin(parts, values)
+        total = int(np.count_nonzero(region))
+        if total:
+            counts[f"{group}_kept"] = float(np.count_nonzero(region & person))
+            counts[f"{group}_pixels"] = float(total)
+    return counts
+
+
 def photo_metrics(pred: np.ndarray, truth: np.ndarray, alpha_truth: bool = False) -> dict[str, float]:
     """Every measure for one photo; the matting ones (SAD, MSE, gradient) only for alpha ground truth."""
     precision, recall, f1 = precision_recall_f1(pred, truth)
@@ -240,6 +274,7 @@ def photo_metrics(pred: np.ndarray, truth: np.ndarray, alpha_truth: bool = False
         "iou": iou(pred, truth),
         "boundary_f": boundary_f(pred, truth),
         "stray": stray_soft_alpha(pred, truth),
+        "outside": outside_share(pred, truth),
     }
     result["iou_grown"], result["iou_shrunk"] = outline_offset_ious(pred, truth)
     if alpha_truth:

@@ -55,8 +55,28 @@ def markdown_table(report: Report) -> str:
         *outline_lines(summary),
         "",
         size_table(summary),
+        *parts_table(summary),
     ]
     return "\n".join(lines)
+
+
+def parts_table(summary: list[dict]) -> list[str]:
+    """For a set that labels parts: per model, the share of each group's pixels kept (pooled over the photos) and
+    the mean share of the cut-out outside the true person; nothing for a set without parts."""
+    groups = [g for g in metrics.PART_GROUPS if any(row.get(f"{g}_kept") is not None for row in summary)]
+    if not groups:
+        return []
+    counts = {g: max(row.get(f"{g}_photos") or 0 for row in summary) for g in groups}
+    lines = ["", "| Model | " + " | ".join(f"{g} kept ({', '.join(metrics.PART_GROUPS[g])}; {counts[g]} photos)"
+                                           for g in groups) + " | Outside % |",
+             "|---|" + "---:|" * (len(groups) + 1)]
+    for row in summary:
+        cells = [_fmt(row.get(f"{g}_kept"), 3) for g in groups]
+        cells.append(_fmt(None if row.get("outside") is None else 100 * row["outside"], 2))
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    lines += ["", "Kept: the share of the labelled pixels of each group the cut-out keeps (≥ 0.5), over all the "
+              "photos; Outside %: the mean share of the cut-out (≥ 0.5) outside the true person."]
+    return lines
 
 
 def outline_lines(summary: list[dict]) -> list[str]:
@@ -116,7 +136,8 @@ def write_report(report: Report, out: Path) -> list[Path]:
     keys = REGION_MEASURES + MATTING_MEASURES
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        extra = ("stray", "iou_grown", "iou_shrunk")
+        extra = ("stray", "iou_grown", "iou_shrunk", "outside",
+                 *(f"{group}_{count}" for group in metrics.PART_GROUPS for count in ("kept", "pixels")))
         writer.writerow(["model", "photo", "width", "height", "truth", "size", "seconds", "cpu_seconds", *keys, *extra])
         for r in report.results:
             scores = [r.scores.get(k, "") for k in (*keys, *extra)]
