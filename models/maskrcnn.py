@@ -4,7 +4,8 @@ The network is built with ``weights=None`` and filled from ``weights/maskrcnn.pt
 torchvision's own download). Person = COCO label 1. The soft instance masks torchvision pastes
 into the photo are kept as probabilities. Options:
 
-* ``selection`` — ``"all"`` (soft union of every person, default), ``"largest"``, an instance
+* ``selection`` — ``"subjects"`` (default: the soft union of the people the photo is about, decided by
+  :mod:`models.subjects` from the boxes), ``"all"`` (every person found), ``"largest"``, an instance
   index ``k`` (as listed by :meth:`MaskRCNNSegmenter.instances`), or a point ``[x, y]`` (photo
   pixels: the most likely person there; nobody there is refused with a clear error rather than
   answered with an empty mask, so a GIMP user's layer is never hidden by a miss);
@@ -23,7 +24,9 @@ from cutout_common.options import Option, OptionError
 from cutout_common.vocabulary import parse_person
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .persons import Person
 from .registry import register
+from .subjects import score_subjects, subject_indices
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
@@ -38,7 +41,8 @@ def parse_selection(value: Any) -> str | int | list[float]:
     try:
         return parse_person(value)
     except OptionError:
-        raise OptionError("selection must be 'all', 'largest', an instance index or a point [x, y]") from None
+        raise OptionError("selection must be 'subjects', 'all', 'largest', an instance index or a point [x, y]") \
+            from None
 
 
 OPTIONS = (
@@ -46,9 +50,9 @@ OPTIONS = (
         "selection",
         "Person",
         "custom",
-        "all",
+        "subjects",
         parse=parse_selection,
-        type_help="'all', 'largest', an instance index or a point [x, y] in image pixels",
+        type_help="'subjects', 'all', 'largest', an instance index or a point [x, y] in image pixels",
         help="which person of a group",
     ),
     Option("threshold", "Score threshold", "float", 0.5, 0.0, 1.0, help="people found with a lower score are ignored"),
@@ -111,27 +115,48 @@ class MaskRCNNSegmenter(Segmenter):
         progress("segment", 0.1)
         found = self.detect(rgb, opts["threshold"], opts["view"])
         progress("segment", 0.9)
-        alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2])
+        alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2], found["boxes"], found["scores"])
         info = {"instances": describe(found), "selected": chosen, "selection": opts["selection"]}
         progress("segment", 1.0)
         return Prediction(alpha=alpha, info=info)
 
 
 def describe(found: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The instances: index, box, score, area (pixels ≥ 0.5), and whether each is a subject and why."""
+    shape = found["masks"].shape[1:]
+    verdicts = score_subjects(as_people(found["boxes"], found["scores"]), shape,
+                              found["masks"].max(axis=0) if len(found["masks"]) else None)
     return [
         {
             "index": i,
             "box": [round(float(v), 1) for v in found["boxes"][i]],
             "score": round(float(found["scores"][i]), 4),
             "area": int((found["masks"][i] >= 0.5).sum()),
+            **verdicts[i].describe(),
         }
         for i in range(len(found["scores"]))
     ]
 
 
-def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+def as_people(boxes: np.ndarray, scores: np.ndarray) -> list[Person]:
+    return [Person(tuple(float(v) for v in box), float(score)) for box, score in zip(boxes, scores, strict=True)]
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """The box (x0, y0, x1, y1) of each mask's pixels ≥ 0.5 (zeros for an empty one)."""
+    boxes = np.zeros((len(masks), 4), np.float32)
+    for i, mask in enumerate(masks >= 0.5):
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        if len(rows):
+            boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+    return boxes
+
+
+def select(masks: np.ndarray, selection: Any, shape: tuple[int, int], boxes: np.ndarray | None = None,
+           scores: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
     """The alpha for a selection among soft instance masks (N×H×W); returns (alpha, chosen indices).
 
+    ``subjects``: the soft union of the subjects among ``boxes`` (N×4, with their ``scores``);
     ``all``: pixelwise maximum (a soft union that never exceeds 1); ``largest``: the mask with the
     most pixels ≥ 0.5; ``k``: that instance; ``[x, y]``: the instance with the highest probability
     at that pixel; :class:`OptionError` when none is ≥ 0.5 there.
@@ -150,6 +175,11 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int]) -> tuple[n
         return np.zeros(shape, np.float32), []
     elif selection == "all":
         return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
+    elif selection == "subjects":
+        boxes = mask_boxes(masks) if boxes is None else boxes
+        scores = np.ones(len(masks), np.float32) if scores is None else scores
+        chosen = subject_indices(score_subjects(as_people(boxes, scores), shape, masks.max(axis=0)))
+        return masks[chosen].max(axis=0).astype(np.float32), chosen
     elif selection == "largest":
         k = int(np.argmax((masks >= 0.5).reshape(len(masks), -1).sum(axis=1)))
     else:

@@ -1,33 +1,28 @@
-"""``people`` — people first: find each person, matte each one at full detail, leave no grey smears.
+"""``people`` — the default: the people a photo is about, whole, each matted at full detail, no grey smears.
 
-The default segmenter. ``rvm`` alone sees the whole photo at 448 pixels, so a person who fills a
-tenth of a group photo gets a tenth of the network's view, and it keeps the main subject and
-hedges on the rest. Here:
+``rvm`` alone sees the whole photo at 448 pixels, so a person who fills a tenth of a group photo gets
+a tenth of the network's view; it keeps bodies and drops much of what people carry. Here:
 
 1. ``rvm`` mattes the whole photo (its default view) — alpha and foreground colours;
-2. the person detector (:mod:`models.persons`, CenterNet) finds the people;
-3. each person worth it (:func:`models.person_crops.worth_cropping`: partly seen by the whole
-   pass, or as tall as the tallest) is cropped with a margin and matted again on the crop, which
-   ``rvm`` sees at its full view — a small person in a group gets the pixels a portrait gets; a crop the
-   network would see less than :data:`models.person_crops.MIN_GAIN` times larger than in the whole pass
-   is skipped (it would cost a whole pass and add little);
-4. the crops join the whole-photo matte by the per-pixel maximum, faded in at their edges
-   (:func:`models.person_crops.merge_crop`), colours with them;
-5. soft alpha away from the people's outlines is decided to 0 or 1
-   (:func:`models.mask_cleanup.decide_stray_soft_alpha`).
+2. the person detector (:mod:`models.persons`, CenterNet) finds the people, and :mod:`models.subjects`
+   decides which of them the photo is about (the subjects);
+3. the people the cut-out is of (the subjects; everyone for ``all``) who are worth it
+   (:func:`models.person_crops.worth_cropping`, :data:`models.person_crops.MIN_GAIN`) are cropped with a
+   margin and matted again, seen at ``rvm``'s full view; the crops join by the per-pixel maximum, faded in at
+   their edges (:func:`models.person_crops.merge_crop`);
+4. a person the detector finds and the matte mostly misses (upside down, lying, mid-spin) gets another look
+   on their crop turned as the network was trained to see people (:func:`turned_looks`), the better kept;
+5. what the subjects wear, hold or carry joins their matte (:mod:`models.whole_subject`: MODNet on their
+   crop, trusted where it covers ``rvm``'s confident core); then only the pieces that reach them are kept;
+6. soft alpha away from the outlines is decided to 0 or 1 (:func:`models.mask_cleanup.decide_stray_soft_alpha`).
 
-Option ``person`` chooses one person: ``all`` (default), ``largest`` (the most person pixels),
-or a point ``[x, y]`` in image pixels (the person standing there; a point on nobody is an
-:class:`OptionError`, so a client changes nothing). Pixels belong to people by their boxes
-(:func:`models.person_crops.ownership`); a point also crops whoever stands there, even someone
-the whole pass left out. :meth:`PeopleSegmenter.instances` lists the people found (box, score,
-area). Options ``crops`` and ``decide`` switch steps 3–4 and 5 off, so ``eval`` shows what each is
-worth.
-
-What each step is worth is measured by ``python -m server eval`` (README, *Quality*). The matting
-network for crops is ``rvm`` with :data:`CROP_MATTING`; another network (MODNet, a portrait network
-that sees a person crop as it was trained to) joins by overriding :meth:`PeopleSegmenter.matte_crop`,
-which refine by hand also runs on its crops (the declaration's capability ``crop_matting``).
+Option ``person``: ``subjects`` (default) — the people the photo is about; ``all`` — everyone the detector
+finds (each cropped), passers-by included; ``largest`` — the most person pixels; or a point ``[x, y]`` in
+image pixels (the person standing there; a point on nobody is an :class:`OptionError`, so a client changes
+nothing). One person's pixels follow the boxes (:func:`models.person_crops.ownership`).
+:meth:`PeopleSegmenter.instances` lists the people found, with whether each is a subject and why.
+Options ``crops``, ``turn``, ``objects`` and ``decide`` switch steps 3, 4, 5 and 6 off, so ``eval`` shows what
+each is worth (README, *Quality*).
 """
 
 from __future__ import annotations
@@ -43,20 +38,35 @@ from cutout_common.vocabulary import parse_person
 
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .mask_cleanup import decide_stray_soft_alpha
-from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, worth_cropping
+from .modnet import ModNetSegmenter
+from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, seen_share, worth_cropping
 from .persons import Person, PersonDetector
 from .registry import register
 from .rvm import RobustVideoMatting
+from .subjects import SubjectScore, score_subjects, subject_indices
+from .whole_subject import boxes_mask, join_objects, keep_chosen, subject_crop, trusted
 
 #: ``rvm``'s options on a crop: its default view, small crops enlarged to it (that is the point of cropping)
 CROP_MATTING = {"view": 448, "enlarge": True}
+#: a person whose box the matte calls person on less than this share is mostly missed (a person standing fills
+#: about half to two thirds of their box): they get turned looks ...
+MISSED_SHARE = 0.3
+#: ... and so does a person whose box is wider than tall (lying, mid-spin, a cartwheel) seen on less than this
+MISSED_SHARE_LYING = 0.45
+#: a turned look replaces nothing unless it finds this many times the person pixels of the upright one
+TURN_GAIN = 1.5
 
 OPTIONS = (
-    Option("person", "Person", "custom", "all", parse=parse_person,
-           type_help="'all', 'largest' or a point [x, y] in image pixels",
-           help="which person of a group: all of them, the largest, or the one standing at a point"),
+    Option("person", "Person", "custom", "subjects", parse=parse_person,
+           type_help="'subjects', 'all', 'largest' or a point [x, y] in image pixels",
+           help="which people: the photo's subject(s), everyone the detector finds, the largest, or the one "
+                "standing at a point"),
     Option("crops", "Matte each person", "bool", True,
            help="matte each person again on a crop of their own, at the network's full view"),
+    Option("turn", "Unusual poses", "bool", True,
+           help="a person the matte mostly misses is looked at again on a crop turned upright"),
+    Option("objects", "What they wear and carry", "bool", True,
+           help="what the chosen people wear, hold or carry joins the cut-out (MODNet on their crop)"),
     Option("decide", "No stray soft alpha", "bool", True,
            help="soft alpha only on the people's outlines; 0 or 1 everywhere else"),
 )
@@ -64,12 +74,15 @@ OPTIONS = (
 
 @dataclass
 class Scene:
-    """What one look at a photo found: the merged matte and colours, the people, which were cropped."""
+    """What one look at a photo found: the merged matte and colours, the people, who the photo is about."""
 
     alpha: np.ndarray
     foreground: np.ndarray | None
     people: list[Person]
+    verdicts: list[SubjectScore] = field(default_factory=list)
     cropped: list[int] = field(default_factory=list)
+    turned: list[int] = field(default_factory=list)
+    objects: bool = False
     _owner: np.ndarray | None = None
 
     @property
@@ -78,6 +91,10 @@ class Scene:
         if self._owner is None:
             self._owner = ownership(self.people, self.alpha.shape)
         return self._owner
+
+    @property
+    def subjects(self) -> list[int]:
+        return subject_indices(self.verdicts)
 
     def areas(self) -> np.ndarray:
         """Person pixels (alpha ≥ 0.5) of each person."""
@@ -89,8 +106,12 @@ class Scene:
         nobody."""
         if isinstance(person, list):
             return self._at_point(*person)
-        if person == "all" or not self.people:  # nobody found: the matte is all there is to choose from
+        if not self.people:  # nobody found: the matte is all there is to choose from
+            return self.alpha, []
+        if person == "all":
             return self.alpha, list(range(len(self.people)))
+        if person == "subjects":
+            return keep_chosen(self.alpha, self.people, self.subjects), self.subjects
         return self.alone(int(np.argmax(self.areas())))
 
     def alone(self, index: int) -> tuple[np.ndarray, list[int]]:
@@ -110,70 +131,140 @@ class Scene:
         return self.alone(index)
 
     def describe(self) -> list[dict[str, Any]]:
-        """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5), cropped."""
+        """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5), cropped,
+        turned, and whether they count as a subject, with the subject score and the factors behind it."""
         areas = self.areas()
         return [{"index": i, "box": [round(v, 1) for v in p.box], "score": round(p.score, 4), "area": int(areas[i]),
-                 "cropped": i in self.cropped} for i, p in enumerate(self.people)]
+                 "cropped": i in self.cropped, "turned": i in self.turned, **self.verdicts[i].describe()}
+                for i, p in enumerate(self.people)]
 
 
 @register("people")
 class PeopleSegmenter(Segmenter):
-    weight_files = ("rvm.pt", "centernet.pt")
+    weight_files = ("rvm.pt", "centernet.pt", "modnet.pt")
     options = OPTIONS
 
     def __init__(self, weights_dir: Path, device: str = "cpu"):
         super().__init__(weights_dir, device)
         self.matting = RobustVideoMatting(weights_dir, device)
         self.detector = PersonDetector(weights_dir, device)
+        self.objects = ModNetSegmenter(weights_dir, device)
 
     def load(self) -> None:
         self.ensure_weights()
         self.matting.load()
         self.detector.load()
+        self.objects.load()
 
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
         opts = self.check_options(options)
-        scene = self.look(rgb, opts["person"], opts["crops"], progress)
+        scene = self.look(rgb, opts, progress)
         alpha, chosen = scene.select(opts["person"])
         if opts["decide"]:
             alpha = decide_stray_soft_alpha(alpha)
         progress("segment", 1.0)
-        info = {"people": scene.describe(), "selected": chosen, "person": opts["person"]}
+        info = {"people": scene.describe(), "selected": chosen, "person": opts["person"],
+                "subjects": scene.subjects, "objects": scene.objects}
         return Prediction(alpha=alpha, foreground=scene.foreground, info=info)
 
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5), cropped."""
-        opts = self.check_options(options)
-        return self.look(rgb, "all", opts["crops"]).describe()
+        """The people found, best score first (:meth:`Scene.describe`): box, score, area, subject or not and why."""
+        opts = self.check_options({**(options or {}), "person": "all", "objects": False})
+        return self.look(rgb, opts).describe()
 
-    def look(self, rgb: np.ndarray, person: str | list[float], crops: bool = True,
-             progress: ProgressFn = no_progress) -> Scene:
-        """Matte the whole photo, find the people, matte the ones worth it (or the one at a point) on crops."""
-        whole = self.matting.predict(rgb, None, lambda stage, f: progress(stage, 0.4 * f))
+    def look(self, rgb: np.ndarray, opts: dict[str, Any], progress: ProgressFn = no_progress) -> Scene:
+        """Matte the whole photo, find the people and the subjects, matte the ones the cut-out is of on crops, turn
+        the missed ones, join what the subjects carry."""
+        person = opts["person"]
+        whole = self.matting.predict(rgb, None, lambda stage, f: progress(stage, 0.3 * f))
         people = self.detector.detect(rgb)
-        progress("segment", 0.5)
-        scene = Scene(whole.alpha, whole.foreground, people)
-        if not crops or not people:
+        progress("segment", 0.35)
+        scene = Scene(whole.alpha, whole.foreground, people, score_subjects(people, rgb.shape, whole.alpha, rgb))
+        if not people:
             return scene
-        if isinstance(person, list):  # whoever stands there, seen by the whole pass or not
+        targets = self.targets(scene, person)
+        if opts["crops"]:
+            self.crop_looks(rgb, scene, person, targets, progress)
+        if opts["turn"]:
+            self.turned_looks(rgb, scene, targets)
+        progress("segment", 0.7)
+        if opts["objects"] and person != "all" and targets:
+            self.join_what_they_carry(rgb, scene, targets, progress)
+        return scene
+
+    def targets(self, scene: Scene, person: str | list[float]) -> list[int]:
+        """Whom the cut-out is of, as far as is known before matting them: the subjects, everyone, the people a
+        point lies on, or (``largest``, decided on the merged matte) everyone worth a crop."""
+        if person == "subjects":
+            return scene.subjects
+        if person == "all":
+            return list(range(len(scene.people)))
+        if isinstance(person, list):
             x, y = person
-            chosen = [i for i, p in enumerate(people) if _within(p.padded(CROP_MARGIN, rgb.shape), x, y)]
-        else:
-            chosen = [
-                i
-                for i in worth_cropping(people, whole.alpha)
-                if crop_gain(people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
-            ]
+            return [i for i, p in enumerate(scene.people) if _within(p.padded(CROP_MARGIN, scene.alpha.shape), x, y)]
+        return worth_cropping(scene.people, scene.alpha)
+
+    def crop_looks(self, rgb: np.ndarray, scene: Scene, person: str | list[float], targets: list[int],
+                   progress: ProgressFn) -> None:
+        """Matte each target worth it (for a point: whoever stands there) again on a crop of their own."""
+        worth = set(worth_cropping(scene.people, scene.alpha))
+        chosen = [
+            i for i in targets
+            if (isinstance(person, list) or person == "all" or i in worth)
+            and crop_gain(scene.people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
+        ]
         for done, index in enumerate(chosen):
-            rect = people[index].padded(CROP_MARGIN, rgb.shape)
+            rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect
             crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
             merge_crop(scene.alpha, scene.foreground, rect, crop_alpha, crop_foreground)
-            progress("segment", 0.5 + 0.45 * (done + 1) / len(chosen))
+            progress("segment", 0.35 + 0.3 * (done + 1) / len(chosen))
         scene.cropped = chosen
-        return scene
+
+    def turned_looks(self, rgb: np.ndarray, scene: Scene, targets: list[int]) -> None:
+        """A target whose box the matte mostly misses is matted on their crop turned a half turn (a quarter turn each
+        way first when the box is wider than tall: lying, mid-spin); the look that finds the most person pixels in
+        the crop, if it finds :data:`TURN_GAIN` times the upright one's, joins the matte."""
+        for index in targets:
+            person = scene.people[index]
+            lying = person.width > person.height
+            if seen_share(scene.alpha, person) >= (MISSED_SHARE_LYING if lying else MISSED_SHARE):
+                continue
+            rect = person.padded(CROP_MARGIN, rgb.shape)
+            x0, y0, x1, y1 = rect
+            crop = rgb[y0:y1, x0:x1]
+            turns = (1, 3, 2) if lying else (2,)
+            best, best_count = None, TURN_GAIN * _person_pixels(scene.alpha[y0:y1, x0:x1])
+            for turn in turns:
+                alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)))
+                alpha = np.ascontiguousarray(np.rot90(alpha, -turn))
+                count = _person_pixels(alpha)
+                if count > best_count:
+                    colours = None if colours is None else np.ascontiguousarray(np.rot90(colours, -turn))
+                    best, best_count = (alpha, colours), count
+            if best is not None:
+                merge_crop(scene.alpha, scene.foreground, rect, *best)
+                scene.turned.append(index)
+
+    def join_what_they_carry(self, rgb: np.ndarray, scene: Scene, targets: list[int], progress: ProgressFn) -> None:
+        """MODNet on the targets' crop (:func:`models.whole_subject.subject_crop`); where it covers the matte's
+        confident core of them, what it adds joins the matte, with the photo's own colours there."""
+        rect = subject_crop(scene.people, targets, rgb.shape)
+        x0, y0, x1, y1 = rect
+        objects = self.objects.predict(np.ascontiguousarray(rgb[y0:y1, x0:x1])).alpha
+        progress("segment", 0.95)
+        base = scene.alpha[y0:y1, x0:x1]
+        if not trusted(base, objects, boxes_mask(scene.people, targets, rgb.shape)[y0:y1, x0:x1]):
+            return
+        joined = join_objects(base, objects)
+        if scene.foreground is not None:  # where MODNet adds what rvm left out, rvm's colours mean nothing
+            added = np.clip((joined - base) * 4.0, 0.0, 1.0)[..., None]
+            colours = scene.foreground[y0:y1, x0:x1]
+            colours += added * (rgb[y0:y1, x0:x1].astype(np.float32) / 255.0 - colours)
+        scene.alpha[y0:y1, x0:x1] = joined
+        scene.objects = True
 
     def matte_crop(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(alpha, foreground colours or None) of one person's crop."""
@@ -183,3 +274,7 @@ class PeopleSegmenter(Segmenter):
 
 def _within(rect: tuple[int, int, int, int], x: float, y: float) -> bool:
     return rect[0] <= x < rect[2] and rect[1] <= y < rect[3]
+
+
+def _person_pixels(alpha: np.ndarray) -> int:
+    return int(np.count_nonzero(alpha >= 0.5))

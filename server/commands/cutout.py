@@ -35,7 +35,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def parse_person_argument(text: str) -> str | list[float]:
-    """``--person``: ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
+    """``--person``: ``subjects``, ``all``, ``largest`` or ``X,Y`` (image pixels) as the option ``person`` takes it."""
     if text in PERSON_CHOICES:
         return text
     try:
@@ -43,7 +43,7 @@ def parse_person_argument(text: str) -> str | list[float]:
     except ValueError:
         point = []
     if len(point) != 2:
-        raise ValueError(f"--person must be all, largest or X,Y in image pixels, got {text!r}")
+        raise ValueError(f"--person must be {', '.join(PERSON_CHOICES)} or X,Y in image pixels, got {text!r}")
     return parse_person(point)
 
 
@@ -164,9 +164,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edges", choices=[c.value for c in EDGE_MODES], default="off", help="edge refinement")
     parser.add_argument("--mask", action="store_true", help="write the soft mask (greyscale) instead of the cut-out")
     parser.add_argument("--comic", default=None, metavar="STYLE", help="also write comic layers STEM.STYLE.LAYER.png")
-    parser.add_argument("--person", default=None, metavar="all|largest|X,Y",
-                        help="which person of a group: all, the largest, or the one standing at pixel X,Y "
-                             "(the default segmenter people, and maskrcnn)")
+    parser.add_argument("--person", default=None, metavar="|".join([*PERSON_CHOICES, "X,Y"]),
+                        help="which people: the photo's subject(s) (default), everyone the detector finds, the "
+                             "largest, or the one standing at pixel X,Y (the default segmenter people, and maskrcnn)")
     parser.add_argument("--hints", type=Path, default=None, metavar="HINTS",
                         help="refine by hand: a hints image the photo's size (white: person, black: not person, "
                              "anything else or transparent: no hint); with a folder of photos, a folder holding "
