@@ -46,6 +46,9 @@ def describe(image):
         if mask is not None:
             entry["mask_md5"] = hashlib.md5(pixels(mask, "Y float")).hexdigest()
         layers.append(entry)
+    selection = image.get_selection()  # the selection is part of what a step changes and one undo restores
+    layers.append({"name": "<selection>", "empty": Gimp.Selection.is_empty(image),
+                   "md5": hashlib.md5(pixels(selection, "Y u8")).hexdigest()})
     return layers
 
 
@@ -131,6 +134,9 @@ if procedure is not None:
     if target is not None and scenario.get("mask_out"):
         with open(scenario["mask_out"], "wb") as handle:
             handle.write(pixels(target, "Y u8"))
+    if scenario.get("selection_out"):  # the image's selection channel, image-sized
+        with open(scenario["selection_out"], "wb") as handle:
+            handle.write(pixels(image.get_selection(), "Y u8"))
     if scenario.get("visible_out"):  # what GIMP renders: the image's projection, mask applied
         visible = Gimp.Layer.new_from_visible(image, image, "visible")
         with open(scenario["visible_out"], "wb") as handle:

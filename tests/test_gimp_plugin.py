@@ -272,6 +272,30 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
             np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("precision", [[], ["u16"]], ids=["8-bit", "16-bit"])
+def test_selection_output_is_the_servers_mask_and_changes_no_layer(gimp, home, workdir, persons_dev, server,
+                                                                   precision):
+    """Output *Selection (soft)*: the image's selection becomes the person's soft mask, placed at the layer's
+    offsets, replacing what was selected; no layer, mask or pixel changes."""
+    name = "selection-offsets-" + ("-".join(precision) or "u8")
+    sent, selection_out = workdir / f"{name}.sent", workdir / f"{name}.selection"
+    source = photo(persons_dev)
+    report = scenario(gimp, home, workdir, name, input=str(source), prepare=["offsets", *precision],
+                      sent_pixels=str(sent),
+                      selection_out=str(selection_out),
+                      args={"segmenter": "selfie", "output": "selection", "endpoint": server})
+    assert report["success"], report.get("error")
+    before, after = report["before"], report["after"]
+    assert before[-1]["empty"] and not after[-1]["empty"]
+    assert after[:-1] == before[:-1], "a layer, mask or pixel changed"
+    width, height = Image.open(source).size
+    expected = server_mask(server, sent.read_bytes(), width, height, "RGB8")
+    selection = np.frombuffer(selection_out.read_bytes(), np.uint8).reshape(height, width)  # the image's size
+    np.testing.assert_array_equal(selection[7:, 13:], expected[: height - 7, : width - 13])  # layer at (13, 7)
+    assert selection[:7].max() == 0 and selection[:, :13].max() == 0
+    assert ((expected > 10) & (expected < 245)).sum() > 0, "the mask has soft values to check: the selection is soft"
+
+
 @pytest.mark.gui
 @pytest.mark.parametrize(
     "output, prepare, policy, comic",
@@ -279,8 +303,9 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
         ("mask", ["existing-mask"], "new-layer", "none"),
         ("black-layer", ["alpha"], "replace", "none"),
         ("mask", [], "replace", "posterize"),
+        ("selection", [], "replace", "none"),
     ],  # the comic layers hide the masked photo below them: in the same step
-    ids=["mask-on-a-copy", "black-layer", "mask-and-comic-layers"],
+    ids=["mask-on-a-copy", "black-layer", "mask-and-comic-layers", "selection"],
 )
 def test_one_undo_step_removes_everything(gimp, home, workdir, persons_dev, server, output, prepare, policy, comic):
     """Edit › Undo (Ctrl+Z) once, in the real GIMP GUI on a virtual display: the image is as before."""

@@ -1,11 +1,13 @@
 # Person Cutout for GIMP 3 — cut people out of photos with deep segmenters.
 # Copyright (C) 2026 the Person Cutout authors. GPL-3.0-or-later (see LICENSE).
-"""Filters › Person Cutout › Cut Out Person…: the layer's person as a layer mask, a new layer, or on black.
+"""Filters › Person Cutout › Cut Out Person…: the layer's person as a layer mask, a new layer, on black, or the
+image's selection.
 
 Sends the selected layer to the server (server_link.py) and writes the answer back — a soft layer mask
-on the layer, a new cut-out layer on transparent, or the person on black, and if asked comic layers
-above it and body parts as channels — in one undo step, once the whole answer has arrived and been
-checked, so an error or a cancel leaves the image as it was.
+on the layer, a new cut-out layer on transparent, the person on black, or a soft selection (which replaces the
+image's selection, so GIMP's own tools — Quick Mask, Grow, Shrink, Feather, Copy — work on the person), and if
+asked comic layers above it and body parts as channels — in one undo step, once the whole answer has arrived and
+been checked, so an error or a cancel leaves the image as it was.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ OUTPUTS = [
     ("mask", _("Layer mask on this layer")),
     ("cutout-layer", _("New cut-out layer (transparent background)")),
     ("black-layer", _("New layer on black")),
+    ("selection", _("Selection (soft)")),
 ]
 EXISTING_MASK = [
     ("replace", _("Replace the existing mask")),
@@ -87,6 +90,24 @@ def add_cutout_layer(image, layer, reply, on_black):
     if on_black:
         new.flatten()  # the server composited over black (the original platform's output): drop alpha
     return new
+
+
+def select_person(image, layer, mask) -> None:
+    """Make the soft ``mask`` (the layer's size) the image's selection, replacing it, as one undoable selection
+    change: GIMP's *Mask to Selection* of a temporary layer at the layer's place, whose layer mask holds the
+    server's values exactly (a layer mask and the selection are both masks to GIMP, stored alike). Call inside
+    the caller's undo group."""
+    width, height = layer.get_width(), layer.get_height()
+    holder = Gimp.Layer.new(image, _("Person Cutout selection"), width, height, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                            Gimp.LayerMode.NORMAL)
+    image.insert_layer(holder, layer.get_parent(), image.get_item_position(layer))
+    offsets = layer.get_offsets()
+    holder.set_offsets(offsets.offset_x, offsets.offset_y)
+    holder_mask = holder.create_mask(Gimp.AddMaskType.WHITE)
+    holder.add_mask(holder_mask)
+    write_pixels(holder_mask, MASK_FORMAT, mask)
+    image.select_item(Gimp.ChannelOps.REPLACE, holder_mask)
+    image.remove_layer(holder)
 
 
 def run(procedure, run_mode, image, drawables, config, data):
@@ -140,11 +161,15 @@ def run(procedure, run_mode, image, drawables, config, data):
     with procedures.undo_group(image):  # one undo step removes everything below
         if output == "mask":
             target = apply_mask(image, layer, reply.frames["mask"], config.get_property("existing-mask"))
+        elif output == "selection":
+            select_person(image, layer, reply.frames["mask"])
+            target = layer
         else:
             target = add_cutout_layer(image, layer, reply, on_black=(output == "black-layer"))
             layer.set_visible(False)  # the photo would show around the cut-out as if nothing had happened
         if comic != "none":
-            comic_layers.add_comic_group(image, target, reply, options["comic"], cut_out=output != "black-layer")
+            comic_layers.add_comic_group(image, target, reply, options["comic"],
+                                         cut_out=output not in ("black-layer", "selection"))
         if part_masks:
             segmenter_options.add_part_channels(image, layer, part_masks)
     return procedures.done(procedure)
