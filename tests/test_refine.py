@@ -346,12 +346,12 @@ def test_what_a_black_dot_removes_ends_on_the_photos_edge_not_on_the_cuts_coarse
 
 
 def test_the_readme_refine_picture_shows_the_helmet_brought_back_and_the_table_removed(weights, tmp_path):
-    """``refine-demo``'s rounds, as the README's picture shows them: the default segmenter's cut-out of the
-    astronaut leaves out the helmet she holds; a white dot brings it back, opaque; a black dot removes the
-    table it brought along; her face never changes."""
+    """``refine-demo``'s rounds, as the README's picture shows them: ``rvm``'s cut-out of the astronaut leaves out
+    the helmet she holds; a white dot brings it back, opaque; a black dot removes the table it brought along; her
+    face never changes."""
     from server.demos import refine_pictures
 
-    installed(registry.create(registry.resolve(None, weights=weights), "cpu", weights))
+    installed(registry.create(refine_pictures.SEGMENTER, "cpu", weights))
     rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
     alphas, hints = refine_pictures.refine_rounds(rgb)
     assert len(alphas) == len(refine_pictures.CLICKS) + 1

@@ -1,9 +1,10 @@
 """Refine by hand, for the README's picture: the issue's own example, on the bundled astronaut.
 
-``python -m server refine-demo --out docs/`` cuts ``tests/data/astronaut.png`` out with the default
-segmenter (as the plug-in does), then refines it as an artist would in GIMP, one round per dot (:data:`CLICKS`):
-a white dot on the helmet she holds against her chest (the network calls it background), a black dot on the
-dark table the helmet brought along, white dots on the helmet's rim and on her name tag. Each round is the
+``python -m server refine-demo --out docs/`` cuts ``tests/data/astronaut.png`` out with ``rvm`` alone
+(:data:`SEGMENTER`: a network that sees bodies, not what they hold — as the default did before it joined what
+people carry; no network is right on every photo), then refines it as an artist would in GIMP, one round per dot
+(:data:`CLICKS`): a white dot on the helmet she holds against her chest (the network calls it background), a black
+dot on the dark table the helmet brought along, white dots on the helmet's rim and on her name tag. Each round is the
 request *Refine Cut-out…* sends: the previous mask as 8-bit alpha with ``mask: alpha``, and every dot so far
 as the hints frame. The picture shows the first cut-out, the dots on the photo, and the result, the two
 cut-outs over a checkerboard.
@@ -29,10 +30,12 @@ PHOTO = REPO / "tests" / "data" / "astronaut.png"
 #: the helmet's white rim (as light as the wall behind it), her name tag (the network leaves it faint)
 CLICKS = (Click(400, 440, positive=True), Click(470, 300, positive=False), Click(385, 361, positive=True),
           Click(303, 368, positive=True))
-HELP = "the README's refine picture: the bundled astronaut cut out, then refined by four dots"
+HELP = "the README's refine picture: the bundled astronaut cut out by rvm, then refined by four dots"
+#: the segmenter of the picture's first cut-out: one that leaves the helmet out, so the dots have work to do
+SEGMENTER = "rvm"
 
 
-def refine_rounds(rgb: np.ndarray, segmenter: str | None = None, clicks: tuple[Click, ...] = CLICKS
+def refine_rounds(rgb: np.ndarray, segmenter: str | None = SEGMENTER, clicks: tuple[Click, ...] = CLICKS
                   ) -> tuple[list[np.ndarray], np.ndarray]:
     """(the alpha of the first cut-out and after each round of ``clicks``, the hints of the last round)."""
     from server.pipeline.pixels import alpha_to_gray8
@@ -67,7 +70,7 @@ def picture(rgb: np.ndarray, alphas: list[np.ndarray], clicks: tuple[Click, ...]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for refine-helmet.jpg")
-    parser.add_argument("--segmenter", default=None, help="segmenter for the cut-out (default: the default)")
+    parser.add_argument("--segmenter", default=SEGMENTER, help=f"segmenter for the cut-out (default: {SEGMENTER})")
     parser.add_argument("--width", type=int, default=1200, help="width of the picture, px")
 
 
