@@ -260,9 +260,11 @@ class PeopleSegmenter(Segmenter):
             return
         joined = join_objects(base, objects)
         if scene.foreground is not None:  # where MODNet adds what rvm left out, rvm's colours mean nothing
-            added = np.clip((joined - base) * 4.0, 0.0, 1.0)[..., None]
+            rows, cols = np.nonzero(joined > base)
+            added = np.minimum((joined[rows, cols] - base[rows, cols]) * 4.0, 1.0)[:, None]
             colours = scene.foreground[y0:y1, x0:x1]
-            colours += added * (rgb[y0:y1, x0:x1].astype(np.float32) / 255.0 - colours)
+            photo = rgb[y0:y1, x0:x1][rows, cols].astype(np.float32) / 255.0
+            colours[rows, cols] += added * (photo - colours[rows, cols])
         scene.alpha[y0:y1, x0:x1] = joined
         scene.objects = True
 

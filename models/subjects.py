@@ -95,22 +95,27 @@ def seen_shares(people: Sequence[Person], alpha: np.ndarray) -> np.ndarray:
     return np.array(shares)
 
 
-def feet_rows(people: Sequence[Person], alpha: np.ndarray) -> np.ndarray:
+def feet_rows(people: Sequence[Person], alpha: np.ndarray, side: int = 640) -> np.ndarray:
     """Where each person ends at the bottom: their box's bottom, or lower where the matte's pieces that hold the
-    middle of the box go on below it, in the box's columns (a box that ends at the knees)."""
-    solid = alpha >= 0.5
-    count, labels = cv2.connectedComponents(solid.astype(np.uint8), connectivity=8)
+    middle of the box go on below it, in the box's columns (a box that ends at the knees). Worked out on the matte
+    seen at most ``side`` pixels long: a cue of depth needs no finer rows."""
+    scale = min(1.0, side / max(alpha.shape))
+    small = alpha if scale == 1.0 else cv2.resize(alpha, (max(1, round(alpha.shape[1] * scale)),
+                                                          max(1, round(alpha.shape[0] * scale))),
+                                                  interpolation=cv2.INTER_AREA)
+    count, labels = cv2.connectedComponents((small >= 0.5).astype(np.uint8), connectivity=8)
     bottoms = []
     for person in people:
-        x0, y0, x1, y1 = person.padded(0.0, alpha.shape)
         bottom = float(person.box[3])
-        if count > 1 and x1 > x0 and y1 > y0:
+        x0, y0, x1, y1 = (int(v * scale) for v in person.box)
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        if count > 1:
             h, w = y1 - y0, x1 - x0
             middle = labels[y0 + h // 3:y0 + 2 * h // 3 + 1, x0 + w // 4:x0 + 3 * w // 4 + 1]
             pieces = np.unique(middle[middle > 0])
             if len(pieces):
                 rows = np.nonzero(np.isin(labels[:, x0:x1], pieces).any(axis=1))[0]
-                bottom = max(bottom, float(rows[-1] + 1))
+                bottom = max(bottom, float(rows[-1] + 1) / scale)
         bottoms.append(bottom)
     return np.array(bottoms)
 
