@@ -18,7 +18,8 @@ import install  # noqa: E402
 
 
 def run_install(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "install.py"), *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(REPO / "install.py"), *args], capture_output=True, text=True,
+                          timeout=300)
 
 
 def tree(folder: Path) -> dict[str, tuple[int, int]]:
@@ -129,7 +130,8 @@ def test_old_python_is_refused(monkeypatch, capsys):
 
 def test_no_disk_space_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(install, "VENV", tmp_path / "venv")  # not the real one: forces the venv step
-    monkeypatch.setattr(install.shutil, "disk_usage", lambda path: SimpleNamespace(total=10**12, used=10**12 - 10**9, free=10**9))
+    monkeypatch.setattr(install.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=10**12, used=10**12 - 10**9, free=10**9))
     assert install.main(["--skip-weights", "--skip-plugin", "--record", str(tmp_path / "r.json")]) == 1
     assert "only 0.9 GB free" in capsys.readouterr().err
     assert not (tmp_path / "venv").exists()
@@ -178,5 +180,6 @@ def test_with_ray_installs_the_pinned_requirements_into_the_server_environment(m
 def test_with_ray_needs_the_server_environment(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(install, "VENV", tmp_path / "venv")
     monkeypatch.setattr(install, "run", lambda command, cwd=None: pytest.fail("nothing to install into"))
-    assert install.main(["--skip-venv", "--skip-weights", "--skip-plugin", "--with-ray", "--record", str(tmp_path / "r.json")]) == 1
+    arguments = ["--skip-venv", "--skip-weights", "--skip-plugin", "--with-ray", "--record", str(tmp_path / "r.json")]
+    assert install.main(arguments) == 1
     assert "--skip-venv" in capsys.readouterr().err

@@ -35,7 +35,8 @@ def _calls(tree):
     return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PLUGIN.rglob("*.py") if "__pycache__" not in p.parts), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in PLUGIN.rglob("*.py") if "__pycache__" not in p.parts),
+                         ids=lambda p: p.name)
 def test_words_a_user_reads_are_marked_for_translation(path):
     """Labels, blurbs, messages and layer names given to GIMP are ``_()`` calls, never bare text."""
     shown = {"set_menu_label": (0,), "set_documentation": (0, 1), "message": (0,), "progress_set_text": (0,),
@@ -74,8 +75,8 @@ def test_the_compiled_catalogue_is_what_gettext_reads(tmp_path):
     mo = catalogue.compile_po(catalogue.translations()["zh_TW"].read_text(encoding="utf-8"))
     translation = gettext.GNUTranslations(io.BytesIO(mo))
     assert translation.gettext("_1. Cut Out Person…") == "_1. 人物去背…"
-    assert translation.ngettext("Waiting for the server: %d job ahead", "Waiting for the server: %d jobs ahead", 3) % 3 \
-        == "等待伺服器：前面還有 3 個工作"
+    waiting = translation.ngettext("Waiting for the server: %d job ahead", "Waiting for the server: %d jobs ahead", 3)
+    assert waiting % 3 == "等待伺服器：前面還有 3 個工作"
     assert translation.gettext("not in the catalogue") == "not in the catalogue"
     # the plug-in's own loader finds it where install.py puts it
     from plugin_logic import i18n

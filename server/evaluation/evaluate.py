@@ -82,7 +82,8 @@ class Report:
             row["outside"] = float(np.mean(outside)) if outside else None
             for group in metrics.PART_GROUPS:  # pooled over the photos: the share of all such pixels kept
                 pixels = sum(r.scores.get(f"{group}_pixels", 0.0) for r in mine)
-                row[f"{group}_kept"] = sum(r.scores.get(f"{group}_kept", 0.0) for r in mine) / pixels if pixels else None
+                kept = sum(r.scores.get(f"{group}_kept", 0.0) for r in mine)
+                row[f"{group}_kept"] = kept / pixels if pixels else None
                 row[f"{group}_photos"] = sum(f"{group}_pixels" in r.scores for r in mine)
             strays = [r.scores["stray"] for r in mine if "stray" in r.scores]
             row["stray"] = float(np.mean(strays)) if strays else None
