@@ -15,6 +15,14 @@ Built on the fly from persons-dev (``../shared/data/persons-dev``), nothing stor
 * **image** = ``alpha·F + (1 − alpha)·B``, rounded to uint8 as a photo would be;
 * **mask**: what a segmenter gives — the truth seen at 256 pixels and scaled back up
   bilinearly: soft, blobby, no strands.
+
+Three kinds (``KINDS``): ``hair``, the fringe above; ``holes``, the same person with the
+background also seen *through* it — round holes (gaps between leaves) and curved slits (between
+an arm and the body, between fingers, some of them open to the outside) of several sizes, from
+a fraction of the edge band to twice its width, cut near the outline; and ``hard-holes``, that
+composite given the *hard* mask (truth ≥ 0.5) as ``cutout --mask-from`` would be, so the mask
+shows every hole the photo shows. Holes are where a matting solver with too little known
+background around them paints them grey.
 """
 
 from __future__ import annotations
@@ -27,6 +35,12 @@ import numpy as np
 
 #: segmenter view size (long side) the blobby mask is simulated at
 VIEW = 256
+#: composite kinds: a hair fringe; the same with holes and gaps inside the subject; that with the hard mask
+KINDS = ("hair", "holes", "hard-holes")
+#: holes: their scale unit as a fraction of sqrt(person area) (about the edge band's half-width), and how many
+#: of each shape per unit of outline length
+HOLE_UNIT = 0.015
+HOLES_PER_UNIT = 1 / 12
 
 
 @dataclass
@@ -82,6 +96,57 @@ def hair_alpha(mask: np.ndarray, seed: int) -> np.ndarray:
     return np.maximum(alpha, strands)
 
 
+def punch_holes(alpha: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+    """Truth alpha with background holes and gaps near the outline of the binary ``mask``.
+
+    Round holes of radius 0.4–2 units and curved slits 0.4–1.5 units wide and 3–10 long (a unit is
+    ``HOLE_UNIT`` of sqrt(area), about the edge band's half-width), centred 1–4 units inside the
+    outline; a third of the slits start at the outline and run inwards (gaps between fingers, open to
+    the background). Drawn anti-aliased; inside them the truth is 0, at their rims soft.
+    """
+    rng = np.random.default_rng(seed + 7)
+    h, w = mask.shape
+    area = int(mask.sum())
+    if area == 0:
+        return alpha
+    unit = max(HOLE_UNIT * np.sqrt(area), 2.0)
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = np.concatenate([c[:, 0, :] for c in contours]).astype(np.float64)
+    near = np.argwhere((inside >= unit) & (inside <= 4 * unit))[:, ::-1].astype(np.float64)  # (x, y)
+    if len(near) == 0 or len(outline) == 0:
+        return alpha
+    count = max(int(len(outline) / unit * HOLES_PER_UNIT), 2)
+    canvas = np.zeros((h, w), np.uint8)
+    shift = 4  # sub-pixel precision of the drawing (1/16 px)
+
+    def fixed(points: np.ndarray) -> np.ndarray:
+        return np.round(points * (1 << shift)).astype(np.int32)
+
+    for _ in range(count):  # round holes
+        x, y = near[rng.integers(len(near))]
+        radius = rng.uniform(0.4, 2.0) * unit
+        cv2.circle(canvas, tuple(fixed(np.array([x, y]))), int(radius * (1 << shift)), 255, -1, cv2.LINE_AA, shift)
+    for i in range(count):  # slits: curved gaps, some open to the outside
+        if i % 3 == 0:
+            x, y = outline[rng.integers(len(outline))]
+            gy, gx = np.gradient(inside[max(int(y) - 3, 0):int(y) + 4, max(int(x) - 3, 0):int(x) + 4])
+            angle = np.arctan2(gy.mean(), gx.mean()) + rng.normal(0, 0.3)  # inwards
+        else:
+            x, y = near[rng.integers(len(near))]
+            angle = rng.uniform(0, 2 * np.pi)
+        width = rng.uniform(0.4, 1.5) * unit
+        length = rng.uniform(3, 10) * unit
+        path = [(x, y)]
+        for _ in range(max(int(length / 2), 2)):
+            angle += rng.normal(0, 0.1)
+            x, y = x + 2 * np.cos(angle), y + 2 * np.sin(angle)
+            path.append((x, y))
+        cv2.polylines(canvas, fixed(np.array(path))[None], False, 255, max(int(round(width)), 1), cv2.LINE_AA, shift)
+    holes = canvas.astype(np.float32) / 255.0
+    return alpha * (1.0 - holes)
+
+
 def inpainted_background(rgb: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A photo with its person inpainted away (OpenCV Telea), resized to ``size`` (w, h); float32 in [0, 1]."""
     scale = 320 / max(rgb.shape[:2])
@@ -122,8 +187,14 @@ def make(
     background: np.ndarray,
     seed: int = 0,
     long_side: int | None = None,
+    kind: str = "hair",
 ) -> Composite:
-    """One composite of the person in (``rgb``, ``mask``) over ``background`` (float32 H×W×3, any size)."""
+    """One composite of the person in (``rgb``, ``mask``) over ``background`` (float32 H×W×3, any size).
+
+    ``kind`` is one of ``KINDS``: ``holes`` adds :func:`punch_holes`, ``hard-holes`` gives the hard mask too.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"composite kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if long_side is not None:
         scale = long_side / max(rgb.shape[:2])
         size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
@@ -131,6 +202,8 @@ def make(
         mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     h, w = mask.shape
     alpha = hair_alpha(mask, seed)
+    if kind in ("holes", "hard-holes"):
+        alpha = punch_holes(alpha, mask, seed)
     rng = np.random.default_rng(seed + 1)
     strand_colour = hair_colour(rgb, mask) * rng.uniform(0.8, 1.2, size=(h, w, 1)).astype(np.float32)
     person = rgb.astype(np.float32) / 255.0
@@ -139,7 +212,8 @@ def make(
     bg = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     a = alpha[..., None]
     image = np.clip(np.round((a * fg + (1 - a) * bg) * 255), 0, 255).astype(np.uint8)
-    return Composite(image, alpha, fg, bg, simulated_mask(alpha))
+    given = (alpha >= 0.5).astype(np.float32) if kind == "hard-holes" else simulated_mask(alpha)
+    return Composite(image, alpha, fg, bg, given)
 
 
 def flat(colour: tuple[float, float, float], size: tuple[int, int] = (8, 8)) -> np.ndarray:
@@ -161,13 +235,13 @@ def stems(persons_dev: Path) -> list[str]:
     return sorted(p.stem for p in (persons_dev / "images").glob("*.jpg"))
 
 
-def dataset(persons_dev: Path, count: int = 6, long_side: int = 640) -> list[Composite]:
-    """``count`` composites: photo ``i``'s person over photo ``i + count``'s inpainted background."""
+def dataset(persons_dev: Path, count: int = 6, long_side: int = 640, kind: str = "hair") -> list[Composite]:
+    """``count`` composites of ``kind``: photo ``i``'s person over photo ``i + count``'s inpainted background."""
     names = stems(persons_dev)
     out = []
     for i in range(count):
         rgb, mask = load_pair(persons_dev, names[i * 7 % len(names)])
         other_rgb, other_mask = load_pair(persons_dev, names[(i * 7 + 40) % len(names)])
         background = inpainted_background(other_rgb, other_mask, (other_rgb.shape[1], other_rgb.shape[0]))
-        out.append(make(rgb, mask, background, seed=i, long_side=long_side))
+        out.append(make(rgb, mask, background, seed=i, long_side=long_side, kind=kind))
     return out
