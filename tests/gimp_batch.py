@@ -97,6 +97,9 @@ for name in ("python-fu-person-cutout", "python-fu-person-cutout-hints-layer", "
     entry = Gimp.get_pdb().lookup_procedure(name)
     if entry is not None:
         report["procedures"][name] = {"label": entry.get_menu_label(), "paths": list(entry.get_menu_paths())}
+        edges = entry.find_argument("edges")  # the help GIMP shows for the Edges drop-down
+        if edges is not None:
+            report["procedures"][name]["edges_help"] = edges.get_blurb()
 
 
 def run(args):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cutout_common import vocabulary
 from cutout_common.client import Client
 from server.transport.service import Server, ServerConfig
 from tests.conftest import IN_CI, stems
@@ -114,6 +115,9 @@ def test_plugin_registers(gimp, home, workdir):
     assert sorted(labels, key=str.casefold) == labels, labels
     assert [label.split(".")[0] for label in labels] == ["1", "2", "3", "4", "5"], labels
     assert entries["python-fu-person-cutout-comic-page"]["paths"] == ["<Image>/File/Create"]
+    # issue 28, item 3: the Edges help says what each mode is for, in the vocabulary's words (Cut Out and Refine)
+    for name in ("python-fu-person-cutout", "python-fu-person-cutout-refine"):
+        assert all(f"{mode.label}: {mode.help}" in entries[name]["edges_help"] for mode in vocabulary.EDGE_MODES)
 
 
 @pytest.mark.parametrize(

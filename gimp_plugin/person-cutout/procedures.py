@@ -21,10 +21,10 @@ FLAGS = GObject.ParamFlags.READWRITE
 
 
 def choice(values):
-    """A Gimp.Choice of (nick, label) pairs; nicks must be identifiers."""
+    """A Gimp.Choice of (nick, label) or (nick, label, help) tuples; nicks must be identifiers."""
     result = Gimp.Choice.new()
-    for index, (nick, label) in enumerate(values):
-        result.add(nick, index, label, "")
+    for index, (nick, label, *help_text) in enumerate(values):
+        result.add(nick, index, label, help_text[0] if help_text else "")
     return result
 
 
@@ -49,9 +49,11 @@ def add_segmenter_choice(procedure, blurb: str) -> None:
 
 
 def add_edges_choice(procedure) -> None:
-    """The *Edges* drop-down: the server's edge modes, off by default."""
-    add_choice(procedure, "edges", _("_Edges"), _("How closely the outline follows hair and soft edges (Best is slow)"),
-               [(mode.value, _(mode.label)) for mode in vocabulary.EDGE_MODES], "off")
+    """The *Edges* drop-down: the server's edge modes, off by default; its help says what each mode is for (the
+    vocabulary's words, the same the server's ``hello`` serves), and so does each entry's."""
+    modes = [(mode.value, _(mode.label), _(mode.help)) for mode in vocabulary.EDGE_MODES]
+    blurb = "\n".join(f"{label}: {help_text}" for _nick, label, help_text in modes)
+    add_choice(procedure, "edges", _("_Edges"), blurb, modes, "off")
 
 
 def layer_procedure(plugin, name, run, label: str, blurb: str, help_text: str):

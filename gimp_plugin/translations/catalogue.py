@@ -77,7 +77,8 @@ def table_messages() -> list[Message]:
     entries: list[tuple[str, str]] = []
     entries += [(s.title, "cutout_common/vocabulary.py SEGMENTERS") for s in vocabulary.SEGMENTERS.values()]
     entries += [(n.notice, "cutout_common/vocabulary.py NETWORKS") for n in vocabulary.NETWORKS.values() if n.consent]
-    entries += [(c.label, "cutout_common/vocabulary.py EDGE_MODES") for c in vocabulary.EDGE_MODES]
+    entries += [(text, "cutout_common/vocabulary.py EDGE_MODES") for c in vocabulary.EDGE_MODES
+                for text in (c.label, c.help)]
     for style in comic_styles.STYLES.values():
         entries += [
             (style.label, "cutout_common/comic_styles.py STYLES"),
