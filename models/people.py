@@ -208,11 +208,13 @@ class PeopleSegmenter(Segmenter):
 
     def crop_looks(self, rgb: np.ndarray, scene: Scene, person: str | list[float], targets: list[int],
                    progress: ProgressFn) -> None:
-        """Matte each target worth it (for a point: whoever stands there) again on a crop of their own."""
+        """Matte each target again on a crop of their own: the subjects, everyone for ``all``, whoever stands at a
+        point, and for ``largest`` those worth it (:func:`models.person_crops.worth_cropping`); a crop the network
+        would not see larger is skipped."""
         worth = set(worth_cropping(scene.people, scene.alpha))
         chosen = [
             i for i in targets
-            if (isinstance(person, list) or person == "all" or i in worth)
+            if (isinstance(person, list) or person in ("all", "subjects") or i in worth)
             and crop_gain(scene.people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
         ]
         for done, index in enumerate(chosen):

@@ -11,8 +11,9 @@ made from what the detector's boxes and the whole-photo matte show, plain functi
 * everyone else is compared with the lead. **Size** is the square root of the box's area (a person lying
   down or mid-spin keeps their size), relative to the lead's: well smaller is farther away. **Depth** is
   where the box ends at the bottom: on a common floor, someone whose feet are clearly higher in the frame
-  stands behind. A person comparable in size and not behind the lead poses with them; someone about as
-  large as the lead counts even a little behind (a second row of a group);
+  stands behind. A person comparable in size and not behind the lead poses with them (on the lead's own ground
+  line smaller people count too: at the same distance, they are children or sitting); someone about as large as
+  the lead counts even a little behind (a second row of a group);
 * **sharpness** against the lead's: a person much blurrier than the lead (out of focus, in the background)
   counts less; **crowds**: when many people are comparable with the lead, only the clearly comparable
   ones count, so an audience of twenty does not come out with the dancer;
@@ -40,8 +41,12 @@ from .persons import Person
 
 #: a person scoring at least this is a subject
 SUBJECT_SCORE = 0.5
-#: size relative to the lead's: the size factor rises from 0 at the first to 1 at the second
+#: size relative to the lead's: the size factor rises from 0 at the first to 1 at the second ...
 SIZE_RAMP = (0.4, 0.7)
+#: ... and from these for someone standing on the lead's own ground line (feet within SAME_GROUND of the photo's
+#: height): at the lead's distance, a smaller person is a child or someone sitting, not someone far away
+SIZE_RAMP_BESIDE = (0.25, 0.45)
+SAME_GROUND = (0.06, 0.02)
 #: ... and a person at least this large counts even behind the lead (a group's second row)
 LARGE_AS_LEAD = (0.85, 0.95)
 #: how far (a share of the photo's height) a person's feet may lie above the lead's: counted fully up to the
@@ -165,9 +170,11 @@ def score_subjects(people: Sequence[Person], shape: tuple[int, ...], alpha: np.n
     lead = int(np.argmax(prominence))
 
     relative = size / size[lead]
-    size_factor = smoothstep(relative, *SIZE_RAMP)
-    depth_factor = np.maximum(smoothstep((bottoms - bottoms[lead]) / height, -BEHIND_RAMP[0], -BEHIND_RAMP[1]),
-                              smoothstep(relative, *LARGE_AS_LEAD))
+    feet = (bottoms - bottoms[lead]) / height  # negative: feet higher in the frame, farther away on a common floor
+    beside = smoothstep(feet, -SAME_GROUND[0], -SAME_GROUND[1])  # 1: on the lead's own ground line
+    size_factor = smoothstep(relative, SIZE_RAMP[0] - beside * (SIZE_RAMP[0] - SIZE_RAMP_BESIDE[0]),
+                             SIZE_RAMP[1] - beside * (SIZE_RAMP[1] - SIZE_RAMP_BESIDE[1]))
+    depth_factor = np.maximum(smoothstep(feet, -BEHIND_RAMP[0], -BEHIND_RAMP[1]), smoothstep(relative, *LARGE_AS_LEAD))
     frame_factor = 1 - (1 - CUT_FACTOR) * cut * (1 - smoothstep(relative, *CUT_SIZE_RAMP))
     focus_factor = np.ones(len(people))
     if rgb is not None:

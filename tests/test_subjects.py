@@ -259,3 +259,11 @@ def test_the_default_keeps_what_street_subjects_carry_and_leaves_passers_by(peop
     print(f"\n{len(pairs)} ccp-dev photos: IoU {np.mean(ious):.4f}, carried kept {kept / pixels:.3f}, "
           f"outside {100 * np.mean(outside):.2f} %")
     assert kept / pixels > 0.93 and np.mean(ious) > 0.945 and np.mean(outside) < 0.045
+
+
+def test_a_child_beside_the_adult_is_in_the_group_a_small_person_far_behind_is_not():
+    """On the lead's own ground line a smaller person is at the same distance: a child (or someone sitting) with
+    them; as small with their feet well higher in the frame is someone far behind."""
+    adult, child = box(700, 950, 800), box(900, 950, 380)
+    far = box(1200, 600, 380)
+    assert subjects_of([adult, child, far]) == [0, 1]
