@@ -8,6 +8,7 @@ outline is measured on the real photos with the real ``selfie`` segmenter's mask
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -264,3 +265,15 @@ def test_a_cancel_stops_refinement_of_a_24_megapixel_photo_within_a_second(mode)
           f"stopped {stopped - cancelled_at[0]:.2f} s after the cancel")
     assert gaps.max() <= 1.0
     assert stopped - cancelled_at[0] <= 1.0
+
+
+def test_the_guided_filter_answers_a_flat_window_with_its_mean_not_a_nan():
+    """A window of one colour has no variance; float32 can cancel even the regulariser away (seen on flat, clipped
+    parts of real photos, as a division by zero). There the filter's answer is the window's mean of the source."""
+    guide = np.full((32, 32, 3), 0.75, np.float32)
+    src = np.zeros((32, 32), np.float32)
+    src[:, 16:] = 1.0
+    out = edges.guided_filter(guide, src, 3, 0.0)  # no regulariser: the determinant is exactly 0
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[16, 8], 0.0, atol=1e-6)
+    np.testing.assert_allclose(out[16, 16], cv2.blur(src, (7, 7))[16, 16], atol=1e-5)

@@ -404,7 +404,10 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
     igg = vrr * vbb - vrb * vrb
     igb = vrb * vrg - vrr * vgb
     ibb = vrr * vgg - vrg * vrg
-    inv_det = 1.0 / (vrr * irr + vrg * irg + vrb * irb)
+    det = vrr * irr + vrg * irg + vrb * irb
+    # a window of one colour: float32's cancellation can leave no variance at all (det 0, seen in flat, clipped
+    # parts of real photos), where the filter's answer is the window's mean of src (a = 0), not a NaN
+    inv_det = np.divide(1.0, det, out=np.zeros_like(det), where=det > 0)
     a_r = (irr * cr + irg * cg + irb * cb) * inv_det
     a_g = (irg * cr + igg * cg + igb * cb) * inv_det
     a_b = (irb * cr + igb * cg + ibb * cb) * inv_det
