@@ -224,7 +224,8 @@ def test_cutout_and_black_layers(gimp, home, workdir, persons_dev, server):
         )
         assert report["success"], report.get("error")
         names = [layer["name"] for layer in report["after"]]
-        assert names == [layer_name, report["before"][0]["name"]]
+        assert names == [layer_name, report["before"][0]["name"], "<selection>"]
+        assert report["after"][-1] == report["before"][-1], "the selection is left as it was"
         added = report["after"][0]
         assert (added["width"], added["height"]) == (width, height)
         assert report["after"][1]["md5"] == report["before"][0]["md5"], "the photo layer must not change"
@@ -271,7 +272,7 @@ def test_existing_mask_policies(gimp, home, workdir, persons_dev, server):
         elif policy == "intersect":
             np.testing.assert_array_equal(result, np.minimum(expected, left_half))
         else:
-            assert len(report["after"]) == 2
+            assert [layer["name"] for layer in report["after"]][2:] == ["<selection>"], "one layer is added"
             assert report["after"][1]["mask_md5"] == report["before"][0]["mask_md5"], "the original mask is kept"
             np.testing.assert_array_equal(result, expected)
 
