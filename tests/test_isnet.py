@@ -1,6 +1,6 @@
 """``isnet`` and ``best``: the torch port against onnxruntime, quality on persons-dev, converter, memory.
 
-ISNet takes 1–2 s per photo on 2 cores, so its predictions for the 87 photos are made
+ISNet takes 1–2 s per photo on 2 cores, so its predictions for every second photo of persons-dev (44) are made
 once per session (with ``rvm``'s, through ``best``'s own parts) and shared by the tests.
 """
 
@@ -30,8 +30,8 @@ def best(weights) -> BestSegmenter:
 
 @pytest.fixture(scope="session")
 def predictions(best, persons_dev) -> dict[str, dict[str, Prediction]]:
-    """stem -> best's parts (``rvm``, ``isnet``) for all 87 photos, computed once."""
-    return {name: best.parts(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)}
+    """stem -> best's parts (``rvm``, ``isnet``) for every second photo (44 of 87: CI's time), computed once."""
+    return {name: best.parts(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)[::2]}
 
 
 def photo_pixels(persons_dev: Path, name: str) -> int:
@@ -86,9 +86,9 @@ def test_port_matches_onnxruntime(best, persons_dev, weights, tmp_path_factory):
 
 
 def test_isnet_reaches_iou_088_and_best_beats_both(predictions, persons_dev):
-    assert len(predictions) == 87
+    assert len(predictions) == 44
     scores = mean_ious(predictions, persons_dev)
-    print("mean IoU over persons-dev:", json.dumps({k: round(v, 4) for k, v in scores.items()}))
+    print("mean IoU over every second persons-dev photo:", json.dumps({k: round(v, 4) for k, v in scores.items()}))
     assert scores["isnet"] >= 0.88
     assert scores["best"] > max(scores["rvm"], scores["isnet"])
 
