@@ -94,8 +94,7 @@ def decide_stray_soft_alpha(
     region measures move only by what those were.
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha >= 0.5).astype(np.uint8), connectivity=8)
-    confident = np.zeros(count, bool)
-    confident[np.unique(labels[alpha >= core])] = True
+    confident = np.bincount(labels[alpha >= core], minlength=count) > 0  # bincount: a sort-free np.unique
     confident[0] = False
     out = confident[labels].astype(np.float32)
     soft = np.zeros(alpha.shape, bool)

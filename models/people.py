@@ -111,7 +111,7 @@ class Scene:
         if person == "all":
             return self.alpha, list(range(len(self.people)))
         if person == "subjects":
-            return keep_chosen(self.alpha, self.people, self.subjects), self.subjects
+            return keep_chosen(self.alpha, self.people, self.subjects, self.owner), self.subjects
         return self.alone(int(np.argmax(self.areas())))
 
     def alone(self, index: int) -> tuple[np.ndarray, list[int]]:
@@ -262,8 +262,11 @@ class PeopleSegmenter(Segmenter):
             return
         joined = join_objects(base, objects)
         if scene.foreground is not None:  # where MODNet adds what rvm left out, rvm's colours mean nothing
-            rows, cols = np.nonzero(joined > base)
-            added = np.minimum((joined[rows, cols] - base[rows, cols]) * 4.0, 1.0)[:, None]
+            # a weight under 1/255 moves no colour by an 8-bit level: leaving those pixels out (most of a 12 MP
+            # photo's background, where MODNet's alpha is a hair above rvm's) saves seconds of fancy indexing
+            gain = joined - base
+            rows, cols = np.nonzero(gain >= 1.0 / (255 * 4))
+            added = np.minimum(gain[rows, cols] * 4.0, 1.0)[:, None]
             colours = scene.foreground[y0:y1, x0:x1]
             photo = rgb[y0:y1, x0:x1][rows, cols].astype(np.float32) / 255.0
             colours[rows, cols] += added * (photo - colours[rows, cols])
