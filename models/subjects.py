@@ -185,16 +185,19 @@ def score_subjects(people: Sequence[Person], shape: tuple[int, ...], alpha: np.n
     crowded = int(np.count_nonzero(size_factor > 0.5)) - 1 > CROWD
     needed = CROWD_SCORE if crowded else SUBJECT_SCORE
     subject = score >= needed
+    part_of = np.zeros(len(people))  # the share of a box inside a larger subject's that made it one of theirs
     for i in np.argsort(-size):  # parts of a subject go with them, largest subjects first
         if not subject[i]:
             continue
         inside = _inside_share(boxes, i)
-        subject |= (inside >= INSIDE_SHARE) & (size < size[i]) & (size >= INSIDE_SIZE * size[i])
+        joins = ~subject & (inside >= INSIDE_SHARE) & (size < size[i]) & (size >= INSIDE_SIZE * size[i])
+        part_of[joins] = inside[joins]
+        subject |= joins
     return [
         SubjectScore(bool(subject[i]), float(score[i]),
                      {"size": float(relative[i]), "depth": float(depth_factor[i]), "focus": float(focus_factor[i]),
                       "frame": float(frame_factor[i]), "middle": float(1 - centre[i]), "seen": float(seen[i]),
-                      "lead": float(i == lead), "crowd": float(crowded)})
+                      "lead": float(i == lead), "crowd": float(crowded), "inside_subject": float(part_of[i])})
         for i in range(len(people))
     ]
 

@@ -64,6 +64,10 @@ def test_a_second_detection_inside_the_subject_goes_with_them():
     person = box(750, 980, 900)
     upper_body = Person((650, 120, 850, 500), 0.4)
     assert subjects_of([person, upper_body, box(200, 500, 250)]) == [0, 1]
+    verdicts = score_subjects([person, upper_body, box(200, 500, 250)], SHAPE)
+    # why it counts: its own score is low, its box lies inside the subject's (instances reports that, not only 0)
+    assert verdicts[1].subject and verdicts[1].why["inside_subject"] == 1.0
+    assert verdicts[0].why["inside_subject"] == 0.0 and verdicts[2].why["inside_subject"] == 0.0
 
 
 def test_the_verdict_says_why():
