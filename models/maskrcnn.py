@@ -26,7 +26,7 @@ from cutout_common.vocabulary import parse_person
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .persons import Person
 from .registry import register
-from .subjects import score_subjects, subject_indices
+from .subjects import SubjectScore, score_subjects, subject_indices
 from .torch_run import autocast, fit_within, resize_soft
 
 PERSON = 1
@@ -106,7 +106,8 @@ class MaskRCNNSegmenter(Segmenter):
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The people found, best score first: index, box [x0, y0, x1, y1], score, area (pixels ≥ 0.5)."""
         opts = self.check_options(options)
-        return describe(self.detect(rgb, opts["threshold"], opts["view"]))
+        found = self.detect(rgb, opts["threshold"], opts["view"])
+        return describe(found, judge(found))
 
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
@@ -115,17 +116,23 @@ class MaskRCNNSegmenter(Segmenter):
         progress("segment", 0.1)
         found = self.detect(rgb, opts["threshold"], opts["view"])
         progress("segment", 0.9)
-        alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2], found["boxes"], found["scores"])
-        info = {"instances": describe(found), "selected": chosen, "selection": opts["selection"]}
+        verdicts = judge(found)  # once: the selection and the instances' report both need them
+        alpha, chosen = select(found["masks"], opts["selection"], rgb.shape[:2], verdicts)
+        info = {"instances": describe(found, verdicts), "selected": chosen, "selection": opts["selection"]}
         progress("segment", 1.0)
         return Prediction(alpha=alpha, info=info)
 
 
-def describe(found: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+def judge(found: dict[str, np.ndarray]) -> list[SubjectScore]:
+    """Whether each instance is a subject, and why (:func:`models.subjects.score_subjects` on the boxes, the union
+    of the soft masks as the matte)."""
+    masks = found["masks"]
+    return score_subjects(as_people(found["boxes"], found["scores"]), masks.shape[1:],
+                          masks.max(axis=0) if len(masks) else None)
+
+
+def describe(found: dict[str, np.ndarray], verdicts: list[SubjectScore]) -> list[dict[str, Any]]:
     """The instances: index, box, score, area (pixels ≥ 0.5), and whether each is a subject and why."""
-    shape = found["masks"].shape[1:]
-    verdicts = score_subjects(as_people(found["boxes"], found["scores"]), shape,
-                              found["masks"].max(axis=0) if len(found["masks"]) else None)
     return [
         {
             "index": i,
@@ -152,11 +159,12 @@ def mask_boxes(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def select(masks: np.ndarray, selection: Any, shape: tuple[int, int], boxes: np.ndarray | None = None,
-           scores: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
+def select(masks: np.ndarray, selection: Any, shape: tuple[int, int],
+           verdicts: list[SubjectScore] | None = None) -> tuple[np.ndarray, list[int]]:
     """The alpha for a selection among soft instance masks (N×H×W); returns (alpha, chosen indices).
 
-    ``subjects``: the soft union of the subjects among ``boxes`` (N×4, with their ``scores``);
+    ``subjects``: the soft union of the subjects, by ``verdicts`` (:func:`judge`; without them, judged on the
+    masks' own boxes);
     ``all``: pixelwise maximum (a soft union that never exceeds 1); ``largest``: the mask with the
     most pixels ≥ 0.5; ``k``: that instance; ``[x, y]``: the instance with the highest probability
     at that pixel; :class:`OptionError` when none is ≥ 0.5 there.
@@ -176,9 +184,9 @@ def select(masks: np.ndarray, selection: Any, shape: tuple[int, int], boxes: np.
     elif selection == "all":
         return masks.max(axis=0).astype(np.float32), list(range(len(masks)))
     elif selection == "subjects":
-        boxes = mask_boxes(masks) if boxes is None else boxes
-        scores = np.ones(len(masks), np.float32) if scores is None else scores
-        chosen = subject_indices(score_subjects(as_people(boxes, scores), shape, masks.max(axis=0)))
+        if verdicts is None:
+            verdicts = judge({"boxes": mask_boxes(masks), "scores": np.ones(len(masks), np.float32), "masks": masks})
+        chosen = subject_indices(verdicts)
         return masks[chosen].max(axis=0).astype(np.float32), chosen
     elif selection == "largest":
         k = int(np.argmax((masks >= 0.5).reshape(len(masks), -1).sum(axis=1)))

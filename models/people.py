@@ -186,7 +186,7 @@ class PeopleSegmenter(Segmenter):
             return scene
         targets = self.targets(scene, person)
         if opts["crops"]:
-            self.crop_looks(rgb, scene, person, targets, progress)
+            self.crop_looks(rgb, scene, targets, progress)
         if opts["turn"]:
             self.turned_looks(rgb, scene, targets)
         progress("segment", 0.7)
@@ -206,16 +206,12 @@ class PeopleSegmenter(Segmenter):
             return [i for i, p in enumerate(scene.people) if _within(p.padded(CROP_MARGIN, scene.alpha.shape), x, y)]
         return worth_cropping(scene.people, scene.alpha)
 
-    def crop_looks(self, rgb: np.ndarray, scene: Scene, person: str | list[float], targets: list[int],
-                   progress: ProgressFn) -> None:
-        """Matte each target again on a crop of their own: the subjects, everyone for ``all``, whoever stands at a
-        point, and for ``largest`` those worth it (:func:`models.person_crops.worth_cropping`); a crop the network
-        would not see larger is skipped."""
-        worth = set(worth_cropping(scene.people, scene.alpha))
+    def crop_looks(self, rgb: np.ndarray, scene: Scene, targets: list[int], progress: ProgressFn) -> None:
+        """Matte each target (:meth:`targets`) again on a crop of their own; a crop the network would not see
+        larger is skipped."""
         chosen = [
             i for i in targets
-            if (isinstance(person, list) or person in ("all", "subjects") or i in worth)
-            and crop_gain(scene.people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
+            if crop_gain(scene.people[i].padded(CROP_MARGIN, rgb.shape), rgb.shape, CROP_MATTING["view"]) >= MIN_GAIN
         ]
         for done, index in enumerate(chosen):
             rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .person_crops import seen_share
 from .persons import Person
 
 #: a person scoring at least this is a subject
@@ -88,16 +89,6 @@ def smoothstep(x: np.ndarray | float, low: float, high: float) -> np.ndarray:
     """0 at ``low``, 1 at ``high`` (either order), smooth in between."""
     t = np.clip((np.asarray(x, np.float64) - low) / (high - low), 0.0, 1.0)
     return t * t * (3 - 2 * t)
-
-
-def seen_shares(people: Sequence[Person], alpha: np.ndarray) -> np.ndarray:
-    """The share of each person's box that ``alpha`` (the whole-photo matte) calls person (≥ 0.5)."""
-    shares = []
-    for person in people:
-        x0, y0, x1, y1 = person.padded(0.0, alpha.shape)
-        box = alpha[y0:y1, x0:x1]
-        shares.append(float(np.count_nonzero(box >= 0.5)) / box.size if box.size else 0.0)
-    return np.array(shares)
 
 
 def feet_rows(people: Sequence[Person], alpha: np.ndarray, side: int = 640) -> np.ndarray:
@@ -164,7 +155,7 @@ def score_subjects(people: Sequence[Person], shape: tuple[int, ...], alpha: np.n
     size = np.sqrt(np.maximum(box_w, 1) * np.maximum(box_h, 1))
     centre = np.abs((boxes[:, 0] + boxes[:, 2]) / 2 / width - 0.5) * 2  # 0 in the middle, 1 at the edge
     cut = ((boxes[:, 0] <= EDGE_SHARE * width) | (boxes[:, 2] >= (1 - EDGE_SHARE) * width)).astype(np.float64)
-    seen = seen_shares(people, alpha) if alpha is not None else np.ones(len(people))
+    seen = np.array([seen_share(alpha, p) for p in people]) if alpha is not None else np.ones(len(people))
     bottoms = feet_rows(people, alpha) if alpha is not None else boxes[:, 3]
     prominence = size / size.max() * (1 - 0.4 * centre) * (0.7 + 0.3 * np.minimum(seen / 0.3, 1)) * (1 - 0.3 * cut)
     lead = int(np.argmax(prominence))

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .mask_cleanup import CORE_ALPHA
 from .person_crops import Rect, ownership
 from .persons import Person
 
@@ -39,7 +40,6 @@ WHOLE_PHOTO = 0.5
 #: MODNet's matte is trusted when it calls person this share of ``rvm``'s confident core (alpha ≥ CORE_ALPHA,
 #: eroded by CORE_EROSION pixels) of the chosen people
 TRUST_COVER = 0.95
-CORE_ALPHA = 0.9
 CORE_EROSION = 2
 #: where MODNet's alpha is at least this, it stands (confident objects come in whole)
 CONFIDENT = 0.9
