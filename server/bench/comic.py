@@ -40,6 +40,7 @@ from cutout_common import comic_styles
 from server import comic
 from server.bench.timing import median_seconds
 from server.comic import screentone
+from server.evaluation.dataset import part_labels
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout: server/bench/ is two levels down
 DEMO = REPO / "tests" / "data" / "astronaut.png"
@@ -113,11 +114,10 @@ def tone_counts(rgb: np.ndarray, mask: np.ndarray, printed: np.ndarray, dark_reg
 
 
 def _hair_label(data: Path) -> int:
-    for line in (data / "labels.txt").read_text().splitlines():
-        number, _, name = line.partition(" ")
-        if name.strip() == "hair":
-            return int(number)
-    raise SystemExit(f"no 'hair' label in {data / 'labels.txt'}")
+    hair = [value for value, name in part_labels(data).items() if name == "hair"]
+    if not hair:
+        raise SystemExit(f"no 'hair' label in {data / 'labels.txt'}")
+    return hair[0]
 
 
 def run_tones(data: Path, limit: int | None) -> None:

@@ -78,7 +78,7 @@ def read_parts(pair: Pair, shape: tuple[int, int]) -> np.ndarray | None:
     if labels.ndim != 2:
         return None
     if labels.shape != tuple(shape):
-        if abs((labels.shape[1] / labels.shape[0]) / (shape[1] / shape[0]) - 1.0) > ASPECT_TOLERANCE:
+        if not _same_aspect(labels.shape, shape):
             return None
         labels = cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return labels
@@ -112,11 +112,16 @@ def fit_truth(truth: np.ndarray, alpha: bool, height: int, width: int) -> np.nda
     h, w = truth.shape
     if (h, w) == (height, width):
         return truth
-    if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    if not _same_aspect((h, w), (height, width)):
         return None
     shrink = h * w > height * width
     resized = cv2.resize(truth, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return resized if alpha else (resized >= 0.5).astype(np.float32)
+
+
+def _same_aspect(shape: tuple[int, ...], other: tuple[int, ...]) -> bool:
+    """Whether two (height, width) sizes have the same proportions: the same picture at another size."""
+    return abs((shape[1] / shape[0]) / (other[1] / other[0]) - 1.0) <= ASPECT_TOLERANCE
 
 
 def load_sample(pair: Pair) -> tuple[np.ndarray, np.ndarray, bool]:
