@@ -3,7 +3,8 @@
 ``rvm`` alone sees the whole photo at 448 pixels, so a person who fills a tenth of a group photo gets
 a tenth of the network's view; it keeps bodies and drops much of what people carry. Here:
 
-1. ``rvm`` mattes the whole photo (its default view) — alpha and foreground colours;
+1. ``rvm`` mattes the whole photo (its default view) — alpha, and foreground colours unless the caller will not
+   use them (:meth:`PeopleSegmenter.predict_without_colours`);
 2. the person detector (:mod:`models.persons`, CenterNet) finds the people, and :mod:`models.subjects`
    decides which of them the photo is about (the subjects);
 3. the people the cut-out is of (the subjects; everyone for ``all``) who are worth it
@@ -159,8 +160,19 @@ class PeopleSegmenter(Segmenter):
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
+        return self.cut_out(rgb, options, progress, colours=True)
+
+    def predict_without_colours(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
+        return self.cut_out(rgb, options, progress, colours=False)
+
+    def cut_out(
+        self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
+    ) -> Prediction:
+        """The prediction, with the people's colours when ``colours`` (else ``foreground`` is None)."""
         opts = self.check_options(options)
-        scene = self.look(rgb, opts, progress)
+        scene = self.look(rgb, opts, progress, colours)
         alpha, chosen = scene.select(opts["person"])
         if opts["decide"]:
             alpha = decide_stray_soft_alpha(alpha)
@@ -172,13 +184,15 @@ class PeopleSegmenter(Segmenter):
     def instances(self, rgb: np.ndarray, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The people found, best score first (:meth:`Scene.describe`): box, score, area, subject or not and why."""
         opts = self.check_options({**(options or {}), "person": "all", "objects": False})
-        return self.look(rgb, opts).describe()
+        return self.look(rgb, opts, colours=False).describe()
 
-    def look(self, rgb: np.ndarray, opts: dict[str, Any], progress: ProgressFn = no_progress) -> Scene:
+    def look(self, rgb: np.ndarray, opts: dict[str, Any], progress: ProgressFn = no_progress,
+             colours: bool = True) -> Scene:
         """Matte the whole photo, find the people and the subjects, matte the ones the cut-out is of on crops, turn
-        the missed ones, join what the subjects carry."""
+        the missed ones, join what the subjects carry; the foreground colours only when ``colours``."""
         person = opts["person"]
-        whole = self.matting.predict(rgb, None, lambda stage, f: progress(stage, 0.3 * f))
+        matte = self.matting.predict if colours else self.matting.predict_without_colours
+        whole = matte(rgb, None, lambda stage, f: progress(stage, 0.3 * f))
         people = self.detector.detect(rgb)
         progress("segment", 0.35)
         scene = Scene(whole.alpha, whole.foreground, people, score_subjects(people, rgb.shape, whole.alpha, rgb))
@@ -216,7 +230,7 @@ class PeopleSegmenter(Segmenter):
         for done, index in enumerate(chosen):
             rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect
-            crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]), scene)
             merge_crop(scene.alpha, scene.foreground, rect, crop_alpha, crop_foreground)
             progress("segment", 0.35 + 0.3 * (done + 1) / len(chosen))
         scene.cropped = chosen
@@ -236,7 +250,7 @@ class PeopleSegmenter(Segmenter):
             turns = (1, 3, 2) if lying else (2,)
             best, best_count = None, TURN_GAIN * _person_pixels(scene.alpha[y0:y1, x0:x1])
             for turn in turns:
-                alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)))
+                alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)), scene)
                 alpha = np.ascontiguousarray(np.rot90(alpha, -turn))
                 count = _person_pixels(alpha)
                 if count > best_count:
@@ -269,8 +283,10 @@ class PeopleSegmenter(Segmenter):
         scene.alpha[y0:y1, x0:x1] = joined
         scene.objects = True
 
-    def matte_crop(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(alpha, foreground colours or None) of one person's crop."""
+    def matte_crop(self, crop: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray | None]:
+        """(alpha, foreground colours or None) of one person's crop; colours only when the scene has them."""
+        if scene.foreground is None:
+            return self.matting.predict_without_colours(crop, CROP_MATTING).alpha, None
         matte = self.matting.predict(crop, CROP_MATTING)
         return matte.alpha, matte.foreground
 

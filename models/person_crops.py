@@ -127,7 +127,9 @@ def ownership(people: Sequence[Person], shape: tuple[int, ...], reach: float = 1
         dx = np.abs(np.arange(x0, x1, dtype=np.float32) + 0.5 - cx) / half_w
         dy = np.abs(np.arange(y0, y1, dtype=np.float32) + 0.5 - cy) / half_h
         distance = np.maximum(dy[:, None], dx[None, :])
-        closer = (distance < nearest[y0:y1, x0:x1]) & (distance <= reach)
-        nearest[y0:y1, x0:x1][closer] = distance[closer]
-        owner[y0:y1, x0:x1][closer] = index
+        closer = distance < nearest[y0:y1, x0:x1]
+        closer &= distance <= reach
+        # copyto with a mask writes in place; boolean indexing would gather and scatter (0.3 s at 12 MP)
+        np.copyto(nearest[y0:y1, x0:x1], distance, where=closer)
+        np.copyto(owner[y0:y1, x0:x1], index, where=closer)
     return owner

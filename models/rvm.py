@@ -64,20 +64,34 @@ class RobustVideoMatting(Segmenter):
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
+        return self.predict_matte(rgb, options, progress, colours=True)
+
+    def predict_without_colours(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
+        return self.predict_matte(rgb, options, progress, colours=False)
+
+    def predict_matte(
+        self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
+    ) -> Prediction:
+        """The prediction, with the foreground colours when ``colours`` (else ``foreground`` is None)."""
         opts = self.check_options(options)
         view, enlarge = opts["view"], opts["enlarge"]
         height, width = rgb.shape[:2]
         ratio = downsample_ratio(height, width, view) if enlarge or max(height, width) > view else 1.0
         progress("segment", 0.05)
-        alpha, foreground, size = self.matte(rgb, ratio)
+        alpha, foreground, size = self.matte(rgb, ratio, colours)
         progress("segment", 1.0)
         info = {"view": [size[1], size[0]], "downsample_ratio": round(float(ratio), 6),
                 "options": {"view": view, "enlarge": enlarge}}
         return Prediction(alpha=alpha, foreground=foreground, info=info)
 
     @torch.inference_mode()
-    def matte(self, rgb: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-        """(alpha H×W, foreground H×W×3, view size) for ``rgb`` seen at ``downsample_ratio`` ``ratio``."""
+    def matte(
+        self, rgb: np.ndarray, ratio: float, colours: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+        """(alpha H×W, foreground H×W×3 or None unless ``colours``, view size) for ``rgb`` seen at
+        ``downsample_ratio`` ``ratio``."""
         height, width = rgb.shape[:2]
         photo = torch.from_numpy(np.require(rgb, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))  # no copy when possible
         # H×W×3 is N×C×H×W in channels-last memory. The batch axis goes in before the permute, so its stride is
@@ -92,10 +106,12 @@ class RobustVideoMatting(Segmenter):
         fgr_residual, pha, _ = self.net(src)
         if ratio == 1.0:
             alpha = pha[0, 0].clamp(0, 1).float().cpu().numpy()
+            if not colours:
+                return alpha, None, (height, width)
             foreground = (src + fgr_residual)[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
             return alpha, np.ascontiguousarray(foreground), (height, width)
         base = torch.cat([fgr_residual, pha], dim=1)[0].float().cpu()
-        alpha, foreground = guided_upsample(src[0].float().cpu(), base, photo)
+        alpha, foreground = guided_upsample(src[0].float().cpu(), base, photo, colours)
         return alpha, foreground, tuple(src.shape[2:])
 
 
@@ -166,33 +182,40 @@ def guided_coefficients(lr_x: torch.Tensor, lr_y: torch.Tensor, eps: float = EPS
     return a, mean_y - a * mean_x
 
 
-def guided_upsample(src: torch.Tensor, base: torch.Tensor, photo: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def guided_upsample(
+    src: torch.Tensor, base: torch.Tensor, photo: torch.Tensor, colours: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Bring the network's view outputs to the photo's size with the fast guided filter.
 
     ``src``: the view (3×h×w in [0, 1]); ``base``: foreground residual and alpha at view
     size (4×h×w); ``photo``: the full-size H×W×3 uint8 photo. The guide is RGB plus its grey
-    mean, channel by channel. Returns clamped (alpha H×W, foreground H×W×3) float32.
+    mean, channel by channel. Returns clamped (alpha H×W, foreground H×W×3) float32; without
+    ``colours``, (alpha, None): each channel is filtered on its own, so the alpha is the same,
+    for a quarter of the full-size work.
 
     Per band of rows: the coefficients' rows are interpolated here (few, small), their
     columns by OpenCV's bilinear resize (the same half-pixel rule, SIMD), and the linear
     model is applied in place into the output arrays, channels last like the photo.
     """
     height, width = photo.shape[:2]
-    lr_x = torch.cat([src, src.mean(0, keepdim=True)])
-    a, b = guided_coefficients(lr_x, base)
-    coefficients = torch.cat([a, b]).permute(1, 2, 0).contiguous()  # h'×w'×8: A (4) then b (4)
+    grey = src.mean(0, keepdim=True)
+    lr_x, lr_y = (torch.cat([src, grey]), base) if colours else (grey, base[3:])
+    a, b = guided_coefficients(lr_x, lr_y)
+    planes = a.shape[0]  # A (planes) then b (planes); alpha's are the last of each
+    coefficients = torch.cat([a, b]).permute(1, 2, 0).contiguous()  # h'×w'×2·planes
     rows = bilinear_taps(coefficients.shape[0], height)
     alpha = np.empty((height, width), np.float32)
-    foreground = np.empty((height, width, 3), np.float32)
+    foreground = np.empty((height, width, 3), np.float32) if colours else None
     band = max(1, BAND_PIXELS // max(width, 1))
     for top in range(0, height, band):
         span = slice(top, min(top + band, height))
         band_rows = _lerp_rows(coefficients, tuple(t[span] for t in rows), 0).numpy()
         full = torch.from_numpy(cv2.resize(band_rows, (width, band_rows.shape[0]), interpolation=cv2.INTER_LINEAR))
         guide = photo[span].float().div_(255.0)
-        fgr = torch.from_numpy(foreground[span])
-        torch.addcmul(full[..., 4:7], full[..., 0:3], guide, out=fgr)  # residual = A·I + b
-        fgr.add_(guide).clamp_(0, 1)  # foreground = photo + residual
+        if foreground is not None:
+            fgr = torch.from_numpy(foreground[span])
+            torch.addcmul(full[..., 4:7], full[..., 0:3], guide, out=fgr)  # residual = A·I + b
+            fgr.add_(guide).clamp_(0, 1)  # foreground = photo + residual
         pha = torch.from_numpy(alpha[span])
-        torch.addcmul(full[..., 7], full[..., 3], guide.mean(2), out=pha).clamp_(0, 1)
+        torch.addcmul(full[..., 2 * planes - 1], full[..., planes - 1], guide.mean(2), out=pha).clamp_(0, 1)
     return alpha, foreground

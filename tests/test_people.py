@@ -153,6 +153,17 @@ def test_the_default_keeps_the_astronaut_and_decides_the_background(people):
     assert metrics.stray_soft_alpha(alpha, alpha >= 0.5) == 0.0
 
 
+def test_without_colours_the_matte_is_the_same(people):
+    """A layer mask needs no colours: ``rvm`` and the default leave them out and give the same alpha, to the bit
+    (the guided filter brings each plane to full size on its own)."""
+    rgb = cv2.resize(astronaut(), (720, 720), interpolation=cv2.INTER_LINEAR)  # larger than rvm's view: upsampled
+    for segmenter in (people.matting, people):
+        whole, bare = segmenter.predict(rgb), segmenter.predict_without_colours(rgb)
+        assert whole.foreground is not None and whole.foreground.shape == (720, 720, 3)
+        assert bare.foreground is None and np.array_equal(whole.alpha, bare.alpha)
+    assert bare.info["people"] == whole.info["people"] and bare.info["objects"]
+
+
 # --------------------------------------------------------------------------- the clean-up, on real and drawn mattes
 
 

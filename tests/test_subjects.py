@@ -200,6 +200,11 @@ class UprightOnly:
         person = (red | blue) if upright else np.zeros_like(red)
         return Prediction(alpha=person.astype(np.float32), foreground=rgb.astype(np.float32) / 255)
 
+    def predict_without_colours(self, rgb: np.ndarray, options=None, progress=None):
+        from models.base import Prediction
+
+        return Prediction(alpha=self.predict(rgb).alpha)
+
 
 def upside_down_figure() -> tuple[np.ndarray, Person]:
     rgb = np.full((400, 600, 3), 90, np.uint8)

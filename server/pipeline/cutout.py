@@ -60,8 +60,11 @@ def run_cutout(
     else:
         name = models.resolve(segmenter)
         progress("load", 0.0)
+        # colours only for a caller that gets them or the comic layers that paint with them: a layer mask (the
+        # plug-in's default) leaves out three of a matting network's four full-size planes
+        colours = opts.foreground or opts.comic is not None
         prediction, fallback = predict_with_fallback(rgb, name, for_segmenter(name, opts.segmenter_options), models,
-                                                     progress)
+                                                     progress, colours)
     result = CutoutResult(segmenter=name, alpha=prediction.alpha, info=dict(prediction.info))
     if fallback:
         result.info["fallback"] = fallback

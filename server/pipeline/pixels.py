@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from cutout_common.protocol import PIXEL_FORMATS
@@ -23,14 +24,19 @@ def decode(buffer: bytes | memoryview, width: int, height: int, fmt: str, stride
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
-    """RGB view of any decoded format: grey is repeated, alpha is dropped.
+    """The RGB of any decoded format, in one contiguous array: grey is repeated, alpha is dropped.
 
     The layer's own alpha is not multiplied in: the returned mask says where the
     person is, and GIMP combines it with the layer's alpha itself.
+    A copy, not a strided view of RGBA: every stage after this reads the photo several times (the
+    detector's views, the crops, the guided filter), and each read of a strided view is a slow copy
+    or a slow OpenCV path — at 12 MP about 0.1 s each; OpenCV's conversion copies once in 10 ms.
     """
     channels = image.shape[2]
-    if channels in (3, 4):
-        return image[:, :, :3]
+    if channels == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
+    if channels == 3:
+        return image
     return np.repeat(image[:, :, :1], 3, axis=2)
 
 
