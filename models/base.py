@@ -186,7 +186,7 @@ class Segmenter(WeightedModel, abc.ABC):
         options: dict[str, Any] | None = None,
         progress: ProgressFn = no_progress,
     ) -> Prediction:
-        """:meth:`predict` for a caller that will not use the foreground colours (a layer mask, an evaluation): the
+        """:meth:`predict` for a caller that will not use the foreground colours (a layer mask): the
         same alpha; a segmenter whose colours cost full-size work (``rvm``'s guided filter on three more planes,
         ``people``'s merges) leaves them out — at 12 MP that is about a third of the default's time."""
         return self.predict(rgb, options, progress)

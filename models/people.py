@@ -230,7 +230,8 @@ class PeopleSegmenter(Segmenter):
         for done, index in enumerate(chosen):
             rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect
-            crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]), scene)
+            crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]),
+                                                          scene.foreground is not None)
             merge_crop(scene.alpha, scene.foreground, rect, crop_alpha, crop_foreground)
             progress("segment", 0.35 + 0.3 * (done + 1) / len(chosen))
         scene.cropped = chosen
@@ -248,9 +249,10 @@ class PeopleSegmenter(Segmenter):
             x0, y0, x1, y1 = rect
             crop = rgb[y0:y1, x0:x1]
             turns = (1, 3, 2) if lying else (2,)
+            with_colours = scene.foreground is not None
             best, best_count = None, TURN_GAIN * _person_pixels(scene.alpha[y0:y1, x0:x1])
             for turn in turns:
-                alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)), scene)
+                alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)), with_colours)
                 alpha = np.ascontiguousarray(np.rot90(alpha, -turn))
                 count = _person_pixels(alpha)
                 if count > best_count:
@@ -283,9 +285,9 @@ class PeopleSegmenter(Segmenter):
         scene.alpha[y0:y1, x0:x1] = joined
         scene.objects = True
 
-    def matte_crop(self, crop: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray | None]:
-        """(alpha, foreground colours or None) of one person's crop; colours only when the scene has them."""
-        if scene.foreground is None:
+    def matte_crop(self, crop: np.ndarray, colours: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """(alpha, foreground colours or None) of one person's crop; no colours unless ``colours``."""
+        if not colours:
             return self.matting.predict_without_colours(crop, CROP_MATTING).alpha, None
         matte = self.matting.predict(crop, CROP_MATTING)
         return matte.alpha, matte.foreground

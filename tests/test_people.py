@@ -164,6 +164,18 @@ def test_without_colours_the_matte_is_the_same(people):
     assert bare.info["people"] == whole.info["people"] and bare.info["objects"]
 
 
+def test_the_defaults_evidence_for_hints_is_rvm_on_the_crop_at_its_full_view(people):
+    """Hints ask the default for a crop's matte the way it mattes its people (``crop_matting``): ``rvm`` at its full
+    view, without the colours nobody uses there."""
+    from models.people import CROP_MATTING
+    from server.pipeline.refine import segmenter_evidence
+
+    crop = np.ascontiguousarray(astronaut()[280:480, 300:480])  # the helmet she holds
+    alpha = segmenter_evidence(people)(crop)
+    assert alpha.shape == crop.shape[:2]
+    assert np.array_equal(alpha, people.matting.predict(crop, CROP_MATTING).alpha)
+
+
 # --------------------------------------------------------------------------- the clean-up, on real and drawn mattes
 
 

@@ -192,7 +192,7 @@ def segmenter_evidence(segmenter, options: dict | None = None) -> Segment:
     ``options`` say otherwise, as measured; any other runs with ``options`` as given (its defaults when None).
     """
     if options is None and capabilities(segmenter.name).crop_matting:
-        return lambda crop: segmenter.matte_crop(np.ascontiguousarray(crop))[0]
+        return lambda crop: segmenter.matte_crop(np.ascontiguousarray(crop), colours=False)[0]
     if options is None and any(option.name == "enlarge" for option in segmenter.options):
         options = {"enlarge": True}
 
