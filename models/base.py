@@ -190,3 +190,24 @@ class Segmenter(WeightedModel, abc.ABC):
         same alpha; a segmenter whose colours cost full-size work (``rvm``'s guided filter on three more planes,
         ``people``'s merges) leaves them out — at 12 MP that is about a third of the default's time."""
         return self.predict(rgb, options, progress)
+
+
+class ColourMatting(Segmenter):
+    """A segmenter whose foreground colours cost full-size work of their own (``rvm``, ``people``): it implements
+    :meth:`predict_matte` once, and :meth:`predict` and :meth:`predict_without_colours` ask it with or without them."""
+
+    def predict(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
+        return self.predict_matte(rgb, options, progress, colours=True)
+
+    def predict_without_colours(
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    ) -> Prediction:
+        return self.predict_matte(rgb, options, progress, colours=False)
+
+    @abc.abstractmethod
+    def predict_matte(
+        self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
+    ) -> Prediction:
+        """The prediction, with the foreground colours when ``colours`` (else ``foreground`` is None)."""

@@ -37,7 +37,7 @@ import numpy as np
 from cutout_common.options import Option, OptionError
 from cutout_common.vocabulary import parse_person
 
-from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .base import ColourMatting, Prediction, ProgressFn, no_progress
 from .mask_cleanup import decide_stray_soft_alpha
 from .modnet import ModNetSegmenter
 from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, seen_share, worth_cropping
@@ -141,7 +141,7 @@ class Scene:
 
 
 @register("people")
-class PeopleSegmenter(Segmenter):
+class PeopleSegmenter(ColourMatting):
     weight_files = ("rvm.pt", "centernet.pt", "modnet.pt")
     options = OPTIONS
 
@@ -157,17 +157,7 @@ class PeopleSegmenter(Segmenter):
         self.detector.load()
         self.objects.load()
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
-        return self.cut_out(rgb, options, progress, colours=True)
-
-    def predict_without_colours(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
-        return self.cut_out(rgb, options, progress, colours=False)
-
-    def cut_out(
+    def predict_matte(
         self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
     ) -> Prediction:
         """The prediction, with the people's colours when ``colours`` (else ``foreground`` is None)."""

@@ -28,7 +28,7 @@ import torch
 
 from cutout_common.options import Option
 
-from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .base import ColourMatting, Prediction, ProgressFn
 from .registry import register
 from .rvm_net import MattingNetwork, fuse_batch_norms
 
@@ -51,7 +51,7 @@ OPTIONS = (
 
 
 @register("rvm")
-class RobustVideoMatting(Segmenter):
+class RobustVideoMatting(ColourMatting):
     options = OPTIONS
     network = staticmethod(MattingNetwork)
     half_on_cuda = True  # as upstream runs it; the guided filter after it stays float32 (tests/test_devices.py)
@@ -60,16 +60,6 @@ class RobustVideoMatting(Segmenter):
         # channels-last: oneDNN's CPU convolutions run in it without reordering each feature map (about
         # 12 % less CPU time here); the view built in :meth:`matte` already has that layout
         return fuse_batch_norms(net).to(memory_format=torch.channels_last)
-
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
-        return self.predict_matte(rgb, options, progress, colours=True)
-
-    def predict_without_colours(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
-    ) -> Prediction:
-        return self.predict_matte(rgb, options, progress, colours=False)
 
     def predict_matte(
         self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
