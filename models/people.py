@@ -181,8 +181,7 @@ class PeopleSegmenter(ColourMatting):
         """Matte the whole photo, find the people and the subjects, matte the ones the cut-out is of on crops, turn
         the missed ones, join what the subjects carry; the foreground colours only when ``colours``."""
         person = opts["person"]
-        matte = self.matting.predict if colours else self.matting.predict_without_colours
-        whole = matte(rgb, None, lambda stage, f: progress(stage, 0.3 * f))
+        whole = self.matting.predict_matte(rgb, None, lambda stage, f: progress(stage, 0.3 * f), colours)
         people = self.detector.detect(rgb)
         progress("segment", 0.35)
         scene = Scene(whole.alpha, whole.foreground, people, score_subjects(people, rgb.shape, whole.alpha, rgb))
@@ -277,9 +276,7 @@ class PeopleSegmenter(ColourMatting):
 
     def matte_crop(self, crop: np.ndarray, colours: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """(alpha, foreground colours or None) of one person's crop; no colours unless ``colours``."""
-        if not colours:
-            return self.matting.predict_without_colours(crop, CROP_MATTING).alpha, None
-        matte = self.matting.predict(crop, CROP_MATTING)
+        matte = self.matting.predict_matte(crop, CROP_MATTING, no_progress, colours)
         return matte.alpha, matte.foreground
 
 

@@ -200,10 +200,10 @@ class UprightOnly:
         person = (red | blue) if upright else np.zeros_like(red)
         return Prediction(alpha=person.astype(np.float32), foreground=rgb.astype(np.float32) / 255)
 
-    def predict_without_colours(self, rgb: np.ndarray, options=None, progress=None):
+    def predict_matte(self, rgb: np.ndarray, options, progress, colours: bool):
         from models.base import Prediction
 
-        return Prediction(alpha=self.predict(rgb).alpha)
+        return self.predict(rgb) if colours else Prediction(alpha=self.predict(rgb).alpha)
 
 
 def upside_down_figure() -> tuple[np.ndarray, Person]:
