@@ -10,7 +10,8 @@ unsure one; the mean scores above either network alone on persons-dev, and a thi
 
 Where both are on the same side of 0.5 the pixel's label is the same either way, so
 there the alpha is ``rvm``'s own matte (its soft hair and edge detail), not the average;
-thresholded, the result is exactly the average's mask. Foreground colours are ``rvm``'s.
+thresholded, the result is exactly the average's mask. Foreground colours are ``rvm``'s, asked of it only
+when the caller uses them (a layer mask does not: :meth:`models.base.Segmenter.predict_without_colours`).
 It costs one ``rvm`` and one ``isnet`` run.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from cutout_common.options import Option, OptionError
 
-from .base import Prediction, ProgressFn, Segmenter, no_progress
+from .base import ColourMatting, Prediction, ProgressFn, no_progress
 from .isnet import ISNetSegmenter
 from .registry import register
 from .rvm import RobustVideoMatting
@@ -45,7 +46,7 @@ def combine(rvm_alpha: np.ndarray, *others: np.ndarray) -> np.ndarray:
 
 
 @register("best")
-class BestSegmenter(Segmenter):
+class BestSegmenter(ColourMatting):
     weight_files = ("rvm.pt", "isnet.pt")
     options = (
         Option("rvm", "Matting options", "custom", {}, parse=lambda value: _object(value, "rvm"),
@@ -62,21 +63,23 @@ class BestSegmenter(Segmenter):
         self.rvm.load()
         self.isnet.load()
 
-    def predict(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+    def predict_matte(
+        self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
     ) -> Prediction:
-        return self.merge(self.parts(rgb, options, progress))
+        return self.merge(self.parts(rgb, options, progress, colours))
 
     def parts(
-        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
+        self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress,
+        colours: bool = True,
     ) -> dict[str, Prediction]:
-        """The parts' own predictions: ``rvm`` and ``isnet``.
+        """The parts' own predictions: ``rvm`` (with its colours when ``colours``) and ``isnet``.
 
         Options: ``{"rvm": {...}}`` is passed to ``rvm`` (over :data:`RVM_DEFAULTS`); ``isnet`` runs with its defaults.
         """
         matting = self.check_options(options)["rvm"]
         return {
-            "rvm": self.rvm.predict(rgb, {**RVM_DEFAULTS, **matting}, lambda stage, f: progress(stage, 0.2 * f)),
+            "rvm": self.rvm.predict_matte(rgb, {**RVM_DEFAULTS, **matting}, lambda stage, f: progress(stage, 0.2 * f),
+                                          colours),
             "isnet": self.isnet.predict(rgb, None, lambda stage, f: progress(stage, 0.2 + 0.8 * f)),
         }
 

@@ -103,6 +103,8 @@ def test_best_predict_is_the_merge_of_its_parts(best, predictions, persons_dev):
     assert prediction.foreground is not None and prediction.foreground.shape == rgb.shape
     assert set(prediction.info) == {"rvm", "isnet"}
     assert parts["isnet"].info["view_mode"] == "letterbox"
+    bare = best.predict_without_colours(rgb)  # a layer mask: rvm leaves its colours out, the alpha is the same
+    assert bare.foreground is None and np.array_equal(bare.alpha, prediction.alpha)
     with pytest.raises(OptionError):
         best.predict(rgb, {"flip": True})
     with pytest.raises(OptionError):
