@@ -1,7 +1,8 @@
 """``isnet`` and ``best``: the torch port against onnxruntime, quality on persons-dev, converter, memory.
 
-ISNet takes 1–2 s per photo on 2 cores, so its predictions for every second photo of persons-dev (44) are made
-once per session (with ``rvm``'s, through ``best``'s own parts) and shared by the tests.
+ISNet takes 2–4 s per photo on 2 cores, so its predictions for every second photo of persons-dev (44) are made
+once per session and shared by the tests; ``best`` (the default with ISNet's vote on what the subjects carry) is
+measured against the default on every fourth photo (22).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import pytest
 import torch
 
 from models.base import OptionError, Prediction
-from models.best import BestSegmenter, combine
+from models.best import BestSegmenter
 from models.install.isnet import MODEL_KEY, ConversionError, join_chunks, state_dict
 from models.isnet import ISNetSegmenter
+from models.people import PeopleSegmenter
 from server.bench.references import onnx_isnet
 from tests.conftest import REPO_ROOT, installed, load_pair, stems
+from tests.test_people import astronaut
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +31,20 @@ def best(weights) -> BestSegmenter:
     return installed(BestSegmenter(weights, "cpu"))
 
 
+@pytest.fixture(scope="module")
+def people(weights) -> PeopleSegmenter:
+    return installed(PeopleSegmenter(weights, "cpu"))
+
+
 @pytest.fixture(scope="session")
-def predictions(best, persons_dev) -> dict[str, dict[str, Prediction]]:
-    """stem -> best's parts (``rvm``, ``isnet``) for every second photo (44 of 87: CI's time), computed once."""
-    return {name: best.parts(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)[::2]}
+def isnet(best) -> ISNetSegmenter:
+    return best.objects.isnet
+
+
+@pytest.fixture(scope="session")
+def predictions(isnet, persons_dev) -> dict[str, Prediction]:
+    """stem -> ``isnet``'s prediction for every second photo (44 of 87: CI's time), computed once."""
+    return {name: isnet.predict(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)[::2]}
 
 
 def photo_pixels(persons_dev: Path, name: str) -> int:
@@ -46,22 +59,8 @@ def iou(alpha: np.ndarray, truth: np.ndarray) -> float:
     return float((predicted & truth).sum() / max((predicted | truth).sum(), 1))
 
 
-def mean_ious(predictions, persons_dev) -> dict[str, float]:
-    scores: dict[str, list[float]] = {}
-    for name, parts in predictions.items():
-        truth = load_pair(persons_dev, name)[1]
-        candidates = {
-            "rvm": parts["rvm"].alpha,
-            "isnet": parts["isnet"].alpha,
-            "best": BestSegmenter.merge(parts).alpha,
-        }
-        for key, alpha in candidates.items():
-            scores.setdefault(key, []).append(iou(alpha, truth))
-    return {key: float(np.mean(values)) for key, values in scores.items()}
-
-
 @pytest.mark.network_runtime
-def test_port_matches_onnxruntime(best, persons_dev, weights, tmp_path_factory):
+def test_port_matches_onnxruntime(isnet, persons_dev, weights, tmp_path_factory):
     """Mean |torch − onnxruntime| of the probability at photo size ≤ 0.01 on photos of three sizes."""
     by_size = sorted(stems(persons_dev), key=lambda n: photo_pixels(persons_dev, n))
     names = [by_size[0], by_size[len(by_size) // 2], by_size[-1]]  # smallest, middle, largest (shrunk to 1024²)
@@ -78,61 +77,68 @@ def test_port_matches_onnxruntime(best, persons_dev, weights, tmp_path_factory):
     for name in names:
         reference = np.load(out / f"{name}.npy")
         rgb = load_pair(persons_dev, name)[0]
-        alpha = best.isnet.predict(rgb, {"view": "squash"}).alpha  # IMG.LY's own pipeline squashes the photo
+        alpha = isnet.predict(rgb, {"view": "squash"}).alpha  # IMG.LY's own pipeline squashes the photo
         assert reference.shape == alpha.shape
         differences.append(float(np.abs(alpha - reference).mean()))
     print("mean |torch - onnxruntime| per photo:", " ".join(f"{d:.5f}" for d in differences))
     assert len(differences) == 3 and max(differences) <= 0.01
 
 
-def test_isnet_reaches_iou_088_and_best_beats_both(predictions, persons_dev):
+def test_isnet_reaches_iou_088(predictions, persons_dev):
     assert len(predictions) == 44
-    scores = mean_ious(predictions, persons_dev)
-    print("mean IoU over every second persons-dev photo:", json.dumps({k: round(v, 4) for k, v in scores.items()}))
-    assert scores["isnet"] >= 0.88
-    assert scores["best"] > max(scores["rvm"], scores["isnet"])
+    scores = [iou(prediction.alpha, load_pair(persons_dev, name)[1]) for name, prediction in predictions.items()]
+    print(f"isnet: mean IoU {np.mean(scores):.4f} over every second persons-dev photo")
+    assert np.mean(scores) >= 0.88
 
 
-def test_best_predict_is_the_merge_of_its_parts(best, predictions, persons_dev):
-    name = stems(persons_dev)[0]
-    rgb, _ = load_pair(persons_dev, name)
+def test_best_beats_the_default_on_persons_dev(best, people, persons_dev):
+    """ISNet's vote on what the subjects carry: above the default on every fourth photo (measured +0.006 there,
+    +0.009 over the set; README, *Quality*), the same people chosen."""
+    scores: dict[str, list[float]] = {"people": [], "best": []}
+    for name in stems(persons_dev)[::4]:
+        rgb, truth = load_pair(persons_dev, name)
+        default, slow = people.predict_without_colours(rgb), best.predict_without_colours(rgb)
+        assert slow.info["subjects"] == default.info["subjects"]
+        scores["people"].append(iou(default.alpha, truth))
+        scores["best"].append(iou(slow.alpha, truth))
+    means = {key: round(float(np.mean(values)), 4) for key, values in scores.items()}
+    print("mean IoU over every fourth persons-dev photo:", json.dumps(means))
+    assert len(scores["best"]) == 22 and means["best"] >= means["people"] + 0.003
+
+
+def test_two_votes_are_the_mean_of_modnet_and_isnet(best, isnet):
+    rgb = astronaut()
+    votes = best.objects.predict(rgb)
+    expected = 0.5 * (best.objects.modnet.predict(rgb).alpha + isnet.predict(rgb).alpha)
+    np.testing.assert_allclose(votes.alpha, expected, atol=1e-6)
+    assert votes.alpha.shape == rgb.shape[:2] and votes.alpha.dtype == np.float32
+
+
+def test_best_keeps_the_helmet_the_astronaut_holds_and_her_colours_only_when_asked(best):
+    """The whole-photo mean of ``rvm`` and ISNet that ``best`` once was left the helmet grey (about 0.5)."""
+    rgb = astronaut()
     prediction = best.predict(rgb)
-    parts = predictions[name]
-    expected = combine(parts["rvm"].alpha, parts["isnet"].alpha)
-    np.testing.assert_allclose(prediction.alpha, expected, atol=1e-5)
+    assert prediction.alpha[380:480, 320:470].mean() > 0.95  # the helmet she holds
+    assert prediction.alpha[:60, :60].max() == 0.0  # the flag behind her
     assert prediction.foreground is not None and prediction.foreground.shape == rgb.shape
-    assert set(prediction.info) == {"rvm", "isnet"}
-    assert parts["isnet"].info["view_mode"] == "letterbox"
-    bare = best.predict_without_colours(rgb)  # a layer mask: rvm leaves its colours out, the alpha is the same
+    bare = best.predict_without_colours(rgb)  # a layer mask: no colours, the same alpha
     assert bare.foreground is None and np.array_equal(bare.alpha, prediction.alpha)
     with pytest.raises(OptionError):
-        best.predict(rgb, {"flip": True})
-    with pytest.raises(OptionError):
-        best.predict(rgb, {"rvm": 512})
-
-
-def test_combine_keeps_rvm_where_all_agree_and_averages_elsewhere():
-    rvm = np.array([0.9, 0.6, 0.1, 0.7, 0.2], np.float32)
-    isnet = np.array([1.0, 0.5, 0.0, 0.1, 0.95], np.float32)
-    other = np.array([0.8, 0.3, 0.2, 0.1, 0.95], np.float32)
-    np.testing.assert_allclose(combine(rvm, isnet), [0.9, 0.6, 0.1, 0.4, 0.575])
-    np.testing.assert_allclose(combine(rvm, isnet, other), [0.9, 1.4 / 3, 0.1, 0.3, 0.7], rtol=1e-6)
-    # thresholded, it is exactly the mean's mask
-    assert ((combine(rvm, isnet, other) >= 0.5) == ((rvm + isnet + other) / 3 >= 0.5)).all()
+        best.predict(rgb, {"rvm": 512})  # the old best's option: gone with it
 
 
 def test_soft_values_survive_to_the_photo_size(predictions):
-    alpha = next(iter(predictions.values()))["isnet"].alpha
+    alpha = next(iter(predictions.values())).alpha
     assert alpha.dtype == np.float32 and 0.0 <= alpha.min() and alpha.max() <= 1.0
     assert ((alpha > 0.05) & (alpha < 0.95)).sum() > 50
 
 
-def test_isnet_rejects_unknown_options(best, persons_dev):
+def test_isnet_rejects_unknown_options(isnet, persons_dev):
     rgb, _ = load_pair(persons_dev, stems(persons_dev)[0])
     with pytest.raises(OptionError):
-        best.isnet.predict(rgb, {"flip": True})
+        isnet.predict(rgb, {"flip": True})
     with pytest.raises(OptionError):
-        best.isnet.predict(rgb, {"view": "crop"})
+        isnet.predict(rgb, {"view": "crop"})
 
 
 def test_converter_rejects_damaged_chunks(weights, tmp_path):
@@ -155,6 +161,7 @@ MEMORY_SCRIPT = """
 import sys, numpy as np
 from pathlib import Path
 from models.isnet import ISNetSegmenter
+from models.people import PeopleSegmenter
 
 def status_mb(key):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -209,4 +216,4 @@ def test_fp16_on_cuda_matches_fp32(predictions, weights, persons_dev):
     assert segmenter.dtype == torch.float16
     for name in stems(persons_dev)[:5]:
         alpha = segmenter.predict(load_pair(persons_dev, name)[0]).alpha
-        assert float(np.abs(alpha - predictions[name]["isnet"].alpha).mean()) <= 0.01
+        assert float(np.abs(alpha - predictions[name].alpha).mean()) <= 0.01

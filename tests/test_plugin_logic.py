@@ -195,7 +195,7 @@ def test_segmenters_without_weights_are_named_with_a_command_to_add_them():
     }
     assert segmenters.not_installed(hello) == ["isnet", "best"]
     assert segmenters.not_installed(None) == [], "without a server nothing is known, nothing is greyed"
-    assert segmenters.install_command(["isnet", "best"]) == "python3 install.py --models isnet,rvm"
+    assert segmenters.install_command(["isnet", "best"]) == "python3 install.py --models isnet,rvm,centernet,modnet"
     note = segmenters.install_note(["isnet"], "/opt/person-cutout")
     assert "ISNet" in note and "/opt/person-cutout" in note and "python3 install.py --models isnet" in note
     assert segmenters.install_note([], None) == ""

@@ -120,7 +120,9 @@ SEGMENTERS: dict[str, SegmenterInfo] = {
                       rank=2),
         SegmenterInfo("selfie", "MediaPipe Selfie — fast", ("selfie",), "models.selfie", rank=3),
         SegmenterInfo("isnet", "ISNet — high resolution", ("isnet",), "models.isnet"),
-        SegmenterInfo("best", "Best — ISNet and RVM combined (slow, most accurate)", ("isnet", "rvm"), "models.best"),
+        SegmenterInfo("best", "Best — the photo's subjects, whole, with ISNet's vote too (slow)",
+                      ("rvm", "centernet", "modnet", "isnet"), "models.best", person_option="person",
+                      capabilities=_FINDS_PEOPLE),
         SegmenterInfo("modnet", "MODNet — portrait matting, for people who fill the photo", ("modnet",),
                       "models.modnet"),
         # its option for one person predates the option ``person``, hence its own name
