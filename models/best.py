@@ -46,8 +46,9 @@ class TwoVotes:
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
-        modnet = self.modnet.predict(rgb).alpha
-        isnet = self.isnet.predict(rgb).alpha
+        modnet = self.modnet.predict(rgb, None, lambda stage, f: progress(stage, 0.1 * f)).alpha
+        # a report between the two networks: a cancel is read there, not only after ISNet's seconds
+        isnet = self.isnet.predict(rgb, None, lambda stage, f: progress(stage, 0.1 + 0.9 * f)).alpha
         modnet += isnet  # in place: the crop can be most of a 24 MP photo
         modnet *= 0.5
         return Prediction(alpha=modnet, info={"votes": ["modnet", "isnet"]})

@@ -256,7 +256,8 @@ class PeopleSegmenter(ColourMatting):
         confident core of them, what it adds joins the matte, with the photo's own colours there."""
         rect = subject_crop(scene.people, targets, rgb.shape)
         x0, y0, x1, y1 = rect
-        objects = self.objects.predict(np.ascontiguousarray(rgb[y0:y1, x0:x1])).alpha
+        objects = self.objects.predict(np.ascontiguousarray(rgb[y0:y1, x0:x1]), None,
+                                       lambda stage, f: progress(stage, 0.7 + 0.25 * f)).alpha
         progress("segment", 0.95)
         base = scene.alpha[y0:y1, x0:x1]
         if not trusted(base, objects, boxes_mask(scene.people, targets, rgb.shape)[y0:y1, x0:x1]):

@@ -114,6 +114,15 @@ def test_two_votes_are_the_mean_of_modnet_and_isnet(best, isnet):
     assert votes.alpha.shape == rgb.shape[:2] and votes.alpha.dtype == np.float32
 
 
+def test_best_reports_progress_between_its_networks(best):
+    """A cancel is read where progress is reported: between MODNet and ISNet on the subjects' crop too, not only
+    before and after both (the old join asked its objects' network for no progress)."""
+    reports: list[float] = []
+    best.predict_without_colours(astronaut(), None, lambda stage, fraction: reports.append(fraction))
+    assert reports == sorted(reports) and reports[-1] == 1.0
+    assert len([f for f in reports if 0.7 < f < 0.95]) >= 4  # MODNet's two reports, ISNet's two
+
+
 def test_best_keeps_the_helmet_the_astronaut_holds_and_her_colours_only_when_asked(best):
     """The whole-photo mean of ``rvm`` and ISNet that ``best`` once was left the helmet grey (about 0.5)."""
     rgb = astronaut()
