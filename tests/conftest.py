@@ -78,6 +78,15 @@ def weights() -> Path:
     return weights_dir()
 
 
+@pytest.fixture(scope="module")
+def people(weights):
+    """The default segmenter, loaded (skipped, or failed in CI, without its weights); per module, as its
+    networks' memory is worth giving back between the files that use it."""
+    from models.people import PeopleSegmenter
+
+    return installed(PeopleSegmenter(weights, "cpu"))
+
+
 def load_pair(persons_dev: Path, stem: str) -> tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 photo, boolean person mask) of one persons-dev photo."""
     from PIL import Image

@@ -20,7 +20,6 @@ from models.base import OptionError, Prediction
 from models.best import BestSegmenter
 from models.install.isnet import MODEL_KEY, ConversionError, join_chunks, state_dict
 from models.isnet import ISNetSegmenter
-from models.people import PeopleSegmenter
 from server.bench.references import onnx_isnet
 from tests.conftest import REPO_ROOT, installed, load_pair, stems
 from tests.test_people import astronaut
@@ -29,11 +28,6 @@ from tests.test_people import astronaut
 @pytest.fixture(scope="session")
 def best(weights) -> BestSegmenter:
     return installed(BestSegmenter(weights, "cpu"))
-
-
-@pytest.fixture(scope="module")
-def people(weights) -> PeopleSegmenter:
-    return installed(PeopleSegmenter(weights, "cpu"))
 
 
 @pytest.fixture(scope="session")

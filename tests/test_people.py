@@ -18,20 +18,14 @@ from PIL import Image
 
 from models.base import OptionError
 from models.mask_cleanup import CORE_ALPHA, CORE_REACH, EDGE_BAND_INSIDE, EDGE_BAND_OUTSIDE, decide_stray_soft_alpha
-from models.people import PeopleSegmenter
 from models.person_crops import MIN_GAIN, crop_gain, feather_weights, merge_crop, ownership
 from models.persons import Person
 from server.commands.cutout import parse_person_argument
 from server.evaluation import metrics
-from tests.conftest import REPO_ROOT, installed
+from tests.conftest import REPO_ROOT
 from tests.test_persons import two_people_side_by_side
 
 ASTRONAUT = REPO_ROOT / "tests" / "data" / "astronaut.png"
-
-
-@pytest.fixture(scope="module")
-def people(weights) -> PeopleSegmenter:
-    return installed(PeopleSegmenter(weights, "cpu"))
 
 
 def astronaut() -> np.ndarray:

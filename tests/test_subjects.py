@@ -15,7 +15,7 @@ from models.people import PeopleSegmenter
 from models.persons import Person
 from models.subjects import score_subjects, subject_indices
 from models.whole_subject import join_objects, keep_chosen, subject_crop, trusted
-from tests.conftest import installed, load_pair
+from tests.conftest import load_pair
 from tests.test_people import astronaut
 
 SHAPE = (1000, 1500)
@@ -116,11 +116,6 @@ def test_keep_chosen_drops_pieces_that_reach_no_chosen_person_and_other_peoples_
 
 
 # --------------------------------------------------------------------------- the pipeline on real photos
-
-
-@pytest.fixture(scope="module")
-def people(weights) -> PeopleSegmenter:
-    return installed(PeopleSegmenter(weights, "cpu"))
 
 
 def paste(canvas: np.ndarray, truth_canvas: np.ndarray, rgb: np.ndarray, mask: np.ndarray, height: int,
