@@ -24,6 +24,7 @@ from cutout_common.options import Choice, Option
 from .base import Prediction, ProgressFn, Segmenter, no_progress
 from .isnet_net import ISNetDIS
 from .registry import register
+from .stage_progress import progress_between_stages
 
 VIEW = 1024
 VIEWS = ("squash", "letterbox")
@@ -88,12 +89,15 @@ class ISNetSegmenter(Segmenter):
         return net.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def probability(self, view: np.ndarray) -> np.ndarray:
-        """The network's 1024×1024 probability for a 1024×1024 uint8 RGB view."""
+    def probability(self, view: np.ndarray, progress: ProgressFn = no_progress) -> np.ndarray:
+        """The network's 1024×1024 probability for a 1024×1024 uint8 RGB view; each of its eleven stages reports
+        (0.1 … 0.9), so a cancel raised from ``progress`` stops the pass between them."""
         # batch axis first, then the permute: the N×C×H×W tensor is channels-last in memory with a batch
         # stride torch recognises, so nothing is transposed; the float copy keeps the layout
         tensor = torch.from_numpy(view).to(self.device)[None].permute(0, 3, 1, 2).to(self.dtype)
-        return self.net(tensor.sub_(128.0).div_(256.0))[0, 0].float().cpu().numpy()
+        with progress_between_stages(self.net.stages(), progress, "segment", 0.1, 0.9):
+            probability = self.net(tensor.sub_(128.0).div_(256.0))
+        return probability[0, 0].float().cpu().numpy()
 
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
@@ -101,7 +105,7 @@ class ISNetSegmenter(Segmenter):
         view_mode = self.check_options(options)["view"]
         progress("segment", 0.05)
         view, box = to_view(rgb, view_mode)
-        small = self.probability(view)
+        small = self.probability(view, progress)
         progress("segment", 0.95)
         alpha = from_view(small, box, rgb.shape[:2])
         return Prediction(alpha=alpha, info={"view": [VIEW, VIEW], "view_mode": view_mode})

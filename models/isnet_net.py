@@ -116,6 +116,12 @@ class ISNetDIS(nn.Module):
         for i, channels in enumerate((64, 64, 128, 256, 512, 512), start=1):
             setattr(self, f"side{i}", nn.Conv2d(channels, 1, 3, padding=1))
 
+    def stages(self) -> list[nn.Module]:
+        """The encoder's and decoder's stages in the order they run (each a few tenths of a second at 1024² on a
+        CPU: where progress is reported)."""
+        names = ("stage1", "stage2", "stage3", "stage4", "stage5", "stage6")
+        return [getattr(self, name) for name in (*names, "stage5d", "stage4d", "stage3d", "stage2d", "stage1d")]
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Decoder features hx1d ... hx5d and the bottom hx6, finest first."""
         hx1 = self.stage1(self.conv_in(x))
