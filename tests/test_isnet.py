@@ -1,8 +1,8 @@
 """``isnet`` and ``best``: the torch port against onnxruntime, quality on persons-dev, converter, memory.
 
-ISNet takes 2–4 s per photo on 2 cores, so its predictions for every second photo of persons-dev (44) are made
+ISNet takes 2–4 s per photo on 2 cores, so its predictions for every fourth photo of persons-dev (22) are made
 once per session and shared by the tests; ``best`` (the default with ISNet's vote on what the subjects carry) is
-measured against the default on every fourth photo (22).
+measured against the default on the same photos.
 """
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ def isnet(best) -> ISNetSegmenter:
 
 @pytest.fixture(scope="session")
 def predictions(isnet, persons_dev) -> dict[str, Prediction]:
-    """stem -> ``isnet``'s prediction for every second photo (44 of 87: CI's time), computed once."""
-    return {name: isnet.predict(load_pair(persons_dev, name)[0]) for name in stems(persons_dev)[::2]}
+    """stem -> ``isnet``'s prediction for every fourth photo (22 of 87: CI's time), computed once."""
+    return {name: isnet.predict(load_pair(persons_dev, name)[0]) for name in every_fourth(persons_dev)}
+
+
+def every_fourth(persons_dev: Path) -> list[str]:
+    """The photos ISNet and ``best`` are measured on (the set's mean is in the README, from ``eval``)."""
+    return stems(persons_dev)[::4]
 
 
 def photo_pixels(persons_dev: Path, name: str) -> int:
@@ -78,18 +83,19 @@ def test_port_matches_onnxruntime(isnet, persons_dev, weights, tmp_path_factory)
     assert len(differences) == 3 and max(differences) <= 0.01
 
 
-def test_isnet_reaches_iou_088(predictions, persons_dev):
-    assert len(predictions) == 44
+def test_isnet_reaches_iou_090(predictions, persons_dev):
+    """Measured 0.921 on these 22 photos (0.886 on every second photo, where the bar was 0.88)."""
+    assert len(predictions) == 22
     scores = [iou(prediction.alpha, load_pair(persons_dev, name)[1]) for name, prediction in predictions.items()]
-    print(f"isnet: mean IoU {np.mean(scores):.4f} over every second persons-dev photo")
-    assert np.mean(scores) >= 0.88
+    print(f"isnet: mean IoU {np.mean(scores):.4f} over every fourth persons-dev photo")
+    assert np.mean(scores) >= 0.90
 
 
 def test_best_beats_the_default_on_persons_dev(best, people, persons_dev):
     """ISNet's vote on what the subjects carry: above the default on every fourth photo (measured +0.006 there,
     +0.008 over the set; README, *Quality*), the same people chosen."""
     scores: dict[str, list[float]] = {"people": [], "best": []}
-    for name in stems(persons_dev)[::4]:
+    for name in every_fourth(persons_dev):
         rgb, truth = load_pair(persons_dev, name)
         default, slow = people.predict_without_colours(rgb), best.predict_without_colours(rgb)
         assert slow.info["subjects"] == default.info["subjects"]
@@ -217,6 +223,34 @@ def test_weights_manifest_lists_every_medium_chunk():
 def test_fp16_on_cuda_matches_fp32(predictions, weights, persons_dev):
     segmenter = installed(ISNetSegmenter(weights, "cuda"))
     assert segmenter.dtype == torch.float16
-    for name in stems(persons_dev)[:5]:
+    for name in list(predictions)[:5]:  # photos with a float32 prediction (stems()[:5] had some without)
         alpha = segmenter.predict(load_pair(persons_dev, name)[0]).alpha
         assert float(np.abs(alpha - predictions[name].alpha).mean()) <= 0.01
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_a_cancel_is_heard_between_isnets_stages(isnet):
+    """One ISNet pass takes seconds on a CPU: its stages report, so a cancel raised from the progress callback stops
+    the pass inside the network, and the hooks that report are gone afterwards."""
+    reports: list[float] = []
+    isnet.predict(astronaut(), None, lambda stage, fraction: reports.append(fraction))
+    inside = [f for f in reports if 0.05 < f < 0.95]
+    assert inside == sorted(inside) and len(inside) == len(isnet.net.stages()) == 11
+
+    heard: list[float] = []
+
+    def cancel_after_stage_three(stage: str, fraction: float) -> None:
+        heard.append(fraction)
+        if len(heard) == 4:  # the view's report, then stages one to three
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        isnet.predict(astronaut(), None, cancel_after_stage_three)
+    assert heard == reports[:4]
+    assert all(not stage._forward_hooks for stage in isnet.net.stages())
+    again: list[float] = []
+    isnet.predict(astronaut(), None, lambda stage, fraction: again.append(fraction))
+    assert again == reports  # no hook left behind reports twice
