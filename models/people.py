@@ -164,6 +164,9 @@ class PeopleSegmenter(ColourMatting):
         opts = self.check_options(options)
         scene = self.look(rgb, opts, progress, colours)
         alpha, chosen = scene.select(opts["person"])
+        # a report between the photo-sized steps (each up to half a second at 12 MP on 2 cores), so that a cancel
+        # raised from ``progress`` is heard within a second at the sizes the server takes
+        progress("segment", 0.98)
         if opts["decide"]:
             alpha = decide_stray_soft_alpha(alpha)
         progress("segment", 1.0)
@@ -191,7 +194,7 @@ class PeopleSegmenter(ColourMatting):
         if opts["crops"]:
             self.crop_looks(rgb, scene, targets, progress)
         if opts["turn"]:
-            self.turned_looks(rgb, scene, targets)
+            self.turned_looks(rgb, scene, targets, progress)
         progress("segment", 0.7)
         if opts["objects"] and person != "all" and targets:
             self.join_what_they_carry(rgb, scene, targets, progress)
@@ -219,17 +222,26 @@ class PeopleSegmenter(ColourMatting):
         for done, index in enumerate(chosen):
             rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect
+            start, span = 0.35 + 0.3 * done / len(chosen), 0.3 / len(chosen)
+
+            def matting_progress(stage: str, f: float, start: float = start, span: float = span) -> None:
+                progress(stage, start + span * f / 2)  # the crop's network; the merge, the other half
+
             crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]),
-                                                          scene.foreground is not None)
+                                                          scene.foreground is not None, matting_progress)
             merge_crop(scene.alpha, scene.foreground, rect, crop_alpha, crop_foreground)
-            progress("segment", 0.35 + 0.3 * (done + 1) / len(chosen))
+            progress("segment", start + span)
         scene.cropped = chosen
 
-    def turned_looks(self, rgb: np.ndarray, scene: Scene, targets: list[int]) -> None:
+    def turned_looks(
+        self, rgb: np.ndarray, scene: Scene, targets: list[int], progress: ProgressFn = no_progress
+    ) -> None:
         """A target whose box the matte mostly misses is matted on their crop turned a half turn (a quarter turn each
         way first when the box is wider than tall: lying, mid-spin); the look that finds the most person pixels in
-        the crop, if it finds :data:`TURN_GAIN` times the upright one's, joins the matte."""
-        for index in targets:
+        the crop, if it finds :data:`TURN_GAIN` times the upright one's, joins the matte; each look reports (0.65 …
+        0.7)."""
+        for done, index in enumerate(targets):
+            progress("segment", 0.65 + 0.05 * done / len(targets))
             person = scene.people[index]
             lying = person.width > person.height
             if seen_share(scene.alpha, person) >= (MISSED_SHARE_LYING if lying else MISSED_SHARE):
@@ -242,6 +254,7 @@ class PeopleSegmenter(ColourMatting):
             best, best_count = None, TURN_GAIN * _person_pixels(scene.alpha[y0:y1, x0:x1])
             for turn in turns:
                 alpha, colours = self.matte_crop(np.ascontiguousarray(np.rot90(crop, turn)), with_colours)
+                progress("segment", 0.65 + 0.05 * done / len(targets))
                 alpha = np.ascontiguousarray(np.rot90(alpha, -turn))
                 count = _person_pixels(alpha)
                 if count > best_count:
@@ -272,12 +285,15 @@ class PeopleSegmenter(ColourMatting):
             colours = scene.foreground[y0:y1, x0:x1]
             photo = rgb[y0:y1, x0:x1][rows, cols].astype(np.float32) / 255.0
             colours[rows, cols] += added * (photo - colours[rows, cols])
+        progress("segment", 0.96)
         scene.alpha[y0:y1, x0:x1] = joined
         scene.objects = True
 
-    def matte_crop(self, crop: np.ndarray, colours: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    def matte_crop(
+        self, crop: np.ndarray, colours: bool = True, progress: ProgressFn = no_progress
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """(alpha, foreground colours or None) of one person's crop; no colours unless ``colours``."""
-        matte = self.matting.predict_matte(crop, CROP_MATTING, no_progress, colours)
+        matte = self.matting.predict_matte(crop, CROP_MATTING, progress, colours)
         return matte.alpha, matte.foreground
 
 

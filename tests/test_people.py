@@ -147,6 +147,37 @@ def test_the_default_keeps_the_astronaut_and_decides_the_background(people):
     assert metrics.stray_soft_alpha(alpha, alpha >= 0.5) == 0.0
 
 
+def test_no_two_photo_sized_steps_of_the_default_run_without_a_report_between(people, monkeypatch):
+    """A cancel is read where progress is reported. Between two reports at most one of the default's networks or
+    photo-sized steps (a crop's merge, the join, the choice of people, the decided alpha: up to a second each at
+    12 MP on 2 cores) begins, so a cancel waits for one step at most, never for two back to back."""
+    import models.people as people_module
+
+    events: list[str] = []
+
+    def step(name: str, function):
+        def recorded(*args, **kwargs):
+            events.append(name)
+            return function(*args, **kwargs)
+
+        return recorded
+
+    for name in ("merge_crop", "join_objects", "decide_stray_soft_alpha"):
+        monkeypatch.setattr(people_module, name, step(name, getattr(people_module, name)))
+    monkeypatch.setattr(people_module.Scene, "select", step("select", people_module.Scene.select))
+    monkeypatch.setattr(people.matting, "predict_matte", step("rvm", people.matting.predict_matte))
+    monkeypatch.setattr(people.detector, "detect", step("detect", people.detector.detect))
+    monkeypatch.setattr(people.objects, "predict", step("modnet", people.objects.predict))
+
+    prediction = people.predict(astronaut_and_small_copy()[0], None, lambda stage, f: events.append("report"))
+    assert [p["cropped"] for p in prediction.info["people"]] == [True, True] and prediction.info["objects"]
+    steps = [e for e in events if e != "report"]
+    assert steps == ["rvm", "detect", "rvm", "merge_crop", "rvm", "merge_crop", "modnet", "join_objects", "select",
+                     "decide_stray_soft_alpha"]
+    between_reports = [stretch.split() for stretch in " ".join(events).split("report")]
+    assert [stretch for stretch in between_reports if len(stretch) > 1] == []
+
+
 def test_without_colours_the_matte_is_the_same(people):
     """A layer mask needs no colours: ``rvm`` and the default leave them out and give the same alpha, to the bit
     (the guided filter brings each plane to full size on its own)."""

@@ -216,8 +216,10 @@ def test_a_person_the_matte_misses_upside_down_is_found_turned(weights):
     segmenter.matting = UprightOnly()
     scene = Scene(segmenter.matting.predict(rgb).alpha, None, [person], score_subjects([person], rgb.shape))
     assert scene.alpha[100:300, 260:340].mean() < 0.01  # the upright look misses the body
-    segmenter.turned_looks(rgb, scene, [0])
+    reports: list[float] = []
+    segmenter.turned_looks(rgb, scene, [0], lambda stage, fraction: reports.append(fraction))
     assert scene.turned == [0]
+    assert reports == [0.65, 0.65]  # before the person, after the half-turned look: a cancel is read between
     body = scene.alpha[110:290, 270:330]  # faded in towards the crop's edges as every crop is (merge_crop)
     assert body.min() > 0.85 and body[:, 25:35].min() > 0.99 and scene.alpha[:80].max() == 0.0
     upright = Scene(np.zeros(rgb.shape[:2], np.float32), None, [person], score_subjects([person], rgb.shape))
