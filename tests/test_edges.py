@@ -277,3 +277,18 @@ def test_the_guided_filter_answers_a_flat_window_with_its_mean_not_a_nan():
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out[16, 8], 0.0, atol=1e-6)
     np.testing.assert_allclose(out[16, 16], cv2.blur(src, (7, 7))[16, 16], atol=1e-5)
+
+
+def test_a_failed_incomplete_cholesky_shift_prints_nothing(capsys, caplog):
+    """pymatting's ``ichol`` prints a warning to stdout for each diagonal shift that fails; the next shift is the
+    solver's own business, so the user's terminal (and a server's stdout) stays clean and the debug log has it."""
+    from scipy import sparse
+
+    nearly_singular = sparse.csc_matrix(np.array([[1.0, 0.99, 0.0], [0.99, 1.0, 0.99], [0.0, 0.99, 1.0]]))
+    assert np.linalg.eigvalsh(nearly_singular.toarray()).min() < 0  # no shift of 0 can factor it
+    with caplog.at_level("DEBUG", logger="server.pipeline.edges"):
+        factor = edges._incomplete_cholesky(nearly_singular, lambda: None)
+    x = np.array([1.0, 2.0, 3.0])
+    assert np.all(np.isfinite(factor(x)))
+    assert capsys.readouterr().out == ""
+    assert "PERFORMANCE WARNING" in caplog.text

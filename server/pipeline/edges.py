@@ -44,7 +44,10 @@ and the foreground is estimated in cells.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import logging
 import math
 import sys
 import threading
@@ -54,6 +57,8 @@ import cv2
 import numpy as np
 
 from cutout_common.protocol import ProgressFn
+
+log = logging.getLogger(__name__)
 
 #: progress within one piece of work, a fraction in [0, 1]
 TickFn = Callable[[float], None]
@@ -549,12 +554,21 @@ def _incomplete_cholesky(matrix, tick: Callable[[], None]):
             continue
         for shift in shifts:
             tick()
+            # ichol prints a six-line "PERFORMANCE WARNING" to stdout for each shift that fails (on real photos,
+            # most of them): trying the next is this loop's job, so the note goes to the debug log, not into the
+            # user's terminal or the server's stdout (sys.stdout is swapped for the call; nothing else here prints)
+            printed = io.StringIO()
             try:
-                return ichol(matrix, discard_threshold=threshold, shifts=[shift],
-                             max_nnz=ICHOL_MAX_ENTRIES if capped else matrix.nnz * 4 + matrix.shape[0])
+                with contextlib.redirect_stdout(printed):
+                    return ichol(matrix, discard_threshold=threshold, shifts=[shift],
+                                 max_nnz=ICHOL_MAX_ENTRIES if capped else matrix.nnz * 4 + matrix.shape[0])
             except ValueError as exc:
                 if "max_nnz" in str(exc):  # outgrew the cap: a larger threshold, not a larger shift
                     break
+                log.debug("incomplete Cholesky, threshold %g, shift %g: %s", threshold, shift, exc)
+            finally:
+                if printed.getvalue():
+                    log.debug("pymatting's ichol printed: %s", printed.getvalue().strip())
         else:
             raise SolveFailed("incomplete Cholesky failed for every diagonal shift pymatting tries")
     raise SolveFailed("incomplete Cholesky outgrew its room at every threshold")
