@@ -186,6 +186,17 @@ def test_tone_coverage_matches_dot_size():
         assert abs(ink.mean() - coverage) < 0.01
 
 
+def test_tone_dots_are_drawn_in_strips_without_seams_and_report_after_each(monkeypatch):
+    """The screen is drawn a strip of rows at a time, so a cancel is heard within it at 12 MP (a dozen float planes
+    at once took a second there); the strips join without a seam: the same ink whatever their height."""
+    coverage = np.linspace(0.0, 0.7, 530 * 301, dtype=np.float32).reshape(301, 530)
+    whole = screentone.dots((301, 530), 7.3, 37.0, coverage)
+    ticks: list[float] = []
+    monkeypatch.setattr(screentone, "STRIP_ROWS", 40)
+    np.testing.assert_array_equal(screentone.dots((301, 530), 7.3, 37.0, coverage, tick=ticks.append), whole)
+    assert ticks == [min(301, top + 40) / 301 for top in range(0, 301, 40)]  # 8 strips, the last one short
+
+
 @pytest.mark.parametrize("colours", [3, 6, 12])
 def test_cartoon_uses_at_most_the_requested_colours(photo, colours):
     rgb, alpha = photo

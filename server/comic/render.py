@@ -108,7 +108,8 @@ def render(
         layers["Ink"] = np.maximum(layers["Ink"], black)
         period = screentone.period_px(p["tone_lpi"], dpi)
         coverage = np.where(dense, np.float32(p["dense_dot"] / 100.0), np.float32(p["tone_dot"] / 100.0))
-        layers["Tone"] = (dense | light) * screentone.dots(alpha.shape, period, p["tone_angle"], coverage)
+        tone = screentone.dots(alpha.shape, period, p["tone_angle"], coverage, tick=lambda f: report(0.5 + 0.3 * f))
+        layers["Tone"] = (dense | light) * tone
         layers["Flat colour"] = np.full(rgb.shape, 255, np.uint8)
     report(0.8)
     coverage = alpha if soft_edges else person.astype(np.float32)
@@ -211,8 +212,10 @@ def posterize(rgb: np.ndarray, levels: int, smoothing_px: float, dpi: float) -> 
     small = _smooth(small, smoothing_px * scale / 2)
     if scale < 1.0:
         small = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    band = np.minimum(small.astype(np.uint16) * levels // 256, levels - 1)
-    return np.round(band * (255.0 / (levels - 1))).astype(np.uint8)
+    # each 8-bit value's band, as a 256-entry table (cv2.LUT): the same bytes as the arithmetic on every pixel,
+    # in milliseconds instead of 1.8 s at 12 MP, the whole of which a cancel could not stop
+    band = np.minimum(np.arange(256, dtype=np.uint16) * levels // 256, levels - 1)
+    return cv2.LUT(small, np.round(band * (255.0 / (levels - 1))).astype(np.uint8))
 
 
 def manga_tones(
