@@ -126,17 +126,25 @@ class WeightedModel:
         if missing:
             raise WeightsMissingError(self.name, missing, self.weights_dir)
 
-    def load(self) -> None:
+    def load(self, progress: ProgressFn = no_progress) -> None:
         """Read the weights into ``self.net`` on ``self.device``: build, load the state, prepare, move and cast to
-        :attr:`dtype` (the type the network computes in; its caller casts inputs to it and outputs back to float32)."""
+        :attr:`dtype` (the type the network computes in; its caller casts inputs to it and outputs back to float32).
+        ``progress("load", fraction)`` after each step (ISNet's take up to half a second each on 2 cores): what it
+        raises stops the loading there, and ``self.net`` stays as it was."""
         import torch
 
         self.ensure_weights()
         net = self.build_network()
+        progress("load", 0.25)
         state = torch.load(self.weights_dir / self.files[0], map_location="cpu", weights_only=True)
+        progress("load", 0.5)
         self.load_state(net, state)
-        self.dtype = self.compute_dtype()
-        self.net = self.prepare(net.eval()).to(self.device, self.dtype)
+        del state
+        progress("load", 0.75)
+        dtype = self.compute_dtype()
+        net = self.prepare(net.eval()).to(self.device, dtype)
+        self.dtype, self.net = dtype, net
+        progress("load", 1.0)
 
     def compute_dtype(self) -> torch.dtype:
         """float16 where :attr:`half` asks for it, or on CUDA for a network with :attr:`half_on_cuda`; else float32."""

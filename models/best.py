@@ -39,9 +39,9 @@ class TwoVotes:
         self.modnet = ModNetSegmenter(weights_dir, device)
         self.isnet = ISNetSegmenter(weights_dir, device)
 
-    def load(self) -> None:
-        self.modnet.load()
-        self.isnet.load()
+    def load(self, progress: ProgressFn = no_progress) -> None:
+        self.modnet.load(lambda stage, f: progress(stage, 0.2 * f))
+        self.isnet.load(lambda stage, f: progress(stage, 0.2 + 0.8 * f))
 
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress

@@ -151,11 +151,12 @@ class PeopleSegmenter(ColourMatting):
         self.detector = PersonDetector(weights_dir, device)
         self.objects = ModNetSegmenter(weights_dir, device)
 
-    def load(self) -> None:
+    def load(self, progress: ProgressFn = no_progress) -> None:
+        """Its three networks (``best``: four), each reporting as it loads, so a cancel is heard between them."""
         self.ensure_weights()
-        self.matting.load()
-        self.detector.load()
-        self.objects.load()
+        self.matting.load(lambda stage, f: progress(stage, 0.3 * f))
+        self.detector.load(lambda stage, f: progress(stage, 0.3 + 0.2 * f))
+        self.objects.load(lambda stage, f: progress(stage, 0.5 + 0.5 * f))
 
     def predict_matte(
         self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool

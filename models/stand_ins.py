@@ -21,7 +21,7 @@ LUMA_FIXED = np.array([19595, 38470, 7471], np.uint32)
 class StandIn(Segmenter):
     """Nothing to load, no options but the ones a subclass declares."""
 
-    def load(self) -> None:
+    def load(self, progress: ProgressFn = no_progress) -> None:
         pass
 
 

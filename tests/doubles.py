@@ -108,7 +108,7 @@ class DeviceMemory(Brightness):
         if self.device != "cpu":
             raise torch.OutOfMemoryError(f"{self.device.upper()} out of memory. Tried to allocate 2.00 GiB")
 
-    def load(self) -> None:
+    def load(self, progress=None) -> None:
         if self.when == "load":
             self._out_of_memory()
         DeviceMemory.devices.append(self.device)

@@ -53,7 +53,7 @@ def known_people(shape: tuple[int, int]) -> dict[str, np.ndarray]:
 
 
 class RecordingMaskRCNN(MaskRCNNSegmenter):
-    def load(self):
+    def load(self, progress=None):
         super().load()
         # random weights propose 1000 boxes to the box head: seconds on 2 cores, whatever the view; 20 will do
         self.net.rpn._pre_nms_top_n["testing"], self.net.rpn._post_nms_top_n["testing"] = 100, 20

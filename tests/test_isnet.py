@@ -254,3 +254,27 @@ def test_a_cancel_is_heard_between_isnets_stages(isnet):
     again: list[float] = []
     isnet.predict(astronaut(), None, lambda stage, fraction: again.append(fraction))
     assert again == reports  # no hook left behind reports twice
+
+
+def test_loading_best_reports_each_network_and_a_cancel_leaves_nothing_half_loaded(weights):
+    """``best`` loads four networks (about 2 s on 2 cores, ISNet's 1.5 s of it): each reports as it loads, so a
+    cancel is heard between their steps; after a cancel the cache holds nothing, and the next request loads it
+    whole."""
+    from server.pipeline.model_cache import ModelCache
+
+    cache = ModelCache("cpu", weights=weights)
+    heard: list[tuple[str, float]] = []
+
+    def cancel_inside_isnet(stage: str, fraction: float) -> None:
+        heard.append((stage, fraction))
+        if fraction > 0.7:  # best's votes load from 0.5, ISNet from 0.6: its second step
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        cache.get("best", progress=cancel_inside_isnet)
+    assert {stage for stage, _ in heard} == {"load"} and len(heard) == 14  # rvm, centernet, MODNet: 4 each; ISNet
+
+    reports: list[float] = []
+    segmenter = cache.get("best", progress=lambda stage, fraction: reports.append(fraction))
+    assert len(reports) == 16 and reports == sorted(reports) and reports[-1] == 1.0  # 4 steps of 4 networks
+    assert segmenter.objects.isnet.net is not None and cache.get("best") is segmenter

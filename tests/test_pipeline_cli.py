@@ -452,7 +452,7 @@ def test_colours_are_asked_of_the_segmenter_only_when_the_request_uses_them():
     asked: list[bool] = []
 
     class Recorder(Segmenter):
-        def load(self) -> None:
+        def load(self, progress=None) -> None:
             pass
 
         def predict(self, rgb, options=None, progress=None):

@@ -27,14 +27,14 @@ def predict_with_fallback(
         return run(rgb, options, report)
 
     try:
-        segmenter = models.get(name)
+        segmenter = models.get(name, progress=progress)
         progress("segment", 0.0)
         return predict(segmenter, lambda s, f: progress(s or "segment", f)), None
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower() or models.device == "cpu":
             raise
     models.free_memory()
-    segmenter = models.get(name, "cpu")
+    segmenter = models.get(name, "cpu", progress)
     progress("segment (cpu fallback)", 0.0)
     prediction = predict(segmenter, progress)
     return prediction, f"ran on the CPU after the {models.device} device ran out of memory"

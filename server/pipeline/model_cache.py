@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models import registry
-from models.base import Segmenter
+from models.base import ProgressFn, Segmenter, no_progress
 
 SegmenterFactory = Callable[[str, str, Path | None], Segmenter]
 
@@ -59,8 +59,9 @@ class ModelCache:
             return name  # a stand-in factory without a list of names refuses an unknown one when asked to create it
         return registry.resolve(name, self.names, self.is_installed)
 
-    def get(self, name: str, device: str | None = None) -> Segmenter:
-        """The loaded segmenter ``name`` on ``device`` (the cache's own by default)."""
+    def get(self, name: str, device: str | None = None, progress: ProgressFn = no_progress) -> Segmenter:
+        """The loaded segmenter ``name`` on ``device`` (the cache's own by default). A load reports to ``progress``
+        (stage ``load``); what that raises (a cancel) leaves nothing half-loaded in the cache."""
         device = device or self.device
         key = (name, device)
         with self._lock:
@@ -71,7 +72,7 @@ class ModelCache:
                 self._evict_oldest()
             segmenter = self._factory(name, device, self.weights)
             segmenter.ensure_weights()
-            segmenter.load()
+            segmenter.load(progress)
             self._loaded[key] = segmenter
             return segmenter
 
