@@ -176,6 +176,16 @@ def test_the_bar_never_runs_backwards_and_each_stage_has_its_share():
     assert progress.Progress(("comic",)).first()[0] == "Drawing the comic layers…"
 
 
+def test_loading_the_segmenter_moves_the_bar_only_within_the_start_of_its_stage():
+    """The server reports loading from 0 to 1 (seconds on a first request): the bar moves, says so, and is not full
+    for a stage whose segmenting has not begun."""
+    bar = progress.Progress(("segment", "edges"))
+    text, loaded = bar.update("load", 1.0)
+    assert text == "Loading the segmenter…" and loaded == pytest.approx(0.5 * progress.LOAD_SHARE)
+    assert bar.update("load", 0.5)[1] == loaded  # never back
+    assert bar.update("segment", 0.5) == ("Finding the person…", pytest.approx(0.25))
+
+
 def test_a_waiting_request_says_how_many_jobs_must_finish_before_it():
     # ahead: requests waiting before it; one more is running, or it would not wait
     assert progress.queue_text(0) == "Waiting for the server: 1 job ahead"

@@ -27,6 +27,9 @@ STAGE_TEXT = {
 }
 #: the server's last stage: the answer is being encoded, no work of a stage of its own
 FINAL_STAGE = "encode"
+#: loading the segmenter (the first request after a start: seconds) reports 0 … 1 too; it fills this much of the
+#: segment stage's share, so the bar moves while it loads and is not full before the segmenting has begun
+LOAD_SHARE = 0.1
 
 
 def queue_text(ahead: int) -> str:
@@ -58,6 +61,8 @@ class Progress:
             self.shown, self.reached = self.end, len(self.stages)
             return None, self.shown
         name = stage if stage in STAGES else "segment"  # "load", "segment (cpu fallback)", a model's own steps
+        if stage == "load":
+            fraction = LOAD_SHARE * min(max(float(fraction), 0.0), 1.0)
         index = self.stages.index(name) if name in self.stages else 0
         if index < self.reached:  # a late report of an earlier stage: the text and the bar stay
             return None, self.shown
