@@ -54,6 +54,18 @@ def tfjs_runtime(tmp_path_factory) -> Path:
         pytest.fail(str(exc)) if IN_CI else pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="session")
+def onnxruntime_python(tmp_path_factory) -> Path:
+    """The python of one throwaway venv with onnxruntime from PyPI (15 s to make), for the ports' checks against the
+    original ONNX files (ISNet, MODNet); a failure to install fails the test that needs it."""
+    from server.bench.references.onnx_isnet import install_onnxruntime
+
+    try:
+        return install_onnxruntime(tmp_path_factory.mktemp("onnxruntime-venv"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
 def tfjs_graph(weights: Path, network: str) -> Path:
     """The original TF.js graph of ``network`` as installed (``weights/sources/NAME/NAME.json`` + ``.bin``);
     skipped (failed in CI) with the install command when it is missing."""

@@ -59,7 +59,7 @@ def iou(alpha: np.ndarray, truth: np.ndarray) -> float:
 
 
 @pytest.mark.network_runtime
-def test_port_matches_onnxruntime(isnet, persons_dev, weights, tmp_path_factory):
+def test_port_matches_onnxruntime(isnet, persons_dev, weights, onnxruntime_python, tmp_path_factory):
     """Mean |torch − onnxruntime| of the probability at photo size ≤ 0.01 on photos of three sizes."""
     by_size = sorted(stems(persons_dev), key=lambda n: photo_pixels(persons_dev, n))
     names = [by_size[0], by_size[len(by_size) // 2], by_size[-1]]  # smallest, middle, largest (shrunk to 1024²)
@@ -67,9 +67,8 @@ def test_port_matches_onnxruntime(isnet, persons_dev, weights, tmp_path_factory)
         model = onnx_isnet.write_model(
             weights / "sources" / "isnet", tmp_path_factory.mktemp("isnet-onnx") / "isnet.onnx"
         )
-        python = onnx_isnet.install_onnxruntime(tmp_path_factory.mktemp("onnxruntime-venv"))
         out = tmp_path_factory.mktemp("onnx-out")
-        onnx_isnet.run_reference(python, model, [persons_dev / "images" / f"{n}.jpg" for n in names], out)
+        onnx_isnet.run_reference(onnxruntime_python, model, [persons_dev / "images" / f"{n}.jpg" for n in names], out)
     except RuntimeError as exc:
         pytest.fail(str(exc))
     differences = []

@@ -207,18 +207,19 @@ def test_astronaut_is_matted(modnet):
 
 @pytest.fixture(scope="module")
 def port_predictions(modnet, persons_dev) -> dict[str, np.ndarray]:
-    return {name: modnet.predict(load_pair(persons_dev, name)[0]).alpha for name in stems(persons_dev)}
+    """The port's alpha on every fourth persons-dev photo (22 of 87, 0.05 to 0.8 MP: CI's time; they
+    differ from onnxruntime by 1.3e-7 on average, 6.9e-7 at most)."""
+    return {name: modnet.predict(load_pair(persons_dev, name)[0]).alpha for name in stems(persons_dev)[::4]}
 
 
 @pytest.mark.network_runtime
-def test_port_matches_onnxruntime(port_predictions, persons_dev, weights, tmp_path_factory):
-    """Mean |torch − onnxruntime| of alpha at the photo's size below 0.01 on each of the 87 persons-dev photos."""
+def test_port_matches_onnxruntime(port_predictions, persons_dev, weights, onnxruntime_python, tmp_path_factory):
+    """Mean |torch − onnxruntime| of alpha at the photo's size below 0.01 on each of the photos."""
     try:
         model = onnx_modnet.model_path(weights / "sources" / "modnet")
-        python = onnx_modnet.install_onnxruntime(tmp_path_factory.mktemp("onnxruntime-venv"))
         out = tmp_path_factory.mktemp("onnx-modnet-out")
-        names = stems(persons_dev)
-        onnx_modnet.run_reference(python, model, [persons_dev / "images" / f"{n}.jpg" for n in names], out,
+        names = list(port_predictions)
+        onnx_modnet.run_reference(onnxruntime_python, model, [persons_dev / "images" / f"{n}.jpg" for n in names], out,
                                   threads=torch.get_num_threads())
     except RuntimeError as exc:
         pytest.fail(str(exc))
@@ -229,5 +230,5 @@ def test_port_matches_onnxruntime(port_predictions, persons_dev, weights, tmp_pa
         differences.append(float(np.abs(port_predictions[name] - reference).mean()))
     print(f"mean |torch - onnxruntime| over {len(differences)} photos: mean {np.mean(differences):.2e}, "
           f"max {np.max(differences):.2e}")
-    assert len(differences) == 87
+    assert len(differences) == 22
     assert max(differences) < 0.01
