@@ -10,7 +10,8 @@ dict, and are removed when the pass ends, finished or raised.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -23,11 +24,16 @@ def progress_between_stages(
 ) -> Iterator[None]:
     """While inside, each of ``stages`` reports ``stage`` when its forward returns, the fractions spread evenly from
     ``start`` to ``end`` in the order given; what the callback raises ends the pass there."""
+    def reporter(fraction: float) -> Callable[..., None]:
+        def report(_module: nn.Module, _inputs: Any, _output: Any) -> None:
+            progress(stage, fraction)  # and None: a forward hook that returns a value replaces the stage's output
+
+        return report
+
     handles = []
     try:
         for done, module in enumerate(stages, start=1):
-            fraction = start + (end - start) * done / len(stages)
-            handles.append(module.register_forward_hook(lambda *_, f=fraction: progress(stage, f)))
+            handles.append(module.register_forward_hook(reporter(start + (end - start) * done / len(stages))))
         yield
     finally:
         for handle in handles:

@@ -277,3 +277,11 @@ def test_loading_best_reports_each_network_and_a_cancel_leaves_nothing_half_load
     segmenter = cache.get("best", progress=lambda stage, fraction: reports.append(fraction))
     assert len(reports) == 16 and reports == sorted(reports) and reports[-1] == 1.0  # 4 steps of 4 networks
     assert segmenter.objects.isnet.net is not None and cache.get("best") is segmenter
+
+
+def test_a_progress_callback_that_returns_a_value_changes_nothing(isnet):
+    """A forward hook's return value would replace its stage's output: the hooks return None whatever the callback
+    returns, so the prediction is the same."""
+    plain = isnet.predict(astronaut()).alpha
+    chatty = isnet.predict(astronaut(), None, lambda stage, fraction: np.zeros((1, 1, 1, 1), np.float32)).alpha
+    np.testing.assert_array_equal(chatty, plain)
