@@ -22,6 +22,7 @@ from models.install.isnet import MODEL_KEY, ConversionError, join_chunks, state_
 from models.isnet import ISNetSegmenter
 from server.bench.references import onnx_isnet
 from tests.conftest import REPO_ROOT, installed, load_pair, stems
+from tests.doubles import Stop, StopAfter
 from tests.test_people import astronaut
 
 
@@ -227,10 +228,6 @@ def test_fp16_on_cuda_matches_fp32(predictions, weights, persons_dev):
         assert float(np.abs(alpha - predictions[name].alpha).mean()) <= 0.01
 
 
-class Cancelled(Exception):
-    pass
-
-
 def test_a_cancel_is_heard_between_isnets_stages(isnet):
     """One ISNet pass takes seconds on a CPU: its stages report, so a cancel raised from the progress callback stops
     the pass inside the network, and the hooks that report are gone afterwards."""
@@ -239,16 +236,10 @@ def test_a_cancel_is_heard_between_isnets_stages(isnet):
     inside = [f for f in reports if 0.05 < f < 0.95]
     assert inside == sorted(inside) and len(inside) == len(isnet.net.stages()) == 11
 
-    heard: list[float] = []
-
-    def cancel_after_stage_three(stage: str, fraction: float) -> None:
-        heard.append(fraction)
-        if len(heard) == 4:  # the view's report, then stages one to three
-            raise Cancelled
-
-    with pytest.raises(Cancelled):
+    cancel_after_stage_three = StopAfter(4)  # the view's report, then stages one to three
+    with pytest.raises(Stop):
         isnet.predict(astronaut(), None, cancel_after_stage_three)
-    assert heard == reports[:4]
+    assert [fraction for _, fraction in cancel_after_stage_three.seen] == reports[:4]
     assert all(not stage._forward_hooks for stage in isnet.net.stages())
     again: list[float] = []
     isnet.predict(astronaut(), None, lambda stage, fraction: again.append(fraction))
@@ -267,9 +258,9 @@ def test_loading_best_reports_each_network_and_a_cancel_leaves_nothing_half_load
     def cancel_inside_isnet(stage: str, fraction: float) -> None:
         heard.append((stage, fraction))
         if fraction > 0.7:  # best's votes load from 0.5, ISNet from 0.6: its second step
-            raise Cancelled
+            raise Stop
 
-    with pytest.raises(Cancelled):
+    with pytest.raises(Stop):
         cache.get("best", progress=cancel_inside_isnet)
     assert {stage for stage, _ in heard} == {"load"} and len(heard) == 14  # rvm, centernet, MODNet: 4 each; ISNet
 
