@@ -32,7 +32,14 @@ __all__ = [
     "WeightedModel",
     "WeightsMissingError",
     "no_progress",
+    "progress_within",
 ]
+
+
+def progress_within(progress: ProgressFn, start: float, end: float) -> ProgressFn:
+    """``progress`` for a part of the work that runs from ``start`` to ``end`` of the whole: the part's own 0 … 1 (a
+    network inside a pipeline, one network's loading among several) lands on that stretch of the bar."""
+    return lambda stage, fraction: progress(stage, start + (end - start) * fraction)
 
 
 class WeightsMissingError(RuntimeError):

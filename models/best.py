@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Prediction, ProgressFn, no_progress
+from .base import Prediction, ProgressFn, no_progress, progress_within
 from .isnet import ISNetSegmenter
 from .modnet import ModNetSegmenter
 from .people import PeopleSegmenter
@@ -40,15 +40,15 @@ class TwoVotes:
         self.isnet = ISNetSegmenter(weights_dir, device)
 
     def load(self, progress: ProgressFn = no_progress) -> None:
-        self.modnet.load(lambda stage, f: progress(stage, 0.2 * f))
-        self.isnet.load(lambda stage, f: progress(stage, 0.2 + 0.8 * f))
+        self.modnet.load(progress_within(progress, 0.0, 0.2))
+        self.isnet.load(progress_within(progress, 0.2, 1.0))
 
     def predict(
         self, rgb: np.ndarray, options: dict[str, Any] | None = None, progress: ProgressFn = no_progress
     ) -> Prediction:
-        modnet = self.modnet.predict(rgb, None, lambda stage, f: progress(stage, 0.1 * f)).alpha
+        modnet = self.modnet.predict(rgb, None, progress_within(progress, 0.0, 0.1)).alpha
         # a report between the two networks: a cancel is read there, not only after ISNet's seconds
-        isnet = self.isnet.predict(rgb, None, lambda stage, f: progress(stage, 0.1 + 0.9 * f)).alpha
+        isnet = self.isnet.predict(rgb, None, progress_within(progress, 0.1, 1.0)).alpha
         modnet += isnet  # in place: the crop can be most of a 24 MP photo
         modnet *= 0.5
         return Prediction(alpha=modnet, info={"votes": ["modnet", "isnet"]})

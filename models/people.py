@@ -37,7 +37,7 @@ import numpy as np
 from cutout_common.options import Option, OptionError
 from cutout_common.vocabulary import parse_person
 
-from .base import ColourMatting, Prediction, ProgressFn, no_progress
+from .base import ColourMatting, Prediction, ProgressFn, no_progress, progress_within
 from .mask_cleanup import decide_stray_soft_alpha
 from .modnet import ModNetSegmenter
 from .person_crops import CROP_MARGIN, MIN_GAIN, crop_gain, merge_crop, ownership, seen_share, worth_cropping
@@ -154,9 +154,9 @@ class PeopleSegmenter(ColourMatting):
     def load(self, progress: ProgressFn = no_progress) -> None:
         """Its three networks (``best``: four), each reporting as it loads, so a cancel is heard between them."""
         self.ensure_weights()
-        self.matting.load(lambda stage, f: progress(stage, 0.3 * f))
-        self.detector.load(lambda stage, f: progress(stage, 0.3 + 0.2 * f))
-        self.objects.load(lambda stage, f: progress(stage, 0.5 + 0.5 * f))
+        self.matting.load(progress_within(progress, 0.0, 0.3))
+        self.detector.load(progress_within(progress, 0.3, 0.5))
+        self.objects.load(progress_within(progress, 0.5, 1.0))
 
     def predict_matte(
         self, rgb: np.ndarray, options: dict[str, Any] | None, progress: ProgressFn, colours: bool
@@ -185,7 +185,7 @@ class PeopleSegmenter(ColourMatting):
         """Matte the whole photo, find the people and the subjects, matte the ones the cut-out is of on crops, turn
         the missed ones, join what the subjects carry; the foreground colours only when ``colours``."""
         person = opts["person"]
-        whole = self.matting.predict_matte(rgb, None, lambda stage, f: progress(stage, 0.3 * f), colours)
+        whole = self.matting.predict_matte(rgb, None, progress_within(progress, 0.0, 0.3), colours)
         people = self.detector.detect(rgb)
         progress("segment", 0.35)
         scene = Scene(whole.alpha, whole.foreground, people, score_subjects(people, rgb.shape, whole.alpha, rgb))
@@ -224,12 +224,10 @@ class PeopleSegmenter(ColourMatting):
             rect = scene.people[index].padded(CROP_MARGIN, rgb.shape)
             x0, y0, x1, y1 = rect
             start, span = 0.35 + 0.3 * done / len(chosen), 0.3 / len(chosen)
-
-            def matting_progress(stage: str, f: float, start: float = start, span: float = span) -> None:
-                progress(stage, start + span * f / 2)  # the crop's network; the merge, the other half
-
+            # the crop's network the first half of this person's stretch; the merge, the other half
             crop_alpha, crop_foreground = self.matte_crop(np.ascontiguousarray(rgb[y0:y1, x0:x1]),
-                                                          scene.foreground is not None, matting_progress)
+                                                          scene.foreground is not None,
+                                                          progress_within(progress, start, start + span / 2))
             merge_crop(scene.alpha, scene.foreground, rect, crop_alpha, crop_foreground)
             progress("segment", start + span)
         scene.cropped = chosen
@@ -271,7 +269,7 @@ class PeopleSegmenter(ColourMatting):
         rect = subject_crop(scene.people, targets, rgb.shape)
         x0, y0, x1, y1 = rect
         objects = self.objects.predict(np.ascontiguousarray(rgb[y0:y1, x0:x1]), None,
-                                       lambda stage, f: progress(stage, 0.7 + 0.25 * f)).alpha
+                                       progress_within(progress, 0.7, 0.95)).alpha
         progress("segment", 0.95)
         base = scene.alpha[y0:y1, x0:x1]
         if not trusted(base, objects, boxes_mask(scene.people, targets, rgb.shape)[y0:y1, x0:x1]):
